@@ -1,0 +1,456 @@
+"""LinearMulticlassSVM: the scikit-learn estimator."""
+
+import copy
+import warnings
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model._base import LinearClassifierMixin
+from sklearn.utils import check_random_state, compute_class_weight
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (_check_sample_weight, check_is_fitted,
+                                      validate_data)
+
+from ._objective import MulticlassSVMObjective
+from ._solvers import (SubgradientState, minimize_lbfgs, minimize_subgradient)
+from ._solvers.subgradient import default_step_offset, run_epoch
+from ._threads import effective_n_threads, numba_threads
+
+_DTYPES = [np.float64, np.float32]
+
+
+class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
+    r"""Linear multiclass SVM with the Weston-Watkins hinge loss.
+
+    Minimizes, over weights ``W`` (one row per class) and intercepts ``b``,
+
+    .. math::
+
+        J(W, b) = \frac{1}{S} \sum_i s_i \sum_{j \ne y_i}
+                  \ell(\delta + (w_j - w_{y_i})^\top x_i + b_j - b_{y_i})
+                  + \frac{C}{2} \lVert W \rVert_F^2
+
+    where :math:`s_i` are the sample weights, :math:`S = \sum_i s_i`, :math:`\delta`
+    is the ``margin`` and :math:`\ell` the hinge or squared hinge. The intercept is
+    not penalized. This is a single joint multiclass problem, not one-vs-rest.
+
+    Parameters
+    ----------
+    C : float, default=1e-4
+        Regularization **strength**: larger C gives a simpler model. This is the
+        opposite of :class:`~sklearn.svm.LinearSVC`'s ``C`` and the same role as
+        ``SGDClassifier(alpha=...)``. For ``n`` unit-weight samples, binary
+        problems and ``fit_intercept=False``, ``LinearSVC(loss="hinge",
+        C=2 / (n * C))`` minimizes the same objective.
+    loss : {"hinge", "squared_hinge"}, default="hinge"
+        The margin loss :math:`\ell(m) = \max(0, m)` or :math:`\max(0, m)^2`.
+    margin : float, default=1.0
+        The margin :math:`\delta > 0` required between the true class's score and
+        every other class's score.
+    solver : {"lbfgs", "subgradient"}, default="lbfgs"
+        ``"lbfgs"``: L-BFGS on the squared hinge, or on a sequence of smoothed
+        hinges with decreasing smoothing width (continuation), stopped by a
+        duality-gap certificate. ``"subgradient"``: Pegasos-type (mini-batch)
+        subgradient descent with iterate averaging.
+    fit_intercept : bool, default=True
+        Whether to fit unpenalized intercepts.
+    tol : float, default=1e-4
+        Stopping tolerance. For ``"lbfgs"``, the relative duality gap
+        :math:`(J - D) / J`, which bounds the relative suboptimality of the
+        objective (exactly so when ``fit_intercept=False``). For
+        ``"subgradient"``, the relative change of the averaged objective over one
+        epoch.
+    max_iter : int, default=1000
+        Maximum number of L-BFGS iterations (over all smoothing stages), or of
+        epochs for ``"subgradient"``.
+    batch_size : int or None, default=None
+        Mini-batch size for ``"subgradient"`` (and ``partial_fit``). None, or a
+        size of at least ``n_samples``, means full batch, which is deterministic.
+    class_weight : dict, "balanced" or None, default=None
+        Weights multiplying the sample weights of each class; "balanced" uses
+        ``n_samples / (n_classes * np.bincount(y))``.
+    warm_start : bool, default=False
+        Start from the previous solution (and, for ``"subgradient"``, continue
+        its step-size schedule) when the classes are unchanged.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the sample order of the stochastic subgradient solver.
+    verbose : int, default=0
+        Print one progress line per iteration or epoch when positive.
+    n_threads : int or None, default=None
+        Number of threads for the loss and gradient evaluations. None uses all the
+        threads numba has (``NUMBA_NUM_THREADS``). Results are bit-identical for
+        a fixed thread count.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (1, n_features) if n_classes == 2 else \
+            (n_classes, n_features)
+        Weights. For binary problems, the difference ``w_1 - w_0`` of the two
+        class weight vectors, as in :class:`~sklearn.svm.LinearSVC`.
+    intercept_ : ndarray of shape (1,) if n_classes == 2 else (n_classes,)
+        Intercepts (zeros when ``fit_intercept=False``); ``b_1 - b_0`` for binary
+        problems.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_iter_ : int
+        Number of L-BFGS iterations or subgradient epochs run.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string feature names.
+
+    See Also
+    --------
+    sklearn.svm.LinearSVC : One-vs-rest (or Crammer-Singer) linear SVM.
+    sklearn.linear_model.SGDClassifier : Stochastic gradient descent classifiers.
+
+    Notes
+    -----
+    The hinge loss is not differentiable. The ``"lbfgs"`` solver minimizes
+    smoothed objectives :math:`J_\mu` (the hinge replaced by its Moreau envelope of
+    width :math:`\mu`, which is within :math:`\mu/2` of it), decreasing
+    :math:`\mu` tenfold per stage from ``margin``, until the duality gap computed
+    from the smoothed problem's dual point meets ``tol``.
+
+    References
+    ----------
+    J. Weston and C. Watkins, "Support vector machines for multi-class pattern
+    recognition", ESANN 1999.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sksvm import LinearMulticlassSVM
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = make_pipeline(StandardScaler(), LinearMulticlassSVM(C=1e-3))
+    >>> model = model.fit(X, y)
+    >>> model.score(X, y) > 0.9
+    True
+    """
+
+    _parameter_constraints = {
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "loss": [StrOptions({"hinge", "squared_hinge"})],
+        "margin": [Interval(Real, 0, None, closed="neither")],
+        "solver": [StrOptions({"lbfgs", "subgradient"})],
+        "fit_intercept": ["boolean"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(self, C=1e-4, *, loss="hinge", margin=1.0, solver="lbfgs",
+                 fit_intercept=True, tol=1e-4, max_iter=1000, batch_size=None,
+                 class_weight=None, warm_start=False, random_state=None, verbose=0,
+                 n_threads=None):
+        self.C = C
+        self.loss = loss
+        self.margin = margin
+        self.solver = solver
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+        self.n_threads = n_threads
+
+    # -- public API --------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data. float32 input is used as is; sparse input is converted to
+            CSR once.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights; an integer weight acts as repeating the
+            sample.
+
+        Returns
+        -------
+        self : LinearMulticlassSVM
+            The fitted estimator.
+        """
+        with _restore_on_failure(self):
+            previous = self._warm_start_point()
+            X, y = validate_data(self, X, y, accept_sparse="csr", dtype=_DTYPES,
+                                 order="C", accept_large_sparse=True)
+            check_classification_targets(y)
+            classes, y_encoded = np.unique(y, return_inverse=True)
+            if len(classes) < 2:
+                raise ValueError(
+                    "LinearMulticlassSVM needs samples of at least 2 classes in the "
+                    f"data; got 1 class: {classes[0]!r}.")
+            sample_weight = self._weights(X, y, classes, y_encoded, sample_weight)
+            objective = self._objective(X, y_encoded, sample_weight, len(classes))
+            coef0, intercept0, state = self._start_point(previous, classes, X.shape[1])
+            with numba_threads(objective.n_threads):
+                if self.solver == "lbfgs":
+                    result = minimize_lbfgs(objective, coef0, intercept0, tol=self.tol,
+                                            max_iter=self.max_iter,
+                                            verbose=self.verbose)
+                    state = None
+                else:
+                    if state is None:
+                        state = SubgradientState.start(
+                            coef0, intercept0,
+                            default_step_offset(X, sample_weight, self.C, self.margin))
+                    result = minimize_subgradient(
+                        objective, state, tol=self.tol, max_iter=self.max_iter,
+                        batch_size=self.batch_size,
+                        random_state=check_random_state(self.random_state),
+                        verbose=self.verbose)
+            if not result.converged:
+                warnings.warn(
+                    f"LinearMulticlassSVM (solver={self.solver!r}) did not converge "
+                    f"within max_iter={self.max_iter} iterations (last criterion "
+                    f"{result.gap:.3g} > tol={self.tol:g}). Increase max_iter or tol.",
+                    ConvergenceWarning)
+            self._set_solution(classes, result.coef, result.intercept, result.n_iter)
+            self._subgradient_state = state
+            self._solver_history = result.history
+        return self
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One pass of the subgradient solver over a chunk of data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            One chunk of training data.
+        y : array-like of shape (n_samples,)
+            Class labels of the chunk.
+        classes : array-like of shape (n_classes,), default=None
+            All the classes, required on the first call. On later calls it may be
+            passed again and must then equal ``classes_``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights.
+
+        Returns
+        -------
+        self : LinearMulticlassSVM
+            The updated estimator.
+
+        Notes
+        -----
+        The chunk is traversed in mini-batches of ``batch_size`` (one batch when
+        None), in a random order drawn from ``random_state``. ``solver`` is
+        ignored: partial fitting is always subgradient descent.
+        """
+        if not hasattr(self, "classes_"):
+            self._validate_params()
+        if self.class_weight == "balanced":
+            raise ValueError("class_weight='balanced' is not supported by partial_fit: "
+                             "the class frequencies of later chunks are unknown. "
+                             "Pass a dict of class weights instead.")
+        with _restore_on_failure(self):
+            first_call = not hasattr(self, "classes_")
+            all_classes = self._partial_fit_classes(classes, first_call)
+            X, y = validate_data(self, X, y, accept_sparse="csr", dtype=_DTYPES,
+                                 order="C", reset=first_call,
+                                 accept_large_sparse=True)
+            check_classification_targets(y)
+            y_encoded = _encode_labels(y, all_classes)
+            sample_weight = self._weights(X, y, all_classes, y_encoded, sample_weight,
+                                          require_two_classes=False)
+            objective = self._objective(X, y_encoded, sample_weight, len(all_classes))
+            state = None if first_call else getattr(self, "_subgradient_state", None)
+            if state is None:
+                coef0, intercept0, _ = self._start_point(
+                    None if first_call else self._full_parameters(), all_classes,
+                    X.shape[1])
+                state = SubgradientState.start(
+                    coef0, intercept0,
+                    default_step_offset(X, sample_weight, self.C, self.margin))
+            else:
+                state = copy.deepcopy(state)
+            n = X.shape[0]
+            batch = n if self.batch_size is None else min(self.batch_size, n)
+            random_state = check_random_state(self.random_state)
+            order = (objective.rows if batch >= n
+                     else random_state.permutation(n).astype(np.int64))
+            with numba_threads(objective.n_threads):
+                run_epoch(objective, state, order, batch)
+            self._set_solution(all_classes, state.coef_avg, state.intercept_avg,
+                               getattr(self, "n_iter_", 0) + 1 if not first_call else 1)
+            self._subgradient_state = state
+        return self
+
+    def objective(self, X, y, sample_weight=None):
+        """The objective J at the fitted parameters on the given data.
+
+        This is always the true (unsmoothed) objective, with the same ``C``,
+        ``loss``, ``margin`` and class weights as the fit.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Labels, all among ``classes_``.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        value : float
+            J(W, b).
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype=_DTYPES, order="C",
+                          reset=False, accept_large_sparse=True)
+        y_encoded = _encode_labels(np.asarray(y), self.classes_)
+        if y_encoded.shape[0] != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} samples but y has "
+                             f"{y_encoded.shape[0]}.")
+        sample_weight = self._weights(X, y, self.classes_, y_encoded, sample_weight,
+                                      require_two_classes=False)
+        objective = self._objective(X, y_encoded, sample_weight, len(self.classes_))
+        coef, intercept = self._full_parameters()
+        with numba_threads(objective.n_threads):
+            return objective.value(coef, intercept)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # -- helpers -----------------------------------------------------------------
+    def _weights(self, X, y, classes, y_encoded, sample_weight,
+                 require_two_classes=True):
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                             ensure_non_negative=True, copy=True)
+        if self.class_weight is not None:
+            class_weight = compute_class_weight(self.class_weight, classes=classes,
+                                                y=y)
+            sample_weight *= class_weight[y_encoded]
+        if not np.all(np.isfinite(sample_weight)):
+            raise ValueError("sample_weight must be finite.")
+        if sample_weight.sum() <= 0:
+            raise ValueError("The sample weights (times class weights) sum to zero; "
+                             "at least one sample needs a positive weight.")
+        if require_two_classes:
+            weighted_classes = np.unique(y_encoded[sample_weight > 0])
+            if len(weighted_classes) < 2:
+                raise ValueError(
+                    "LinearMulticlassSVM needs samples of at least 2 classes with "
+                    "positive weight; only 1 class has positive sample weight.")
+        return sample_weight
+
+    def _objective(self, X, y_encoded, sample_weight, n_classes):
+        return MulticlassSVMObjective(
+            X, y_encoded.astype(np.int64), sample_weight, n_classes, C=self.C,
+            loss=self.loss, margin=self.margin, fit_intercept=self.fit_intercept,
+            n_threads=effective_n_threads(self.n_threads))
+
+    def _warm_start_point(self):
+        """Fitted (classes, coef, intercept, state) to start from, if warm starting."""
+        if not (self.warm_start and hasattr(self, "coef_")):
+            return None
+        return (self.classes_, *self._full_parameters(),
+                getattr(self, "_subgradient_state", None))
+
+    def _start_point(self, previous, classes, n_features):
+        k = len(classes)
+        if previous is None:
+            return np.zeros((k, n_features)), np.zeros(k), None
+        if len(previous) == 2:  # parameters of this same model (partial_fit)
+            return previous[0], previous[1], None
+        old_classes, coef, intercept, state = previous
+        if not np.array_equal(old_classes, classes):
+            raise ValueError(
+                "warm_start=True needs the same classes as the previous fit; got "
+                f"{classes.tolist()!r}, previously {old_classes.tolist()!r}. Set "
+                "warm_start=False to fit from scratch.")
+        if coef.shape[1] != n_features:
+            raise ValueError(
+                f"warm_start=True needs the same number of features as the previous "
+                f"fit ({coef.shape[1]}); X has {n_features}.")
+        if not self.fit_intercept:
+            intercept = np.zeros_like(intercept)
+        if state is not None and self.solver == "subgradient":
+            state = copy.deepcopy(state)
+        else:
+            state = None
+        return coef, intercept, state
+
+    def _full_parameters(self):
+        """The (k, d) weights and (k,) intercepts behind ``coef_``/``intercept_``.
+
+        A binary model stores v = w_1 − w_0; at the optimum w_1 = −w_0, so the
+        full parameters are (−v/2, v/2), and likewise for the intercept.
+        """
+        coef = np.asarray(self.coef_, dtype=np.float64)
+        intercept = np.asarray(self.intercept_, dtype=np.float64)
+        if len(self.classes_) == 2:
+            return (np.vstack([-0.5 * coef[0], 0.5 * coef[0]]),
+                    np.array([-0.5 * intercept[0], 0.5 * intercept[0]]))
+        return coef.copy(), intercept.copy()
+
+    def _partial_fit_classes(self, classes, first_call):
+        if first_call:
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to "
+                                 "partial_fit.")
+            all_classes = np.unique(classes)
+            if len(all_classes) < 2:
+                raise ValueError("partial_fit needs at least 2 classes in `classes`.")
+            return all_classes
+        if classes is not None and not np.array_equal(np.unique(classes),
+                                                      self.classes_):
+            raise ValueError(
+                f"`classes`={np.unique(classes).tolist()!r} is not the same as on the "
+                f"first call to partial_fit ({self.classes_.tolist()!r}).")
+        return self.classes_
+
+    def _set_solution(self, classes, coef, intercept, n_iter):
+        self.classes_ = classes
+        if len(classes) == 2:
+            self.coef_ = (coef[1] - coef[0])[np.newaxis, :]
+            self.intercept_ = np.array([intercept[1] - intercept[0]])
+        else:
+            self.coef_ = np.array(coef, dtype=np.float64)
+            self.intercept_ = np.array(intercept, dtype=np.float64)
+        self.n_iter_ = int(n_iter)
+
+
+def _encode_labels(y, classes):
+    """Indices of ``y`` in the sorted ``classes``; unknown labels raise."""
+    y = np.asarray(y).ravel()
+    indices = np.searchsorted(classes, y)
+    indices = np.clip(indices, 0, len(classes) - 1)
+    unknown = classes[indices] != y
+    if np.any(unknown):
+        raise ValueError(f"y contains labels not in classes: "
+                         f"{np.unique(y[unknown]).tolist()!r}; classes are "
+                         f"{classes.tolist()!r}.")
+    return indices.astype(np.int64)
+
+
+@contextmanager
+def _restore_on_failure(estimator):
+    """Leave ``estimator`` exactly as it was if the block raises."""
+    saved = dict(estimator.__dict__)
+    try:
+        yield
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(saved)
+        raise

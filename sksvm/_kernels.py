@@ -1,0 +1,193 @@
+"""Numba kernels: Weston-Watkins loss and gradient over blocks of rows.
+
+Every kernel works on plain arrays and returns *unnormalized* sums over the rows it
+is given, so that blocks can be added in any order (threads, out-of-core chunks, Dask
+partitions). Normalization by the total sample weight and the penalty are applied
+once, by the caller (see ``sksvm._objective``).
+
+Conventions
+-----------
+- ``y`` holds class indices ``0..k-1`` (int64); ``sample_weight`` is float64.
+- ``rows`` (int64) lists the rows to visit; the solvers pass ``arange(n)`` or a
+  shuffled order. A row with weight 0 is skipped.
+- Dense kernels take ``coef`` of shape (k, d) and accumulate the gradient in the same
+  layout. CSR kernels take the transpose ``coef_t`` of shape (d, k) so that the k
+  weights of one feature are contiguous, and accumulate in that layout.
+- ``loss_code``: ``HINGE``, ``SQUARED_HINGE`` or ``SMOOTHED_HINGE`` (width ``mu``).
+
+Each kernel returns the four sums the objective needs (see MATH.md):
+
+    loss_sum   Σ_i s_i Σ_{j≠y_i} ℓ(m_ij)          the selected loss
+    hinge_sum  Σ_i s_i Σ_{j≠y_i} ℓ_true(m_ij)     hinge for the hinge family, else = loss_sum
+    a_sum      Σ_i s_i Σ_{j≠y_i} ℓ'(m_ij)         feeds the dual value
+    a2_sum     Σ_i s_i Σ_{j≠y_i} ℓ'(m_ij)²        the dual's quadratic term
+"""
+
+import numpy as np
+from numba import njit, prange
+
+HINGE = 0
+SQUARED_HINGE = 1
+SMOOTHED_HINGE = 2
+
+N_STATS = 4
+
+# Reassociation lets LLVM vectorize the dot products; NaN/inf semantics are kept
+# ("nnan"/"ninf" are not set), and inputs are validated for finiteness beforehand.
+_FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+
+
+@njit(cache=True, inline="always")
+def _margin_derivatives(z, t, s, loss_code, margin, mu, a, stats):
+    """Fill ``a`` (length k) with s·ℓ'(m_j) (and the label entry with minus their
+    sum) for one row with scores ``z`` and label ``t``; add the row's sums to
+    ``stats``. Returns True when any entry of ``a`` is nonzero."""
+    k = z.shape[0]
+    zt = z[t]
+    loss = 0.0
+    hinge = 0.0
+    dsum = 0.0
+    d2sum = 0.0
+    for j in range(k):
+        if j == t:
+            a[j] = 0.0
+            continue
+        m = margin + z[j] - zt
+        if m <= 0.0:
+            a[j] = 0.0
+            continue
+        if loss_code == HINGE:
+            loss += m
+            hinge += m
+            dl = 1.0
+        elif loss_code == SQUARED_HINGE:
+            loss += m * m
+            hinge += m * m
+            dl = 2.0 * m
+        else:
+            hinge += m
+            if m < mu:
+                loss += 0.5 * m * m / mu
+                dl = m / mu
+            else:
+                loss += m - 0.5 * mu
+                dl = 1.0
+        dsum += dl
+        d2sum += dl * dl
+        a[j] = s * dl
+    a[t] = -s * dsum
+    stats[0] += s * loss
+    stats[1] += s * hinge
+    stats[2] += s * dsum
+    stats[3] += s * d2sum
+    return dsum != 0.0
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def dense_rows_loss_grad(X, y, sample_weight, rows, lo, hi, coef, intercept,
+                         loss_code, margin, mu, grad_coef, grad_intercept, stats):
+    """Add the loss sums and gradient sums of ``rows[lo:hi]`` of dense ``X``.
+
+    ``grad_coef`` (k, d), ``grad_intercept`` (k,) and ``stats`` (4,) are
+    accumulated into, not overwritten.
+    """
+    k, d = coef.shape
+    z = np.empty(k)
+    a = np.empty(k)
+    for r in range(lo, hi):
+        i = rows[r]
+        s = sample_weight[i]
+        if s == 0.0:
+            continue
+        for j in range(k):
+            acc = 0.0
+            for f in range(d):
+                acc += X[i, f] * coef[j, f]
+            z[j] = acc + intercept[j]
+        if not _margin_derivatives(z, y[i], s, loss_code, margin, mu, a, stats):
+            continue
+        for j in range(k):
+            aj = a[j]
+            if aj != 0.0:
+                for f in range(d):
+                    grad_coef[j, f] += aj * X[i, f]
+                grad_intercept[j] += aj
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def csr_rows_loss_grad(data, indices, indptr, y, sample_weight, rows, lo, hi,
+                       coef_t, intercept, loss_code, margin, mu, grad_coef_t,
+                       grad_intercept, stats):
+    """CSR counterpart of :func:`dense_rows_loss_grad` in the (d, k) layout."""
+    k = coef_t.shape[1]
+    z = np.empty(k)
+    a = np.empty(k)
+    for r in range(lo, hi):
+        i = rows[r]
+        s = sample_weight[i]
+        if s == 0.0:
+            continue
+        for j in range(k):
+            z[j] = intercept[j]
+        for p in range(indptr[i], indptr[i + 1]):
+            f = indices[p]
+            v = data[p]
+            for j in range(k):
+                z[j] += v * coef_t[f, j]
+        if not _margin_derivatives(z, y[i], s, loss_code, margin, mu, a, stats):
+            continue
+        for p in range(indptr[i], indptr[i + 1]):
+            f = indices[p]
+            v = data[p]
+            for j in range(k):
+                grad_coef_t[f, j] += a[j] * v
+        for j in range(k):
+            grad_intercept[j] += a[j]
+
+
+@njit(cache=True, parallel=True)
+def dense_loss_grad(X, y, sample_weight, rows, coef, intercept, loss_code, margin,
+                    mu, n_chunks):
+    """Sums over ``rows`` of dense ``X``, split into ``n_chunks`` contiguous chunks
+    processed in parallel and reduced in chunk order (bit-identical results for a
+    fixed ``n_chunks``). Returns ``(stats, grad_coef, grad_intercept)``."""
+    k, d = coef.shape
+    n = rows.shape[0]
+    grad_parts = np.zeros((n_chunks, k, d))
+    intercept_parts = np.zeros((n_chunks, k))
+    stat_parts = np.zeros((n_chunks, N_STATS))
+    for c in prange(n_chunks):
+        dense_rows_loss_grad(X, y, sample_weight, rows, c * n // n_chunks,
+                             (c + 1) * n // n_chunks, coef, intercept, loss_code,
+                             margin, mu, grad_parts[c], intercept_parts[c],
+                             stat_parts[c])
+    return _reduce_parts(stat_parts, grad_parts, intercept_parts)
+
+
+@njit(cache=True, parallel=True)
+def csr_loss_grad(data, indices, indptr, y, sample_weight, rows, coef_t, intercept,
+                  loss_code, margin, mu, n_chunks):
+    """CSR counterpart of :func:`dense_loss_grad`; the gradient is (d, k)."""
+    d, k = coef_t.shape
+    n = rows.shape[0]
+    grad_parts = np.zeros((n_chunks, d, k))
+    intercept_parts = np.zeros((n_chunks, k))
+    stat_parts = np.zeros((n_chunks, N_STATS))
+    for c in prange(n_chunks):
+        csr_rows_loss_grad(data, indices, indptr, y, sample_weight, rows,
+                           c * n // n_chunks, (c + 1) * n // n_chunks, coef_t,
+                           intercept, loss_code, margin, mu, grad_parts[c],
+                           intercept_parts[c], stat_parts[c])
+    return _reduce_parts(stat_parts, grad_parts, intercept_parts)
+
+
+@njit(cache=True)
+def _reduce_parts(stat_parts, grad_parts, intercept_parts):
+    stats = stat_parts[0].copy()
+    grad = grad_parts[0].copy()
+    grad_intercept = intercept_parts[0].copy()
+    for c in range(1, stat_parts.shape[0]):
+        stats += stat_parts[c]
+        grad += grad_parts[c]
+        grad_intercept += intercept_parts[c]
+    return stats, grad, grad_intercept

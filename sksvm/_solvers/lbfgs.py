@@ -1,0 +1,210 @@
+"""L-BFGS with smoothing continuation.
+
+The squared hinge is smooth and is minimized directly. The hinge is not: L-BFGS on
+it stalls in the line search, well above the optimum. We therefore minimize the
+smoothed objectives J_μ (Nesterov/Moreau smoothing, MATH.md) for a geometrically
+decreasing μ, each stage warm-started from the previous one.
+
+Every evaluation also yields a dual point α (the loss derivatives, MATH.md "Dual
+and duality gap") and so a duality gap J(W) − D(α), at no extra pass over X. Near the
+optimum L-BFGS zigzags and W(α) = W − ∇J/C scatters around W by ‖∇J‖/C, which makes
+single-point gaps very pessimistic when C is small. D is concave, so averages of
+recent dual points (kept as exponential moving averages, O(k·d) per iteration)
+certify far smaller gaps; the solver uses the best of these dual values.
+
+- The run stops, converged, as soon as the relative gap (J − D)/J ≤ ``tol``. Without
+  an intercept this certifies J(W) − min J ≤ tol · J(W).
+- A stage at width μ ends once its own gap J_μ − D_μ has fallen below a fraction of
+  the smoothing bias J − J_μ at the current point: iterating further at this μ
+  cannot lower J − D much, so μ is decreased.
+- After each stage, and at the end, the exact finishing step of
+  :mod:`.active_set` is tried; it is kept when its certified gap is smaller.
+"""
+
+import numpy as np
+from scipy.optimize import minimize
+
+from ._result import ProgressLog, SolverResult
+from .active_set import polish
+
+STAGE_GAP_FRACTION = 0.5
+MU_DECREASE = 0.3
+# Below this width (relative to the margin) the smoothed hinge equals the hinge in
+# floating point; the continuation stops there.
+MU_FLOOR = 1e-13
+# The active-set finishing step is tried after stages with μ below this (relative
+# to the margin); before that the partition of the pairs is too coarse.
+POLISH_BELOW = 0.1
+# ... and within stages, after this many iterations, then at doubling intervals.
+POLISH_FIRST = 25
+
+
+# Decays of the exponential moving averages of dual points.
+DUAL_AVERAGE_DECAYS = (0.5, 0.8, 0.95)
+
+
+class _AveragedDual:
+    """Moving averages of the dual points seen in one smoothing stage.
+
+    The conjugate terms are convex in α, so averaging them (instead of evaluating
+    them at the averaged α) keeps every value a valid lower bound.
+    """
+
+    def __init__(self, objective):
+        self.objective = objective
+        self.averages = [None] * len(DUAL_AVERAGE_DECAYS)
+
+    def update(self, ev):
+        fields = (ev.dual_margin_term, ev.grad_intercept, ev.dual_coef,
+                  ev.dual_conjugate, ev.smoothing_conjugate)
+        for index, decay in enumerate(DUAL_AVERAGE_DECAYS):
+            average = self.averages[index]
+            if average is None:
+                self.averages[index] = [np.copy(f) for f in fields]
+            else:
+                self.averages[index] = [decay * a + (1 - decay) * f
+                                        for a, f in zip(average, fields)]
+
+    def best(self, intercept):
+        """Best (true dual, smoothed dual) values among the averages at ``intercept``."""
+        best_dual = best_smoothed = -np.inf
+        for margin_term, residual, dual_coef, conjugate, smoothing in self.averages:
+            dual = self.objective.dual_value(margin_term, residual, dual_coef,
+                                             conjugate, intercept)
+            best_dual = max(best_dual, dual)
+            best_smoothed = max(best_smoothed, dual - smoothing)
+        return best_dual, best_smoothed
+
+
+def minimize_lbfgs(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
+                   memory=30, mu_start=None, mu_decrease=MU_DECREASE,
+                   stage_gap_fraction=STAGE_GAP_FRACTION):
+    """Minimize ``objective`` from ``(coef0, intercept0)``.
+
+    Parameters
+    ----------
+    objective : MulticlassSVMObjective
+    coef0 : ndarray of shape (k, d)
+    intercept0 : ndarray of shape (k,)
+    tol : float
+        Target relative duality gap.
+    max_iter : int
+        Maximum number of L-BFGS iterations, summed over all smoothing stages.
+    verbose : int
+    memory : int
+        Number of correction pairs kept by L-BFGS.
+    mu_start : float or None
+        Initial smoothing width; defaults to the margin.
+    mu_decrease : float
+        Factor applied to the smoothing width between stages.
+    stage_gap_fraction : float
+        A stage ends when its smoothed gap is below this fraction of the smoothing
+        bias J − J_μ.
+
+    Returns
+    -------
+    SolverResult
+    """
+    log = ProgressLog("lbfgs", verbose)
+    params = objective.pack(coef0, intercept0)
+    smooth = objective.loss == "hinge"
+    mu = (objective.margin if mu_start is None else mu_start) if smooth else 0.0
+    # Without an intercept every dual value is a lower bound on min J, whatever
+    # the point it came from: keep the best one.
+    best_dual = -np.inf
+    track_best_dual = not objective.fit_intercept
+    state = dict(converged=False, n_iter=0, gap=np.inf, next_polish=POLISH_FIRST,
+                 polish_interval=POLISH_FIRST)
+    last = {}
+
+    def fun(x):
+        ev, grad = objective.flat_loss_gradient(x, mu)
+        last["x"], last["ev"] = x.copy(), ev
+        return ev.value, grad
+
+    def certify(x):
+        """Relative duality gap and smoothed gap at x (evaluated last, normally)."""
+        nonlocal best_dual
+        if "x" not in last or not np.array_equal(last["x"], x):
+            fun(x)
+        ev = last["ev"]
+        averages.update(ev)
+        _, intercept = objective.unpack(x)
+        dual, smoothed_dual = averages.best(intercept)
+        dual = max(dual, ev.dual_value)
+        if track_best_dual:
+            best_dual = max(best_dual, dual)
+            dual = best_dual
+        smoothed_gap = ev.value - max(smoothed_dual, ev.smoothed_dual_value)
+        gap = (ev.true_value - dual) / max(abs(ev.true_value), np.finfo(float).tiny)
+        state["gap"] = gap
+        return ev, gap, smoothed_gap
+
+    def callback(intermediate_result):
+        state["n_iter"] += 1
+        ev, gap, smoothed_gap = certify(intermediate_result.x)
+        log.record(state["n_iter"], ev.true_value, objective.n_evaluations, gap, mu,
+                   extra=f"mu {mu:.1e}  |grad| {_grad_norm(ev):.3e}  ")
+        if gap <= tol:
+            state["converged"] = True
+            raise StopIteration
+        if state["n_iter"] >= state["next_polish"] and mu <= POLISH_BELOW * objective.margin:
+            # Attempts back off geometrically, so that they cost O(log) solves.
+            state["polish_interval"] *= 2
+            state["next_polish"] = state["n_iter"] + state["polish_interval"]
+            if try_polish(intermediate_result.x):
+                raise StopIteration
+        if smooth and smoothed_gap <= stage_gap_fraction * (ev.true_value - ev.value):
+            raise StopIteration
+        if state["n_iter"] >= max_iter:
+            raise StopIteration
+
+    def try_polish(x, final=False):
+        """Keep the active-set solution from x if it meets ``tol`` (or, when
+        ``final``, if it certifies a smaller gap); returns whether it met tol."""
+        coef, intercept = objective.unpack(x)
+        polished = polish(objective, coef, intercept, mu)
+        if polished is None or polished[2] >= (state["gap"] if final else tol):
+            return False
+        state["polished"] = objective.pack(polished[0], polished[1])
+        state["gap"] = polished[2]
+        state["converged"] = polished[2] <= tol
+        log.record(state["n_iter"], objective.value(polished[0], polished[1]),
+                   objective.n_evaluations, polished[2], mu, extra="active-set solve  ")
+        return state["converged"]
+
+    averages = _AveragedDual(objective)
+    state["converged"] = certify(params)[1] <= tol  # e.g. a warm start at the optimum
+    while not state["converged"] and state["n_iter"] < max_iter:
+        result = minimize(
+            fun, params, jac=True, method="L-BFGS-B", callback=callback,
+            options=dict(maxiter=max_iter - state["n_iter"], maxcor=memory, maxls=50,
+                         gtol=0.0, ftol=64 * np.finfo(float).eps))
+        params = state.pop("polished", result.x)
+        last.clear()
+        if state["converged"] or state["n_iter"] >= max_iter:
+            break
+        if not smooth:
+            # L-BFGS stopped on its own: no further decrease is possible.
+            state["converged"] = state["gap"] <= max(tol, 1e3 * np.finfo(float).eps)
+            break
+        if mu <= POLISH_BELOW * objective.margin and try_polish(params):
+            break
+        params = state.pop("polished", params)
+        if mu <= MU_FLOOR * objective.margin:
+            break
+        mu *= mu_decrease
+        averages = _AveragedDual(objective)
+
+    if not state["converged"] or state["gap"] > 1e3 * np.finfo(float).eps:
+        try_polish(params, final=True)
+        params = state.pop("polished", params)
+    coef, intercept = objective.unpack(params)
+    return SolverResult(coef=coef.copy(), intercept=intercept.copy(),
+                        n_iter=state["n_iter"], converged=state["converged"],
+                        gap=state["gap"], history=log.records)
+
+
+def _grad_norm(ev):
+    return float(np.sqrt(np.vdot(ev.grad_coef, ev.grad_coef)
+                         + np.vdot(ev.grad_intercept, ev.grad_intercept)))
