@@ -59,13 +59,13 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         subgradient descent with iterate averaging.
     fit_intercept : bool, default=True
         Whether to fit unpenalized intercepts.
-    tol : float, default=1e-4
+    tol : float, default=1e-3
         Stopping tolerance. For ``"lbfgs"``, the relative duality gap
         :math:`(J - D) / J`, which bounds the relative suboptimality of the
         objective (exactly so when ``fit_intercept=False``). For
         ``"subgradient"``, the relative change of the averaged objective over one
         epoch.
-    max_iter : int, default=1000
+    max_iter : int, default=2000
         Maximum number of L-BFGS iterations (over all smoothing stages), or of
         epochs for ``"subgradient"``.
     batch_size : int or None, default=None
@@ -152,7 +152,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
     }
 
     def __init__(self, C=1e-4, *, loss="hinge", margin=1.0, solver="lbfgs",
-                 fit_intercept=True, tol=1e-4, max_iter=1000, batch_size=None,
+                 fit_intercept=True, tol=1e-3, max_iter=2000, batch_size=None,
                  class_weight=None, warm_start=False, random_state=None, verbose=0,
                  n_threads=None):
         self.C = C

@@ -6,8 +6,12 @@ import numpy as np
 def numpy_objective(coef, intercept, X, y, C, loss="hinge", margin=1.0, mu=0.0,
                     sample_weight=None):
     """J(W, b) and its (sub)gradient, written directly from MATH.md with numpy."""
-    X = X.toarray() if hasattr(X, "toarray") else np.asarray(X, dtype=np.float64)
+    X = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
+    coef = np.asarray(coef, dtype=np.float64)
     n, k = X.shape[0], coef.shape[0]
+    intercept = (np.zeros(k) if intercept is None
+                 else np.asarray(intercept, dtype=np.float64))
+    y = np.asarray(y)
     s = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
     S = s.sum()
     scores = X @ coef.T + intercept
@@ -32,7 +36,8 @@ def cvxpy_optimum(X, y, n_classes, C, *, loss="hinge", margin=1.0,
     """Exact minimizer (coef, intercept, value) of J by a conic solver."""
     import cvxpy as cp
 
-    X = X.toarray() if hasattr(X, "toarray") else np.asarray(X, dtype=np.float64)
+    X = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
+    y = np.asarray(y)
     n, d = X.shape
     s = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
     W = cp.Variable((n_classes, d))
@@ -51,3 +56,23 @@ def cvxpy_optimum(X, y, n_classes, C, *, loss="hinge", margin=1.0,
     value, _, _ = numpy_objective(W.value, intercept, X, y, C, loss, margin,
                                   sample_weight=sample_weight)
     return W.value, intercept, value
+
+
+def reference_margins(coef, intercept, X, y, margin=1.0):
+    """m_ij for j != y_i (the label entries are NaN), in float64."""
+    X = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
+    coef = np.asarray(coef, dtype=np.float64)
+    k = coef.shape[0]
+    intercept = np.zeros(k) if intercept is None else np.asarray(intercept, float)
+    rows = np.arange(X.shape[0])
+    scores = X @ coef.T + intercept
+    margins = margin + scores - scores[rows, np.asarray(y)][:, None]
+    margins[rows, y] = np.nan
+    return margins
+
+
+def binary_split(coef_, intercept_):
+    """Full (2, d) / (2,) parameters (−v/2, v/2), (−c/2, c/2) of a binary model."""
+    v = np.asarray(coef_, dtype=np.float64).reshape(-1)
+    c = float(np.asarray(intercept_, dtype=np.float64).reshape(-1)[0])
+    return np.vstack([-v / 2, v / 2]), np.array([-c / 2, c / 2])

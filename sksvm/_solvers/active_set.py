@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from scipy.linalg import LinAlgWarning
 
 # Largest free set for which the dense (|F| + k)² solve is attempted.
-MAX_FREE_PAIRS = 2000
+MAX_FREE_PAIRS = 1000
 
 
 def _gram(rows):

@@ -164,13 +164,18 @@ def minimize_lbfgs(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         ``final``, if it certifies a smaller gap); returns whether it met tol."""
         coef, intercept = objective.unpack(x)
         polished = polish(objective, coef, intercept, mu)
-        if polished is None or polished[2] >= (state["gap"] if final else tol):
+        if polished is None:
             return False
-        state["polished"] = objective.pack(polished[0], polished[1])
-        state["gap"] = polished[2]
-        state["converged"] = polished[2] <= tol
-        log.record(state["n_iter"], objective.value(polished[0], polished[1]),
-                   objective.n_evaluations, polished[2], mu, extra="active-set solve  ")
+        coef_p, intercept_p, gap_p = polished
+        if not (gap_p <= tol or (
+                final and gap_p < state["gap"]
+                and objective.value(coef_p, intercept_p) <= objective.value(coef, intercept))):
+            return False
+        state["polished"] = objective.pack(coef_p, intercept_p)
+        state["gap"] = gap_p
+        state["converged"] = gap_p <= tol
+        log.record(state["n_iter"], objective.value(coef_p, intercept_p),
+                   objective.n_evaluations, gap_p, mu, extra="active-set solve  ")
         return state["converged"]
 
     averages = _AveragedDual(objective)
@@ -188,13 +193,16 @@ def minimize_lbfgs(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
             # L-BFGS stopped on its own: no further decrease is possible.
             state["converged"] = state["gap"] <= max(tol, 1e3 * np.finfo(float).eps)
             break
-        if mu <= POLISH_BELOW * objective.margin and try_polish(params):
-            break
-        params = state.pop("polished", params)
+        if mu <= POLISH_BELOW * objective.margin:
+            try_polish(params)
+            params = state.pop("polished", params)
+            if state["converged"]:
+                break
         if mu <= MU_FLOOR * objective.margin:
             break
+        # The averaged dual points stay valid for the hinge dual; only the
+        # stage-end heuristic, which uses their smoothed values, sees a mix of widths.
         mu *= mu_decrease
-        averages = _AveragedDual(objective)
 
     if not state["converged"] or state["gap"] > 1e3 * np.finfo(float).eps:
         try_polish(params, final=True)

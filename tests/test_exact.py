@@ -1,0 +1,185 @@
+"""Solutions against exact optima (cvxpy/Clarabel) and against sklearn's LinearSVC.
+
+The heavy fits use ``n_threads=1``: thread counts are covered in test_estimator.py,
+and a single thread keeps these many-iteration runs fast on a loaded machine.
+"""
+
+import functools
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.svm import LinearSVC
+
+from sksvm import LinearMulticlassSVM
+
+from _reference import binary_split, cvxpy_optimum, numpy_objective
+from conftest import make_problem
+
+# (n, d, k, seed, C): uncentred data (shift 3), overlapping classes.
+CASES = [
+    (30, 3, 3, 0, 1e-1),
+    (45, 4, 4, 1, 1e-2),
+    (60, 6, 5, 2, 1e-3),
+]
+CASE_IDS = [f"n{n}-d{d}-k{k}-C{C:g}" for n, d, k, _, C in CASES]
+
+
+def _data(case, weighted):
+    n, d, k, seed, C = case
+    X, y = make_problem(n=n, d=d, k=k, seed=seed)
+    sw = (np.random.RandomState(seed).randint(1, 4, size=n).astype(float)
+          if weighted else None)
+    return X, y, sw, k, C
+
+
+@functools.lru_cache(maxsize=None)
+def _optimum(case, weighted, fit_intercept, loss):
+    X, y, sw, k, C = _data(case, weighted)
+    return cvxpy_optimum(X, y, k, C, loss=loss, fit_intercept=fit_intercept,
+                         sample_weight=sw)
+
+
+def _relative_excess(est, X, y, sw, optimum_value):
+    value = est.objective(X, y, sample_weight=sw)
+    return (value - optimum_value) / optimum_value
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "intweights"])
+@pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "nointercept"])
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_lbfgs_hinge_default_tol(case, fit_intercept, weighted):
+    X, y, sw, k, C = _data(case, weighted)
+    est = LinearMulticlassSVM(C=C, fit_intercept=fit_intercept, n_threads=1)
+    est.fit(X, y, sample_weight=sw)
+    _, _, value = _optimum(case, weighted, fit_intercept, "hinge")
+    excess = _relative_excess(est, X, y, sw, value)
+    assert excess <= 1e-3
+    assert excess >= -1e-8  # below the exact optimum: impossible
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "intweights"])
+@pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "nointercept"])
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_lbfgs_hinge_tight_tol(case, fit_intercept, weighted):
+    """tol=1e-10 asks for a certified 1e-10 relative gap; the cvxpy optimum itself
+    is only accurate to ~1e-8, hence 1e-7 here."""
+    X, y, sw, k, C = _data(case, weighted)
+    est = LinearMulticlassSVM(C=C, fit_intercept=fit_intercept, tol=1e-10,
+                              max_iter=5000, n_threads=1)
+    est.fit(X, y, sample_weight=sw)
+    coef, intercept, value = _optimum(case, weighted, fit_intercept, "hinge")
+    excess = _relative_excess(est, X, y, sw, value)
+    assert -1e-8 <= excess <= 1e-7
+    # J is C-strongly convex in W: ‖W − W*‖² ≤ 2 (J(W) − J*) / C.
+    bound = np.sqrt(2 * max(excess, 1e-10) * value / C) + 1e-6
+    assert np.linalg.norm(est.coef_ - coef) <= bound
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "intweights"])
+@pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "nointercept"])
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_lbfgs_squared_hinge(case, fit_intercept, weighted):
+    X, y, sw, k, C = _data(case, weighted)
+    est = LinearMulticlassSVM(C=C, loss="squared_hinge", fit_intercept=fit_intercept,
+                              tol=1e-10, max_iter=5000, n_threads=1)
+    est.fit(X, y, sample_weight=sw)
+    coef, intercept, value = _optimum(case, weighted, fit_intercept, "squared_hinge")
+    excess = _relative_excess(est, X, y, sw, value)
+    assert -1e-8 <= excess <= 1e-6
+    assert_allclose(est.coef_, coef, atol=1e-3 * np.abs(coef).max())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "intweights"])
+@pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "nointercept"])
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_subgradient(case, fit_intercept, weighted, loss):
+    X, y, sw, k, C = _data(case, weighted)
+    assert C >= 1e-3
+    est = LinearMulticlassSVM(C=C, loss=loss, solver="subgradient",
+                              fit_intercept=fit_intercept, tol=1e-9, max_iter=3000,
+                              batch_size=8, random_state=0, n_threads=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y, sample_weight=sw)
+    _, _, value = _optimum(case, weighted, fit_intercept, loss)
+    excess = _relative_excess(est, X, y, sw, value)
+    assert -1e-8 <= excess <= 2e-2
+
+
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
+def test_subgradient_full_batch_quick(loss):
+    """A short deterministic (full batch) run already gets within a few percent."""
+    case = CASES[0]
+    X, y, sw, k, C = _data(case, False)
+    est = LinearMulticlassSVM(C=C, loss=loss, solver="subgradient", tol=1e-9,
+                              max_iter=1500, n_threads=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    _, _, value = _optimum(case, False, True, loss)
+    excess = _relative_excess(est, X, y, sw, value)
+    assert -1e-8 <= excess <= 5e-2
+
+
+# -- binary problems -------------------------------------------------------------
+
+BINARY_CASES = [(40, 4, 11, 1e-1), (50, 3, 12, 1e-2), (60, 5, 13, 3e-3)]
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "intweights"])
+@pytest.mark.parametrize("n, d, seed, C", BINARY_CASES)
+def test_binary_against_exact_and_linearsvc(n, d, seed, C, weighted):
+    X, y = make_problem(n=n, d=d, k=2, seed=seed)
+    sw = (np.random.RandomState(seed).randint(1, 4, size=n).astype(float)
+          if weighted else None)
+    S = n if sw is None else sw.sum()
+    est = LinearMulticlassSVM(C=C, fit_intercept=False, tol=1e-10, max_iter=5000,
+                              n_threads=1).fit(X, y, sample_weight=sw)
+    assert est.coef_.shape == (1, d)
+    W, _, value = cvxpy_optimum(X, y, 2, C, fit_intercept=False, sample_weight=sw)
+    v = W[1] - W[0]
+    assert np.linalg.norm(est.coef_[0] - v) <= 1e-3 * np.linalg.norm(v)
+    ours = est.objective(X, y, sample_weight=sw)
+    assert -1e-8 <= (ours - value) / value <= 1e-7
+
+    # MATH.md: C_svc = 2 / (S · C) gives the same v (S = n for unit weights).
+    svc = LinearSVC(loss="hinge", dual=True, C=2.0 / (S * C), fit_intercept=False,
+                    tol=1e-10, max_iter=1_000_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        svc.fit(X, y, sample_weight=sw)
+    full_coef, full_intercept = binary_split(svc.coef_, [0.0])
+    svc_value = numpy_objective(full_coef, full_intercept, X, y, C,
+                                sample_weight=sw)[0]
+    assert ours <= svc_value * (1 + 1e-9)
+    # The two solutions agree (the optimum is unique: J is strongly convex).
+    assert np.linalg.norm(svc.coef_[0] - v) <= 1e-3 * np.linalg.norm(v)
+    # Same objective through the estimator: load LinearSVC's v into a copy.
+    probe = LinearMulticlassSVM(C=C, fit_intercept=False).fit(X, y, sample_weight=sw)
+    probe.coef_ = svc.coef_.copy()
+    probe.intercept_ = np.zeros(1)
+    assert_allclose(probe.objective(X, y, sample_weight=sw), svc_value, rtol=1e-12)
+
+
+# -- sample weights ----------------------------------------------------------------
+
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_integer_weights_equal_repeated_rows(loss, fit_intercept):
+    X, y = make_problem(n=36, d=4, k=3, seed=21)
+    sw = np.random.RandomState(21).randint(0, 4, size=len(y))
+    params = dict(C=1e-2, loss=loss, fit_intercept=fit_intercept, tol=1e-10,
+                  max_iter=5000, n_threads=1)
+    weighted = LinearMulticlassSVM(**params).fit(X, y, sample_weight=sw)
+    repeated = LinearMulticlassSVM(**params).fit(np.repeat(X, sw, axis=0),
+                                                 np.repeat(y, sw))
+    df_w, df_r = weighted.decision_function(X), repeated.decision_function(X)
+    assert_allclose(df_w, df_r, atol=1e-6 * np.abs(df_r).max())
+    assert_allclose(weighted.objective(X, y, sample_weight=sw),
+                    repeated.objective(np.repeat(X, sw, axis=0), np.repeat(y, sw)),
+                    rtol=1e-9)
