@@ -8,8 +8,9 @@ once, by the caller (see ``sksvm._objective``).
 Conventions
 -----------
 - ``y`` holds class indices ``0..k-1`` (int64); ``sample_weight`` is float64.
-- ``rows`` (int64) lists the rows to visit; the solvers pass ``arange(n)`` or a
-  shuffled order. A row with weight 0 is skipped.
+- The parallel full-data kernels visit every row; the serial ``*_rows_*`` kernels
+  visit ``rows[lo:hi]`` (int64), e.g. a shuffled mini-batch. A row with weight 0 is
+  skipped.
 - Dense kernels take ``coef`` of shape (k, d) and accumulate the gradient in the same
   layout. CSR kernels take the transpose ``coef_t`` of shape (d, k) so that the k
   weights of one feature are contiguous, and accumulate in that layout.
@@ -145,31 +146,75 @@ def csr_rows_loss_grad(data, indices, indptr, y, sample_weight, rows, lo, hi,
             grad_intercept[j] += a[j]
 
 
+# Rows per BLAS block: small enough that a block of X stays in cache between the
+# two products that read it (X_blk @ Wᵀ, then A_blkᵀ @ X_blk).
+DENSE_BLOCK_ROWS = 64
+
+
 @njit(cache=True, parallel=True)
-def dense_loss_grad(X, y, sample_weight, rows, coef, intercept, loss_code, margin,
-                    mu, n_chunks):
-    """Sums over ``rows`` of dense ``X``, split into ``n_chunks`` contiguous chunks
-    processed in parallel and reduced in chunk order (bit-identical results for a
-    fixed ``n_chunks``). Returns ``(stats, grad_coef, grad_intercept)``."""
+def dense_loss_grad(X, y, sample_weight, coef, intercept, loss_code, margin, mu,
+                    n_chunks):
+    """Sums over all rows of dense ``X``, fused and blocked.
+
+    The rows are split into ``n_chunks`` contiguous chunks processed in parallel,
+    each with its own accumulators, reduced in chunk order: results are
+    bit-identical for a fixed ``n_chunks``. Within a chunk, each block of
+    ``DENSE_BLOCK_ROWS`` rows is read from memory once: its scores come from one
+    BLAS product, its gradient contribution from a second one while the block is
+    still in cache (skipped when all its loss derivatives vanish). Products run in
+    the dtype of X (float32 X is never upcast); sums accumulate in float64.
+
+    Returns ``(stats, grad_coef, grad_intercept)``.
+    """
     k, d = coef.shape
-    n = rows.shape[0]
+    n = X.shape[0]
+    block = DENSE_BLOCK_ROWS
+    coef_t = np.ascontiguousarray(coef.T).astype(X.dtype)
     grad_parts = np.zeros((n_chunks, k, d))
     intercept_parts = np.zeros((n_chunks, k))
     stat_parts = np.zeros((n_chunks, N_STATS))
     for c in prange(n_chunks):
-        dense_rows_loss_grad(X, y, sample_weight, rows, c * n // n_chunks,
-                             (c + 1) * n // n_chunks, coef, intercept, loss_code,
-                             margin, mu, grad_parts[c], intercept_parts[c],
-                             stat_parts[c])
+        lo = c * n // n_chunks
+        hi = (c + 1) * n // n_chunks
+        scores = np.empty((block, k), dtype=X.dtype)
+        coeffs = np.zeros((block, k), dtype=X.dtype)
+        grad_block = np.empty((k, d), dtype=X.dtype)
+        z = np.empty(k)
+        a = np.empty(k)
+        for start in range(lo, hi, block):
+            stop = min(start + block, hi)
+            m = stop - start
+            X_block = X[start:stop]
+            block_scores = scores[:m]
+            np.dot(X_block, coef_t, block_scores)
+            any_nonzero = False
+            for r in range(m):
+                i = start + r
+                coeffs[r, :] = 0.0
+                s = sample_weight[i]
+                if s == 0.0:
+                    continue
+                for j in range(k):
+                    z[j] = block_scores[r, j] + intercept[j]
+                if _margin_derivatives(z, y[i], s, loss_code, margin, mu, a,
+                                       stat_parts[c]):
+                    any_nonzero = True
+                    for j in range(k):
+                        coeffs[r, j] = a[j]
+                        intercept_parts[c, j] += a[j]
+            if any_nonzero:
+                np.dot(coeffs[:m].T, X_block, grad_block)
+                grad_parts[c] += grad_block
     return _reduce_parts(stat_parts, grad_parts, intercept_parts)
 
 
 @njit(cache=True, parallel=True)
-def csr_loss_grad(data, indices, indptr, y, sample_weight, rows, coef_t, intercept,
+def csr_loss_grad(data, indices, indptr, y, sample_weight, coef_t, intercept,
                   loss_code, margin, mu, n_chunks):
     """CSR counterpart of :func:`dense_loss_grad`; the gradient is (d, k)."""
     d, k = coef_t.shape
-    n = rows.shape[0]
+    n = indptr.shape[0] - 1
+    rows = np.arange(n)
     grad_parts = np.zeros((n_chunks, d, k))
     intercept_parts = np.zeros((n_chunks, k))
     stat_parts = np.zeros((n_chunks, N_STATS))

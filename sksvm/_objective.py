@@ -56,20 +56,20 @@ class Evaluation:
         return self.value - self.smoothed_dual_value
 
 
-def block_loss_grad(X, y, sample_weight, rows, coef, intercept, loss_code, margin,
-                    mu, n_chunks):
-    """Unnormalized sums over ``rows`` of X, dense or CSR, in the (k, d) layout.
+def block_loss_grad(X, y, sample_weight, coef, intercept, loss_code, margin, mu,
+                    n_chunks):
+    """Unnormalized sums over the rows of X, dense or CSR, in the (k, d) layout.
 
     Returns ``(stats, grad_coef, grad_intercept)`` with ``stats`` the four sums
     documented in :mod:`sksvm._kernels`.
     """
     if sp.issparse(X):
         stats, grad_t, grad_intercept = _kernels.csr_loss_grad(
-            X.data, X.indices, X.indptr, y, sample_weight, rows,
+            X.data, X.indices, X.indptr, y, sample_weight,
             np.ascontiguousarray(coef.T), intercept, loss_code, margin, mu, n_chunks)
         return stats, np.ascontiguousarray(grad_t.T), grad_intercept
-    return _kernels.dense_loss_grad(X, y, sample_weight, rows, coef, intercept,
-                                    loss_code, margin, mu, n_chunks)
+    return _kernels.dense_loss_grad(X, y, sample_weight, coef, intercept, loss_code,
+                                    margin, mu, n_chunks)
 
 
 class MulticlassSVMObjective:
@@ -143,7 +143,7 @@ class MulticlassSVMObjective:
         intercept = np.ascontiguousarray(intercept, dtype=np.float64)
         self.n_evaluations += 1
         stats, grad_sum, grad_intercept_sum = block_loss_grad(
-            self.X, self.y, self.sample_weight, self.rows, coef, intercept,
+            self.X, self.y, self.sample_weight, coef, intercept,
             self._loss_code(mu), self.margin, mu, self.n_threads)
         return self.finalize(coef, intercept, stats, grad_sum, grad_intercept_sum, mu)
 

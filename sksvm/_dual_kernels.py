@@ -1,0 +1,529 @@
+"""Numba kernels of the dual block coordinate ascent solver (``solver="dual_cd"``).
+
+Notation as in MATH.md. The dual variables are stored as ``alpha`` of shape (n, k),
+``alpha[i, j]`` = α_ij for j ≠ y_i and ``alpha[i, y_i] = 0``. The solver keeps
+
+    W = W(α) = (1/C) Σ_i Σ_{j≠y_i} α_ij x_i (e_{y_i} − e_j)ᵀ
+
+up to date after every block update, in the (k, d) layout for dense X and in the
+transposed (d, k) layout for CSR X (so that the k weights of one feature are
+contiguous), and an intercept vector ``B`` (see :mod:`sksvm._solvers.dual_cd`):
+with an intercept, the block problem has the extra term λ (e_t − e_j) for the
+intercept's quadratic coupling, ``B = center + λ ρ(α)``; without one, λ = 0 and
+B = 0.
+
+The block problem of sample i (label t, bound c = s_i/S, q = ‖x_i‖²/C + λ) in the
+new values β_j = α_ij + Δ_j is
+
+    maximize  Σ_j g_j β_j − (q/2) (Σ_j β_j)² − (1/2) Σ_j d β_j²
+    subject to 0 ≤ β_j ≤ c                         (hinge: d = q)
+               0 ≤ β_j                             (squared hinge: d = q + 1/(2c))
+
+with g_j = δ + z_j − z_t + q (α_ij + Σ_l α_il) (z the current scores: g is the margin
+with sample i's own contribution removed). Its KKT conditions give
+β_j = clip((g_j − q s)/d, 0, c) with s = Σ_j β_j, a scalar equation whose left side
+minus right side is increasing and piecewise linear in s. Only the g_j > 0 can be
+nonzero; sorted in decreasing order, the sets {β_j = c} and {β_j > 0} are prefixes
+of that order, so walking the breakpoints from the top finds s exactly in
+O(k log k) (Wang & Scott, ICML 2021, derive the same sorting solution).
+
+X may be float32 or float64 (it is read, never copied); everything computed is
+float64.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+# Small blocks are sorted by insertion, larger ones with np.sort.
+_INSERTION_SORT_MAX = 24
+
+
+@njit(cache=True)
+def _sort_descending(buf, m):
+    if m <= _INSERTION_SORT_MAX:
+        for a in range(1, m):
+            v = buf[a]
+            b = a - 1
+            while b >= 0 and buf[b] < v:
+                buf[b + 1] = buf[b]
+                b -= 1
+            buf[b + 1] = v
+    else:
+        s = np.sort(buf[:m])
+        for a in range(m):
+            buf[a] = s[m - 1 - a]
+
+
+@njit(cache=True)
+def solve_block(g, t, q, dd, c, bounded, gs, beta):
+    """Exact solution ``beta`` of the block problem (module docstring).
+
+    ``g`` (k,) linear terms (``g[t]`` ignored); ``q`` ≥ 0 coupling; ``dd`` ≥ 0
+    diagonal; ``c`` upper bound (used when ``bounded``); ``gs`` (k,) scratch;
+    ``beta`` (k,) output, ``beta[t] = 0``.
+    """
+    k = g.shape[0]
+    m = 0
+    for j in range(k):
+        beta[j] = 0.0
+        if j != t and g[j] > 0.0:
+            gs[m] = g[j]
+            m += 1
+    if m == 0:
+        return
+    if q == 0.0:
+        # No coupling (x_i = 0 and no intercept): separable problems.
+        for j in range(k):
+            if j != t and g[j] > 0.0:
+                if dd == 0.0:
+                    beta[j] = c
+                else:
+                    v = g[j] / dd
+                    beta[j] = min(v, c) if bounded else v
+        return
+    _sort_descending(gs, m)
+    cd = c * dd if bounded else 0.0
+    n_free_entered = 0   # indices [0, n_free_entered) have entered the free set
+    n_upper = 0          # indices [0, n_upper) sit at the upper bound
+    sum_free = 0.0       # Σ g over the free indices [n_upper, n_free_entered)
+    t_star = 0.0         # q·s at the solution
+    while True:
+        # Next breakpoint below (in t = q·s): a g entering the free set, or a free
+        # g reaching its upper bound (at t = g − c·d).
+        nxt = -np.inf
+        entering = True
+        if n_free_entered < m:
+            nxt = gs[n_free_entered]
+        if bounded and n_upper < n_free_entered:
+            u = gs[n_upper] - cd
+            if u > nxt:
+                nxt = u
+                entering = False
+        n_free = n_free_entered - n_upper
+        candidate = q * (sum_free + n_upper * cd) / (dd + q * n_free)
+        if nxt <= 0.0 or candidate >= nxt:
+            t_star = candidate
+            break
+        if entering:
+            sum_free += gs[n_free_entered]
+            n_free_entered += 1
+        else:
+            sum_free -= gs[n_upper]
+            n_upper += 1
+    for j in range(k):
+        if j != t:
+            v = (g[j] - t_star) / dd
+            if v > 0.0:
+                beta[j] = min(v, c) if bounded else v
+
+
+@njit(cache=True, inline="always")
+def _block_kkt(alpha_i, z, t, c, bounded, inv2c, margin, eps):
+    """Largest KKT violation of sample i's block at the current scores ``z`` (the
+    dual gradient wrt α_ij is the margin m_ij, minus α_ij/(2c) for the squared
+    hinge), whether the block can be shrunk (every variable at a bound with its
+    gradient beyond ``eps`` on the right side), and Σ_j α_ij."""
+    k = z.shape[0]
+    zt = z[t]
+    viol = 0.0
+    shrinkable = True
+    asum = 0.0
+    for j in range(k):
+        if j == t:
+            continue
+        a = alpha_i[j]
+        asum += a
+        G = margin + z[j] - zt - a * inv2c
+        if a <= 0.0:
+            if G > viol:
+                viol = G
+            if G >= -eps:
+                shrinkable = False
+        elif bounded and a >= c:
+            if -G > viol:
+                viol = -G
+            if G <= eps:
+                shrinkable = False
+        else:
+            if abs(G) > viol:
+                viol = abs(G)
+            shrinkable = False
+    return viol, shrinkable, asum
+
+
+@njit(cache=True, inline="always")
+def _block_update(alpha_i, z, t, c, q, bounded, inv2c, margin, asum, g, gs, beta,
+                  delta):
+    """Solve sample i's block, write the new α into ``alpha_i`` and the changes into
+    ``delta`` (``delta[t]`` = their sum). Returns the number of changed entries."""
+    k = z.shape[0]
+    zt = z[t]
+    for j in range(k):
+        if j != t:
+            g[j] = margin + z[j] - zt + q * (alpha_i[j] + asum)
+    dd = q + inv2c if not bounded else q
+    solve_block(g, t, q, dd, c, bounded, gs, beta)
+    total = 0.0
+    changed = 0
+    for j in range(k):
+        if j == t:
+            delta[j] = 0.0
+            continue
+        dj = beta[j] - alpha_i[j]
+        delta[j] = dj
+        if dj != 0.0:
+            alpha_i[j] = beta[j]
+            total += dj
+            changed += 1
+    delta[t] = total
+    return changed
+
+
+@njit(cache=True, fastmath={"reassoc", "contract", "nsz", "arcp"})
+def dense_epoch(X, y, bound, qv, order, n_active, W, B, alpha, lam, C, margin,
+                bounded, shrink, eps):
+    """One pass of block coordinate ascent over ``order[:n_active]`` (dense X).
+
+    A visited block that satisfies the shrinking test (with threshold ``eps``) is
+    moved to the end of the active part of ``order`` when ``shrink``.
+    Returns ``(n_active, max_violation, work)`` with ``work`` the number of
+    nonzeros read.
+    """
+    k, d = W.shape
+    z = np.empty(k)
+    g = np.empty(k)
+    gs = np.empty(k)
+    beta = np.empty(k)
+    delta = np.empty(k)
+    max_viol = 0.0
+    work = 0
+    r = 0
+    while r < n_active:
+        i = order[r]
+        t = y[i]
+        c = bound[i]
+        inv2c = 0.0 if bounded else 0.5 / c
+        xi = X[i]
+        for j in range(k):
+            acc = 0.0
+            wj = W[j]
+            for f in range(d):
+                acc += wj[f] * xi[f]
+            z[j] = acc + B[j]
+        work += d
+        viol, shrinkable, asum = _block_kkt(alpha[i], z, t, c, bounded, inv2c,
+                                            margin, eps)
+        if shrink and shrinkable:
+            n_active -= 1
+            order[r] = order[n_active]
+            order[n_active] = i
+            continue
+        r += 1
+        if viol > max_viol:
+            max_viol = viol
+        if viol <= 0.0:
+            continue
+        q = qv[i]
+        if _block_update(alpha[i], z, t, c, q, bounded, inv2c, margin, asum, g, gs,
+                         beta, delta) == 0:
+            continue
+        for j in range(k):
+            dj = delta[j]
+            if dj == 0.0:
+                continue
+            a = dj / C if j == t else -dj / C
+            wj = W[j]
+            for f in range(d):
+                wj[f] += a * xi[f]
+            B[j] += lam * dj if j == t else -lam * dj
+        work += d
+    return n_active, max_viol, work
+
+
+@njit(cache=True)
+def csr_epoch(data, indices, indptr, y, bound, qv, order, n_active, Wt, B, alpha,
+              lam, C, margin, bounded, shrink, eps):
+    """CSR counterpart of :func:`dense_epoch`; ``Wt`` is W transposed, (d, k)."""
+    k = Wt.shape[1]
+    z = np.empty(k)
+    g = np.empty(k)
+    gs = np.empty(k)
+    beta = np.empty(k)
+    delta = np.empty(k)
+    coef = np.empty(k)
+    changed_idx = np.empty(k, dtype=np.int64)
+    max_viol = 0.0
+    work = 0
+    r = 0
+    while r < n_active:
+        i = order[r]
+        t = y[i]
+        c = bound[i]
+        inv2c = 0.0 if bounded else 0.5 / c
+        start = indptr[i]
+        end = indptr[i + 1]
+        for j in range(k):
+            z[j] = B[j]
+        for p in range(start, end):
+            v = data[p]
+            wf = Wt[indices[p]]
+            for j in range(k):
+                z[j] += v * wf[j]
+        work += end - start
+        viol, shrinkable, asum = _block_kkt(alpha[i], z, t, c, bounded, inv2c,
+                                            margin, eps)
+        if shrink and shrinkable:
+            n_active -= 1
+            order[r] = order[n_active]
+            order[n_active] = i
+            continue
+        r += 1
+        if viol > max_viol:
+            max_viol = viol
+        if viol <= 0.0:
+            continue
+        q = qv[i]
+        if _block_update(alpha[i], z, t, c, q, bounded, inv2c, margin, asum, g, gs,
+                         beta, delta) == 0:
+            continue
+        n_changed = 0
+        for j in range(k):
+            dj = delta[j]
+            if dj != 0.0:
+                changed_idx[n_changed] = j
+                coef[n_changed] = dj / C if j == t else -dj / C
+                n_changed += 1
+                B[j] += lam * dj if j == t else -lam * dj
+        for p in range(start, end):
+            v = data[p]
+            wf = Wt[indices[p]]
+            for a in range(n_changed):
+                wf[changed_idx[a]] += coef[a] * v
+        work += end - start
+    return n_active, max_viol, work
+
+
+@njit(cache=True, inline="always")
+def _row_gap_terms(z, t, alpha_i, s, c, bounded, squared, margin, eps):
+    """Loss (times s), Σα, conjugate term and shrinkability of one row."""
+    k = z.shape[0]
+    zt = z[t]
+    loss = 0.0
+    asum = 0.0
+    conj = 0.0
+    inv2c = 0.0 if bounded else 0.5 / c
+    shrinkable = True
+    for j in range(k):
+        if j == t:
+            continue
+        m = margin + z[j] - zt
+        if m > 0.0:
+            loss += m * m if squared else m
+        a = alpha_i[j]
+        asum += a
+        if squared:
+            conj += a * a * inv2c * 0.5
+        G = m - a * inv2c
+        if a <= 0.0:
+            if G >= -eps:
+                shrinkable = False
+        elif bounded and a >= c:
+            if G <= eps:
+                shrinkable = False
+        else:
+            shrinkable = False
+    return s * loss, asum, conj, shrinkable
+
+
+@njit(cache=True, parallel=True)
+def dense_gap_pass(X, y, sample_weight, bound, alpha, W, B, margin, bounded, squared,
+                   eps, n_chunks, shrinkable):
+    """Full pass at the current (W, B): returns ``(Σ_i s_i Σ_j ℓ(m_ij), Σ α,
+    Σ α²/(4c) (squared hinge))`` and fills ``shrinkable`` (n,) with the shrinking
+    test at threshold ``eps`` (True for zero-weight rows). Chunks are reduced in a
+    fixed order: deterministic for a fixed ``n_chunks``."""
+    n = X.shape[0]
+    k, d = W.shape
+    parts = np.zeros((n_chunks, 3))
+    for ch in prange(n_chunks):
+        z = np.empty(k)
+        lo = ch * n // n_chunks
+        hi = (ch + 1) * n // n_chunks
+        for i in range(lo, hi):
+            s = sample_weight[i]
+            if s == 0.0:
+                shrinkable[i] = True
+                continue
+            xi = X[i]
+            for j in range(k):
+                acc = B[j]
+                wj = W[j]
+                for f in range(d):
+                    acc += wj[f] * xi[f]
+                z[j] = acc
+            loss, asum, conj, shr = _row_gap_terms(z, y[i], alpha[i], s, bound[i],
+                                                   bounded, squared, margin, eps)
+            parts[ch, 0] += loss
+            parts[ch, 1] += asum
+            parts[ch, 2] += conj
+            shrinkable[i] = shr
+    total = np.zeros(3)
+    for ch in range(n_chunks):
+        total += parts[ch]
+    return total[0], total[1], total[2]
+
+
+@njit(cache=True, parallel=True)
+def csr_gap_pass(data, indices, indptr, y, sample_weight, bound, alpha, Wt, B, margin,
+                 bounded, squared, eps, n_chunks, shrinkable):
+    """CSR counterpart of :func:`dense_gap_pass` (``Wt`` is (d, k))."""
+    n = indptr.shape[0] - 1
+    k = Wt.shape[1]
+    parts = np.zeros((n_chunks, 3))
+    for ch in prange(n_chunks):
+        z = np.empty(k)
+        lo = ch * n // n_chunks
+        hi = (ch + 1) * n // n_chunks
+        for i in range(lo, hi):
+            s = sample_weight[i]
+            if s == 0.0:
+                shrinkable[i] = True
+                continue
+            for j in range(k):
+                z[j] = B[j]
+            for p in range(indptr[i], indptr[i + 1]):
+                v = data[p]
+                wf = Wt[indices[p]]
+                for j in range(k):
+                    z[j] += v * wf[j]
+            loss, asum, conj, shr = _row_gap_terms(z, y[i], alpha[i], s, bound[i],
+                                                   bounded, squared, margin, eps)
+            parts[ch, 0] += loss
+            parts[ch, 1] += asum
+            parts[ch, 2] += conj
+            shrinkable[i] = shr
+    total = np.zeros(3)
+    for ch in range(n_chunks):
+        total += parts[ch]
+    return total[0], total[1], total[2]
+
+
+@njit(cache=True)
+def dense_rebuild(X, y, alpha, C, W):
+    """W = W(α) from scratch, (k, d) layout, overwriting ``W``."""
+    n = X.shape[0]
+    k, d = W.shape
+    W[:] = 0.0
+    for i in range(n):
+        t = y[i]
+        xi = X[i]
+        total = 0.0
+        for j in range(k):
+            a = alpha[i, j]
+            if j == t or a == 0.0:
+                continue
+            total += a
+            wj = W[j]
+            s = a / C
+            for f in range(d):
+                wj[f] -= s * xi[f]
+        if total != 0.0:
+            wt = W[t]
+            s = total / C
+            for f in range(d):
+                wt[f] += s * xi[f]
+
+
+@njit(cache=True)
+def csr_rebuild(data, indices, indptr, y, alpha, C, Wt):
+    """W = W(α) from scratch, transposed (d, k) layout, overwriting ``Wt``."""
+    n = indptr.shape[0] - 1
+    k = Wt.shape[1]
+    Wt[:] = 0.0
+    a_row = np.empty(k)
+    for i in range(n):
+        t = y[i]
+        total = 0.0
+        nonzero = False
+        for j in range(k):
+            a = alpha[i, j]
+            if j == t:
+                a_row[j] = 0.0
+                continue
+            a_row[j] = -a / C
+            total += a
+            if a != 0.0:
+                nonzero = True
+        if not nonzero:
+            continue
+        a_row[t] = total / C
+        for p in range(indptr[i], indptr[i + 1]):
+            v = data[p]
+            wf = Wt[indices[p]]
+            for j in range(k):
+                wf[j] += a_row[j] * v
+
+
+@njit(cache=True)
+def path_flow(F, excess, tiny):
+    """A flow P with 0 ≤ P ≤ F, made of paths from the nodes of positive ``excess``
+    to those of negative ``excess``, whose net outflow Σ_j P_tj − Σ_j P_jt equals
+    ``excess`` (up to ``tiny``).
+
+    ``F`` (k, k) is the class-to-class flow of the dual variables,
+    F_tj = Σ_{i: y_i = t} α_ij, and ``excess`` its net outflow ρ (which sums to
+    0). By the flow decomposition theorem, F minus the paths of such a P is a
+    circulation. Paths are found by breadth-first search (fewest edges first) in
+    the residual F − P; each augmentation empties a node's excess or an edge.
+    """
+    k = F.shape[0]
+    R = F.copy()
+    e = excess.copy()
+    P = np.zeros((k, k))
+    parent = np.empty(k, dtype=np.int64)
+    queue = np.empty(k, dtype=np.int64)
+    for _ in range(k * k + 2 * k + 1):
+        src = -1
+        best = tiny
+        for v in range(k):
+            if e[v] > best:
+                best = e[v]
+                src = v
+        if src < 0:
+            break
+        for v in range(k):
+            parent[v] = -2
+        parent[src] = -1
+        head = 0
+        tail = 1
+        queue[0] = src
+        sink = -1
+        while head < tail and sink < 0:
+            u = queue[head]
+            head += 1
+            for v in range(k):
+                if parent[v] == -2 and R[u, v] > 0.0:
+                    parent[v] = u
+                    if e[v] < -tiny:
+                        sink = v
+                        break
+                    queue[tail] = v
+                    tail += 1
+        if sink < 0:
+            break  # only possible through rounding: the rest is below tiny
+        amount = min(e[src], -e[sink])
+        v = sink
+        while parent[v] >= 0:
+            u = parent[v]
+            if R[u, v] < amount:
+                amount = R[u, v]
+            v = u
+        v = sink
+        while parent[v] >= 0:
+            u = parent[v]
+            R[u, v] -= amount
+            P[u, v] += amount
+            v = u
+        e[src] -= amount
+        e[sink] += amount
+    return P
