@@ -6,9 +6,9 @@ total sample weight. The returned model is the running average of the iterates,
 which gives the O(1/(C t)) rate. With ``batch_size`` None (or ≥ n) every step sees the
 whole data set in a fixed order, so the solver is deterministic.
 
-The offset t0 sets the first step to about ``margin / mean(‖x_i‖²)``: a step that
-moves a typical score by about one margin, instead of Pegasos' 1/C, which
-overshoots badly for small C.
+The offset t0 sets the first step to a fraction of ``margin / mean(‖x_i‖²)`` (a
+step that would move a typical score by one margin), instead of Pegasos' 1/C, which
+overshoots badly for small C. Iterates are averaged with weights growing like t².
 """
 
 from dataclasses import dataclass
@@ -17,7 +17,8 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
-from .._kernels import csr_rows_loss_grad, dense_rows_loss_grad
+from .._kernels import _margin_derivatives
+from .._objective import LOSS_CODES
 from ._result import ProgressLog, SolverResult
 
 
@@ -26,8 +27,9 @@ class SubgradientState:
     """Everything needed to continue the subgradient iteration (``partial_fit``).
 
     ``coef``/``intercept`` are the current iterate; ``coef_avg``/``intercept_avg``
-    its running average, which is the model; ``n_steps`` counts the steps taken and
-    ``t0`` is the step offset.
+    its weighted running average, which is the model; ``average_weight`` is the sum
+    of the averaging weights so far; ``n_steps`` counts the steps taken and ``t0`` is
+    the step offset.
     """
 
     coef: np.ndarray
@@ -36,116 +38,206 @@ class SubgradientState:
     intercept_avg: np.ndarray
     n_steps: int
     t0: float
+    average_weight: float = 0.0
 
     @classmethod
     def start(cls, coef, intercept, t0):
         return cls(coef.copy(), intercept.copy(), coef.copy(), intercept.copy(), 0, t0)
 
 
-@njit(cache=True)
-def _apply_step(coef, intercept, coef_avg, intercept_avg, grad, grad_intercept,
-                eta, C, batch_weight, fit_intercept, n_avg):
-    """One Pegasos step on ``coef`` (either layout) and the running average."""
-    shrink = 1.0 - eta * C
-    scale = eta / batch_weight
-    flat = coef.reshape(-1)
-    flat_grad = grad.reshape(-1)
-    flat_avg = coef_avg.reshape(-1)
-    avg_weight = 1.0 / n_avg
-    for p in range(flat.shape[0]):
-        flat[p] = shrink * flat[p] - scale * flat_grad[p]
-        flat_avg[p] += avg_weight * (flat[p] - flat_avg[p])
-    if fit_intercept:
-        for j in range(intercept.shape[0]):
-            intercept[j] -= scale * grad_intercept[j]
-            intercept_avg[j] += avg_weight * (intercept[j] - intercept_avg[j])
+# Lazy representation used inside an epoch (Xu 2011-style averaged SGD):
+#   W = scale · V                      (the shrink (1 − ηC) only touches ``scale``)
+#   Σ_{τ≤t} W_τ = U + a · V            (the running sum behind the average)
+# A step that changes V by a sparse ΔV updates U by −a·ΔV and then a by the new
+# scale, so one step costs O(k · nnz(x)) for every batch row instead of O(k · d).
+# When ``scale`` gets tiny, V is rescaled (O(k · d), rarely).
+_MIN_SCALE = 1e-9
+# Step t enters the average with weight t**AVERAGE_POWER, so that the early, poor
+# iterates fade (weights ∝ t already give the O(1/(C t)) rate without a log
+# factor). On standardized Fashion-MNIST (C = 1e-3, per-sample steps) power 2 ended
+# 20 epochs at 1.058 × the optimal objective, power 1 at 1.062, uniform at 1.14.
+AVERAGE_POWER = 2.0
+# The first step is margin / (T0_FACTOR · mean ‖x‖²). Factors 0.01, 0.1, 1, 4, 16
+# gave 1.48, 1.39, 1.14, 1.06, 1.09 × the optimum after 20 epochs there.
+T0_FACTOR = 4.0
 
 
 @njit(cache=True)
-def _batch_weight(sample_weight, order, lo, hi):
-    total = 0.0
-    for r in range(lo, hi):
-        total += sample_weight[order[r]]
-    return total
+def _epoch_dense(X, y, sample_weight, order, batch_size, V, intercept, U,
+                 intercept_sum, n_steps, t0, C, loss_code, margin, fit_intercept,
+                 average_power):
+    """One pass over ``order`` on dense X with V, U in the (k, d) layout.
 
-
-@njit(cache=True)
-def _epoch_dense(X, y, sample_weight, order, batch_size, coef, intercept, coef_avg,
-                 intercept_avg, n_steps, t0, C, loss_code, margin, fit_intercept):
-    grad = np.zeros_like(coef)
-    grad_intercept = np.zeros_like(intercept)
-    stats = np.zeros(4)
+    Returns ``(n_steps, scale, a)``; on return W = scale·V and the sum of all
+    iterates is U + a·V.
+    """
+    k, d = V.shape
     n = order.shape[0]
+    coeffs = np.zeros((batch_size, k))
+    z = np.empty(k)
+    row_coeffs = np.empty(k)
+    stats = np.zeros(4)
+    scale = 1.0
+    a = 0.0
+    weight_sum = 0.0
     for lo in range(0, n, batch_size):
         hi = min(lo + batch_size, n)
-        batch_weight = _batch_weight(sample_weight, order, lo, hi)
+        batch_weight = 0.0
+        any_nonzero = False
+        for r in range(lo, hi):  # every score of the batch at the current iterate
+            i = order[r]
+            coeffs[r - lo, :] = 0.0
+            s = sample_weight[i]
+            if s == 0.0:
+                continue
+            batch_weight += s
+            for j in range(k):
+                acc = 0.0
+                for f in range(d):
+                    acc += X[i, f] * V[j, f]
+                z[j] = scale * acc + intercept[j]
+            if _margin_derivatives(z, y[i], s, loss_code, margin, 0.0, row_coeffs,
+                                   stats):
+                any_nonzero = True
+                coeffs[r - lo, :] = row_coeffs
         if batch_weight == 0.0:
             continue
-        grad[:] = 0.0
-        grad_intercept[:] = 0.0
-        dense_rows_loss_grad(X, y, sample_weight, order, lo, hi, coef, intercept,
-                             loss_code, margin, 0.0, grad, grad_intercept, stats)
         n_steps += 1
-        _apply_step(coef, intercept, coef_avg, intercept_avg, grad, grad_intercept,
-                    1.0 / (C * (n_steps + t0)), C, batch_weight, fit_intercept,
-                    n_steps)
-    return n_steps
+        eta = 1.0 / (C * (n_steps + t0))
+        scale *= 1.0 - eta * C
+        step = eta / batch_weight
+        if any_nonzero:
+            factor = step / scale
+            for r in range(lo, hi):
+                i = order[r]
+                for j in range(k):
+                    c = coeffs[r - lo, j]
+                    if c != 0.0:
+                        for f in range(d):
+                            delta = -factor * c * X[i, f]
+                            V[j, f] += delta
+                            U[j, f] -= a * delta
+                        if fit_intercept:
+                            intercept[j] -= step * c
+        weight = float(n_steps) ** average_power
+        a += weight * scale
+        intercept_sum += weight * intercept
+        weight_sum += weight
+        if scale < _MIN_SCALE:
+            V *= scale
+            a /= scale
+            scale = 1.0
+    return n_steps, scale, a, weight_sum
 
 
 @njit(cache=True)
-def _epoch_csr(data, indices, indptr, y, sample_weight, order, batch_size, coef_t,
-               intercept, coef_avg_t, intercept_avg, n_steps, t0, C, loss_code,
-               margin, fit_intercept):
-    grad_t = np.zeros_like(coef_t)
-    grad_intercept = np.zeros_like(intercept)
-    stats = np.zeros(4)
+def _epoch_csr(data, indices, indptr, y, sample_weight, order, batch_size, V_t,
+               intercept, U_t, intercept_sum, n_steps, t0, C, loss_code, margin,
+               fit_intercept, average_power):
+    """CSR counterpart of :func:`_epoch_dense`, with V, U in the (d, k) layout."""
+    d, k = V_t.shape
     n = order.shape[0]
+    coeffs = np.zeros((batch_size, k))
+    z = np.empty(k)
+    row_coeffs = np.empty(k)
+    stats = np.zeros(4)
+    scale = 1.0
+    a = 0.0
+    weight_sum = 0.0
     for lo in range(0, n, batch_size):
         hi = min(lo + batch_size, n)
-        batch_weight = _batch_weight(sample_weight, order, lo, hi)
+        batch_weight = 0.0
+        any_nonzero = False
+        for r in range(lo, hi):
+            i = order[r]
+            coeffs[r - lo, :] = 0.0
+            s = sample_weight[i]
+            if s == 0.0:
+                continue
+            batch_weight += s
+            z[:] = 0.0
+            for p in range(indptr[i], indptr[i + 1]):
+                f = indices[p]
+                v = data[p]
+                for j in range(k):
+                    z[j] += v * V_t[f, j]
+            for j in range(k):
+                z[j] = scale * z[j] + intercept[j]
+            if _margin_derivatives(z, y[i], s, loss_code, margin, 0.0, row_coeffs,
+                                   stats):
+                any_nonzero = True
+                coeffs[r - lo, :] = row_coeffs
         if batch_weight == 0.0:
             continue
-        grad_t[:] = 0.0
-        grad_intercept[:] = 0.0
-        csr_rows_loss_grad(data, indices, indptr, y, sample_weight, order, lo, hi,
-                           coef_t, intercept, loss_code, margin, 0.0, grad_t,
-                           grad_intercept, stats)
         n_steps += 1
-        _apply_step(coef_t, intercept, coef_avg_t, intercept_avg, grad_t,
-                    grad_intercept, 1.0 / (C * (n_steps + t0)), C, batch_weight,
-                    fit_intercept, n_steps)
-    return n_steps
+        eta = 1.0 / (C * (n_steps + t0))
+        scale *= 1.0 - eta * C
+        step = eta / batch_weight
+        if any_nonzero:
+            factor = step / scale
+            for r in range(lo, hi):
+                i = order[r]
+                for p in range(indptr[i], indptr[i + 1]):
+                    f = indices[p]
+                    v = data[p]
+                    for j in range(k):
+                        c = coeffs[r - lo, j]
+                        if c != 0.0:
+                            delta = -factor * c * v
+                            V_t[f, j] += delta
+                            U_t[f, j] -= a * delta
+                if fit_intercept:
+                    for j in range(k):
+                        intercept[j] -= step * coeffs[r - lo, j]
+        weight = float(n_steps) ** average_power
+        a += weight * scale
+        intercept_sum += weight * intercept
+        weight_sum += weight
+        if scale < _MIN_SCALE:
+            V_t *= scale
+            a /= scale
+            scale = 1.0
+    return n_steps, scale, a, weight_sum
 
 
 def default_step_offset(X, sample_weight, C, margin):
-    """t0 such that the first step η_0 = 1/(C t0) is margin / mean(‖x‖²)."""
+    """t0 such that the first step η_0 = 1/(C t0) is margin / (T0_FACTOR mean ‖x‖²)."""
     if sp.issparse(X):
         sq_norms = np.asarray(X.multiply(X).sum(axis=1)).ravel()
     else:
         sq_norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
     mean_sq_norm = float(np.average(sq_norms, weights=sample_weight)) + 1.0
-    return max(1.0, mean_sq_norm / (C * margin))
+    return max(1.0, T0_FACTOR * mean_sq_norm / (C * margin))
 
 
 def run_epoch(objective, state, order, batch_size):
     """One pass over ``objective``'s data in ``order``, updating ``state`` in place."""
-    from .._objective import LOSS_CODES
-
     X = objective.X
+    sparse = sp.issparse(X)
+    # Lazy form for the epoch: V = W (scale 1), U = weighted sum of past iterates.
+    past_weight = state.average_weight
+    V = np.array(state.coef.T if sparse else state.coef, order="C")
+    U = np.array((state.coef_avg * past_weight).T if sparse
+                 else state.coef_avg * past_weight, order="C")
+    intercept_sum = state.intercept_avg * past_weight
     args = (objective.y, objective.sample_weight, order, batch_size)
     tail = (state.n_steps, state.t0, objective.C, LOSS_CODES[objective.loss],
-            objective.margin, objective.fit_intercept)
-    if sp.issparse(X):
-        coef_t = np.ascontiguousarray(state.coef.T)
-        coef_avg_t = np.ascontiguousarray(state.coef_avg.T)
-        state.n_steps = _epoch_csr(X.data, X.indices, X.indptr, *args, coef_t,
-                                   state.intercept, coef_avg_t, state.intercept_avg,
-                                   *tail)
-        state.coef = np.ascontiguousarray(coef_t.T)
-        state.coef_avg = np.ascontiguousarray(coef_avg_t.T)
+            objective.margin, objective.fit_intercept, AVERAGE_POWER)
+    if sparse:
+        n_steps, scale, a, weight_sum = _epoch_csr(
+            X.data, X.indices, X.indptr, *args, V, state.intercept, U, intercept_sum,
+            *tail)
+        V, U = V.T, U.T
     else:
-        state.n_steps = _epoch_dense(X, *args, state.coef, state.intercept,
-                                     state.coef_avg, state.intercept_avg, *tail)
+        n_steps, scale, a, weight_sum = _epoch_dense(
+            X, *args, V, state.intercept, U, intercept_sum, *tail)
+    if n_steps == state.n_steps:
+        return
+    state.n_steps = n_steps
+    state.average_weight = past_weight + weight_sum
+    state.coef = np.ascontiguousarray(scale * V)
+    state.coef_avg = np.ascontiguousarray((U + a * V) / state.average_weight)
+    state.intercept_avg = intercept_sum / state.average_weight
 
 
 def minimize_subgradient(objective, state, *, tol, max_iter, batch_size,
