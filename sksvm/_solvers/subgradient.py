@@ -29,7 +29,9 @@ class SubgradientState:
     ``coef``/``intercept`` are the current iterate; ``coef_avg``/``intercept_avg``
     its weighted running average, which is the model; ``average_weight`` is the sum
     of the averaging weights so far; ``n_steps`` counts the steps taken and ``t0`` is
-    the step offset.
+    the step offset. The intercept moves ``intercept_step_scale`` (the mean ‖x‖²)
+    times faster than the weights, as if it were the weight of a constant feature
+    of that squared norm: otherwise, on uncentred data, it lags far behind.
     """
 
     coef: np.ndarray
@@ -38,11 +40,16 @@ class SubgradientState:
     intercept_avg: np.ndarray
     n_steps: int
     t0: float
+    intercept_step_scale: float = 1.0
     average_weight: float = 0.0
 
     @classmethod
-    def start(cls, coef, intercept, t0):
-        return cls(coef.copy(), intercept.copy(), coef.copy(), intercept.copy(), 0, t0)
+    def start(cls, coef, intercept, X, sample_weight, C, margin):
+        """A fresh state at ``(coef, intercept)`` with step sizes set from the data."""
+        mean_sq_norm = _mean_squared_norm(X, sample_weight)
+        t0 = max(1.0, T0_FACTOR * mean_sq_norm / (C * margin))
+        return cls(coef.copy(), intercept.copy(), coef.copy(), intercept.copy(), 0, t0,
+                   intercept_step_scale=max(mean_sq_norm, 1.0))
 
 
 # Lazy representation used inside an epoch (Xu 2011-style averaged SGD):
@@ -65,7 +72,7 @@ T0_FACTOR = 4.0
 @njit(cache=True)
 def _epoch_dense(X, y, sample_weight, order, batch_size, V, intercept, U,
                  intercept_sum, n_steps, t0, C, loss_code, margin, fit_intercept,
-                 average_power):
+                 intercept_step_scale, average_power):
     """One pass over ``order`` on dense X with V, U in the (k, d) layout.
 
     Returns ``(n_steps, scale, a)``; on return W = scale·V and the sum of all
@@ -118,7 +125,7 @@ def _epoch_dense(X, y, sample_weight, order, batch_size, V, intercept, U,
                             V[j, f] += delta
                             U[j, f] -= a * delta
                         if fit_intercept:
-                            intercept[j] -= step * c
+                            intercept[j] -= step * intercept_step_scale * c
         weight = float(n_steps) ** average_power
         a += weight * scale
         intercept_sum += weight * intercept
@@ -133,7 +140,7 @@ def _epoch_dense(X, y, sample_weight, order, batch_size, V, intercept, U,
 @njit(cache=True)
 def _epoch_csr(data, indices, indptr, y, sample_weight, order, batch_size, V_t,
                intercept, U_t, intercept_sum, n_steps, t0, C, loss_code, margin,
-               fit_intercept, average_power):
+               fit_intercept, intercept_step_scale, average_power):
     """CSR counterpart of :func:`_epoch_dense`, with V, U in the (d, k) layout."""
     d, k = V_t.shape
     n = order.shape[0]
@@ -188,7 +195,7 @@ def _epoch_csr(data, indices, indptr, y, sample_weight, order, batch_size, V_t,
                             U_t[f, j] -= a * delta
                 if fit_intercept:
                     for j in range(k):
-                        intercept[j] -= step * coeffs[r - lo, j]
+                        intercept[j] -= step * intercept_step_scale * coeffs[r - lo, j]
         weight = float(n_steps) ** average_power
         a += weight * scale
         intercept_sum += weight * intercept
@@ -200,14 +207,12 @@ def _epoch_csr(data, indices, indptr, y, sample_weight, order, batch_size, V_t,
     return n_steps, scale, a, weight_sum
 
 
-def default_step_offset(X, sample_weight, C, margin):
-    """t0 such that the first step η_0 = 1/(C t0) is margin / (T0_FACTOR mean ‖x‖²)."""
+def _mean_squared_norm(X, sample_weight):
     if sp.issparse(X):
         sq_norms = np.asarray(X.multiply(X).sum(axis=1)).ravel()
     else:
         sq_norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
-    mean_sq_norm = float(np.average(sq_norms, weights=sample_weight)) + 1.0
-    return max(1.0, T0_FACTOR * mean_sq_norm / (C * margin))
+    return float(np.average(sq_norms, weights=sample_weight))
 
 
 def run_epoch(objective, state, order, batch_size):
@@ -222,7 +227,8 @@ def run_epoch(objective, state, order, batch_size):
     intercept_sum = state.intercept_avg * past_weight
     args = (objective.y, objective.sample_weight, order, batch_size)
     tail = (state.n_steps, state.t0, objective.C, LOSS_CODES[objective.loss],
-            objective.margin, objective.fit_intercept, AVERAGE_POWER)
+            objective.margin, objective.fit_intercept, state.intercept_step_scale,
+            AVERAGE_POWER)
     if sparse:
         n_steps, scale, a, weight_sum = _epoch_csr(
             X.data, X.indices, X.indptr, *args, V, state.intercept, U, intercept_sum,
