@@ -179,15 +179,46 @@ def _block_update(alpha_i, z, t, c, q, bounded, inv2c, margin, asum, g, gs, beta
     return changed
 
 
+@njit(cache=True, inline="always")
+def _offsets(z, aux, C, mdot_i, mu_sq):
+    """Add to the raw scores ``z`` (= V x_i) the intercept and centering terms.
+
+    ``aux`` rows: 0 = B, 1 = r = V μ, 2 = ρ(α). With μ the centering vector, the
+    weights of the centered problem are W̃ = V − μ ρᵀ/C, so
+    W̃ (x_i − μ) = V x_i − r − (ρ/C)(x_i·μ − ‖μ‖²).
+    """
+    k = z.shape[0]
+    shift = (mdot_i - mu_sq) / C
+    for j in range(k):
+        z[j] += aux[0, j] - aux[1, j] - aux[2, j] * shift
+
+
+@njit(cache=True, inline="always")
+def _update_aux(delta, t, aux, C, lam, mdot_i):
+    """Update B, r and ρ for the block change ``delta`` (``delta[t]`` = Σ Δ)."""
+    k = delta.shape[0]
+    for j in range(k):
+        dj = delta[j]
+        if dj == 0.0:
+            continue
+        if j != t:
+            dj = -dj
+        aux[0, j] += lam * dj
+        aux[1, j] += dj / C * mdot_i
+        aux[2, j] += dj
+
+
 @njit(cache=True, fastmath={"reassoc", "contract", "nsz", "arcp"})
-def dense_epoch(X, y, bound, qv, order, n_active, W, B, alpha, lam, C, margin,
-                bounded, shrink, eps):
+def dense_epoch(X, y, bound, qv, mdot, mu_sq, order, n_active, W, aux, alpha, lam,
+                C, margin, bounded, shrink, eps):
     """One pass of block coordinate ascent over ``order[:n_active]`` (dense X).
 
-    A visited block that satisfies the shrinking test (with threshold ``eps``) is
-    moved to the end of the active part of ``order`` when ``shrink``.
-    Returns ``(n_active, max_violation, work)`` with ``work`` the number of
-    nonzeros read.
+    ``W`` holds V = Σ α x_i (e_t − e_j)ᵀ / C (the raw, uncentered W(α)); ``aux``
+    holds (B, V μ, ρ(α)) (see :func:`_offsets`); ``mdot`` = X μ. Without an
+    intercept, μ = 0 and λ = 0. A visited block that satisfies the shrinking test
+    (threshold ``eps``) is moved to the end of the active part of ``order`` when
+    ``shrink``. Returns ``(n_active, max_violation, work)``, ``work`` counting the
+    entries of X read.
     """
     k, d = W.shape
     z = np.empty(k)
@@ -209,7 +240,8 @@ def dense_epoch(X, y, bound, qv, order, n_active, W, B, alpha, lam, C, margin,
             wj = W[j]
             for f in range(d):
                 acc += wj[f] * xi[f]
-            z[j] = acc + B[j]
+            z[j] = acc
+        _offsets(z, aux, C, mdot[i], mu_sq)
         work += d
         viol, shrinkable, asum = _block_kkt(alpha[i], z, t, c, bounded, inv2c,
                                             margin, eps)
@@ -223,9 +255,8 @@ def dense_epoch(X, y, bound, qv, order, n_active, W, B, alpha, lam, C, margin,
             max_viol = viol
         if viol <= 0.0:
             continue
-        q = qv[i]
-        if _block_update(alpha[i], z, t, c, q, bounded, inv2c, margin, asum, g, gs,
-                         beta, delta) == 0:
+        if _block_update(alpha[i], z, t, c, qv[i], bounded, inv2c, margin, asum, g,
+                         gs, beta, delta) == 0:
             continue
         for j in range(k):
             dj = delta[j]
@@ -235,15 +266,15 @@ def dense_epoch(X, y, bound, qv, order, n_active, W, B, alpha, lam, C, margin,
             wj = W[j]
             for f in range(d):
                 wj[f] += a * xi[f]
-            B[j] += lam * dj if j == t else -lam * dj
-        work += d
+            work += d
+        _update_aux(delta, t, aux, C, lam, mdot[i])
     return n_active, max_viol, work
 
 
 @njit(cache=True)
-def csr_epoch(data, indices, indptr, y, bound, qv, order, n_active, Wt, B, alpha,
-              lam, C, margin, bounded, shrink, eps):
-    """CSR counterpart of :func:`dense_epoch`; ``Wt`` is W transposed, (d, k)."""
+def csr_epoch(data, indices, indptr, y, bound, qv, mdot, mu_sq, order, n_active, Wt,
+              aux, alpha, lam, C, margin, bounded, shrink, eps):
+    """CSR counterpart of :func:`dense_epoch`; ``Wt`` is V transposed, (d, k)."""
     k = Wt.shape[1]
     z = np.empty(k)
     g = np.empty(k)
@@ -263,12 +294,13 @@ def csr_epoch(data, indices, indptr, y, bound, qv, order, n_active, Wt, B, alpha
         start = indptr[i]
         end = indptr[i + 1]
         for j in range(k):
-            z[j] = B[j]
+            z[j] = 0.0
         for p in range(start, end):
             v = data[p]
             wf = Wt[indices[p]]
             for j in range(k):
                 z[j] += v * wf[j]
+        _offsets(z, aux, C, mdot[i], mu_sq)
         work += end - start
         viol, shrinkable, asum = _block_kkt(alpha[i], z, t, c, bounded, inv2c,
                                             margin, eps)
@@ -282,9 +314,8 @@ def csr_epoch(data, indices, indptr, y, bound, qv, order, n_active, Wt, B, alpha
             max_viol = viol
         if viol <= 0.0:
             continue
-        q = qv[i]
-        if _block_update(alpha[i], z, t, c, q, bounded, inv2c, margin, asum, g, gs,
-                         beta, delta) == 0:
+        if _block_update(alpha[i], z, t, c, qv[i], bounded, inv2c, margin, asum, g,
+                         gs, beta, delta) == 0:
             continue
         n_changed = 0
         for j in range(k):
@@ -293,14 +324,72 @@ def csr_epoch(data, indices, indptr, y, bound, qv, order, n_active, Wt, B, alpha
                 changed_idx[n_changed] = j
                 coef[n_changed] = dj / C if j == t else -dj / C
                 n_changed += 1
-                B[j] += lam * dj if j == t else -lam * dj
         for p in range(start, end):
             v = data[p]
             wf = Wt[indices[p]]
             for a in range(n_changed):
                 wf[changed_idx[a]] += coef[a] * v
         work += end - start
+        _update_aux(delta, t, aux, C, lam, mdot[i])
     return n_active, max_viol, work
+
+
+@njit(cache=True)
+def dense_row_dots(X, v):
+    """X v for dense X of any float dtype (no copy of X), float64."""
+    n, d = X.shape
+    out = np.empty(n)
+    for i in range(n):
+        acc = 0.0
+        for f in range(d):
+            acc += X[i, f] * v[f]
+        out[i] = acc
+    return out
+
+
+@njit(cache=True)
+def csr_row_dots(data, indices, indptr, v):
+    """X v for CSR X, float64."""
+    n = indptr.shape[0] - 1
+    out = np.empty(n)
+    for i in range(n):
+        acc = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            acc += data[p] * v[indices[p]]
+        out[i] = acc
+    return out
+
+
+@njit(cache=True)
+def dense_weighted_mean(X, w):
+    """Σ_i w_i x_i / Σ_i w_i, float64."""
+    n, d = X.shape
+    out = np.zeros(d)
+    total = 0.0
+    for i in range(n):
+        wi = w[i]
+        if wi == 0.0:
+            continue
+        total += wi
+        for f in range(d):
+            out[f] += wi * X[i, f]
+    return out / total
+
+
+@njit(cache=True)
+def csr_weighted_mean(data, indices, indptr, w, d):
+    """CSR counterpart of :func:`dense_weighted_mean`."""
+    n = indptr.shape[0] - 1
+    out = np.zeros(d)
+    total = 0.0
+    for i in range(n):
+        wi = w[i]
+        if wi == 0.0:
+            continue
+        total += wi
+        for p in range(indptr[i], indptr[i + 1]):
+            out[indices[p]] += wi * data[p]
+    return out / total
 
 
 @njit(cache=True, inline="always")
@@ -335,38 +424,83 @@ def _row_gap_terms(z, t, alpha_i, s, c, bounded, squared, margin, eps):
     return s * loss, asum, conj, shrinkable
 
 
+@njit(cache=True)
+def dense_gap_rows(X, y, sample_weight, bound, alpha, W, B, margin, bounded, squared,
+                   eps, lo, hi, shrinkable):
+    """Rows ``lo:hi`` of a full pass at the current (W, B): returns
+    ``(Σ_i s_i Σ_j ℓ(m_ij), Σ α, Σ α²/(4c) (squared hinge))`` and fills
+    ``shrinkable[lo:hi]`` with the shrinking test at threshold ``eps`` (True for
+    zero-weight rows)."""
+    k, d = W.shape
+    z = np.empty(k)
+    loss_sum = 0.0
+    alpha_sum = 0.0
+    conj_sum = 0.0
+    for i in range(lo, hi):
+        s = sample_weight[i]
+        if s == 0.0:
+            shrinkable[i] = True
+            continue
+        xi = X[i]
+        for j in range(k):
+            acc = B[j]
+            wj = W[j]
+            for f in range(d):
+                acc += wj[f] * xi[f]
+            z[j] = acc
+        loss, asum, conj, shr = _row_gap_terms(z, y[i], alpha[i], s, bound[i],
+                                               bounded, squared, margin, eps)
+        loss_sum += loss
+        alpha_sum += asum
+        conj_sum += conj
+        shrinkable[i] = shr
+    return loss_sum, alpha_sum, conj_sum
+
+
+@njit(cache=True)
+def csr_gap_rows(data, indices, indptr, y, sample_weight, bound, alpha, Wt, B, margin,
+                 bounded, squared, eps, lo, hi, shrinkable):
+    """CSR counterpart of :func:`dense_gap_rows` (``Wt`` is (d, k))."""
+    k = Wt.shape[1]
+    z = np.empty(k)
+    loss_sum = 0.0
+    alpha_sum = 0.0
+    conj_sum = 0.0
+    for i in range(lo, hi):
+        s = sample_weight[i]
+        if s == 0.0:
+            shrinkable[i] = True
+            continue
+        for j in range(k):
+            z[j] = B[j]
+        for p in range(indptr[i], indptr[i + 1]):
+            v = data[p]
+            wf = Wt[indices[p]]
+            for j in range(k):
+                z[j] += v * wf[j]
+        loss, asum, conj, shr = _row_gap_terms(z, y[i], alpha[i], s, bound[i],
+                                               bounded, squared, margin, eps)
+        loss_sum += loss
+        alpha_sum += asum
+        conj_sum += conj
+        shrinkable[i] = shr
+    return loss_sum, alpha_sum, conj_sum
+
+
 @njit(cache=True, parallel=True)
 def dense_gap_pass(X, y, sample_weight, bound, alpha, W, B, margin, bounded, squared,
                    eps, n_chunks, shrinkable):
-    """Full pass at the current (W, B): returns ``(Σ_i s_i Σ_j ℓ(m_ij), Σ α,
-    Σ α²/(4c) (squared hinge))`` and fills ``shrinkable`` (n,) with the shrinking
-    test at threshold ``eps`` (True for zero-weight rows). Chunks are reduced in a
-    fixed order: deterministic for a fixed ``n_chunks``."""
+    """:func:`dense_gap_rows` over all rows in ``n_chunks`` parallel chunks, reduced
+    in a fixed order: deterministic for a fixed ``n_chunks``."""
     n = X.shape[0]
-    k, d = W.shape
     parts = np.zeros((n_chunks, 3))
     for ch in prange(n_chunks):
-        z = np.empty(k)
-        lo = ch * n // n_chunks
-        hi = (ch + 1) * n // n_chunks
-        for i in range(lo, hi):
-            s = sample_weight[i]
-            if s == 0.0:
-                shrinkable[i] = True
-                continue
-            xi = X[i]
-            for j in range(k):
-                acc = B[j]
-                wj = W[j]
-                for f in range(d):
-                    acc += wj[f] * xi[f]
-                z[j] = acc
-            loss, asum, conj, shr = _row_gap_terms(z, y[i], alpha[i], s, bound[i],
-                                                   bounded, squared, margin, eps)
-            parts[ch, 0] += loss
-            parts[ch, 1] += asum
-            parts[ch, 2] += conj
-            shrinkable[i] = shr
+        a, b, c = dense_gap_rows(X, y, sample_weight, bound, alpha, W, B, margin,
+                                 bounded, squared, eps, ch * n // n_chunks,
+                                 (ch + 1) * n // n_chunks, shrinkable)
+        parts[ch, 0] = a
+        parts[ch, 1] = b
+        parts[ch, 2] = c
     total = np.zeros(3)
     for ch in range(n_chunks):
         total += parts[ch]
@@ -376,32 +510,17 @@ def dense_gap_pass(X, y, sample_weight, bound, alpha, W, B, margin, bounded, squ
 @njit(cache=True, parallel=True)
 def csr_gap_pass(data, indices, indptr, y, sample_weight, bound, alpha, Wt, B, margin,
                  bounded, squared, eps, n_chunks, shrinkable):
-    """CSR counterpart of :func:`dense_gap_pass` (``Wt`` is (d, k))."""
+    """CSR counterpart of :func:`dense_gap_pass`."""
     n = indptr.shape[0] - 1
-    k = Wt.shape[1]
     parts = np.zeros((n_chunks, 3))
     for ch in prange(n_chunks):
-        z = np.empty(k)
-        lo = ch * n // n_chunks
-        hi = (ch + 1) * n // n_chunks
-        for i in range(lo, hi):
-            s = sample_weight[i]
-            if s == 0.0:
-                shrinkable[i] = True
-                continue
-            for j in range(k):
-                z[j] = B[j]
-            for p in range(indptr[i], indptr[i + 1]):
-                v = data[p]
-                wf = Wt[indices[p]]
-                for j in range(k):
-                    z[j] += v * wf[j]
-            loss, asum, conj, shr = _row_gap_terms(z, y[i], alpha[i], s, bound[i],
-                                                   bounded, squared, margin, eps)
-            parts[ch, 0] += loss
-            parts[ch, 1] += asum
-            parts[ch, 2] += conj
-            shrinkable[i] = shr
+        a, b, c = csr_gap_rows(data, indices, indptr, y, sample_weight, bound, alpha,
+                               Wt, B, margin, bounded, squared, eps,
+                               ch * n // n_chunks, (ch + 1) * n // n_chunks,
+                               shrinkable)
+        parts[ch, 0] = a
+        parts[ch, 1] = b
+        parts[ch, 2] = c
     total = np.zeros(3)
     for ch in range(n_chunks):
         total += parts[ch]

@@ -312,11 +312,14 @@ def _parse_labels(fields):
 # -- models --------------------------------------------------------------------------
 def trusted_types():
     """Fully qualified names of the sksvm types a model file may contain."""
+    from . import _solvers
     from ._estimator import LinearMulticlassSVM
-    from ._solvers import SubgradientState
 
+    # The solver state a model fitted in Python may carry (for warm starts): plain
+    # data holders of ours.
+    classes = [LinearMulticlassSVM, getattr(_solvers, "SubgradientState", None)]
     return sorted(f"{cls.__module__}.{cls.__qualname__}"
-                  for cls in (LinearMulticlassSVM, SubgradientState))
+                  for cls in classes if cls is not None)
 
 
 def _import_skops():

@@ -12,7 +12,7 @@ from ._threads import effective_n_threads, numba_threads
 
 def loss_gradient(coef, intercept, X, y, *, C, loss="hinge", margin=1.0,
                   smoothing=0.0, sample_weight=None, n_threads=None):
-    r"""Weston-Watkins objective and its gradient at ``(coef, intercept)``.
+    r"""Compute the Weston-Watkins objective and its gradient at ``(coef, intercept)``.
 
     Evaluates
 
@@ -57,6 +57,11 @@ def loss_gradient(coef, intercept, X, y, *, C, loss="hinge", margin=1.0,
         Gradient with respect to W.
     grad_intercept : ndarray of shape (n_classes,)
         Gradient with respect to b (zeros when ``intercept`` is None).
+
+    See Also
+    --------
+    LinearMulticlassSVM : The estimator that minimizes this objective.
+    LinearMulticlassSVM.objective : The objective of a fitted model on given data.
 
     Examples
     --------

@@ -43,19 +43,28 @@ def _positive_int(text):
 
 
 def build_parser():
-    """The ``sksvm`` argument parser, with its three subcommands.
+    """Build the ``sksvm`` argument parser, with its three subcommands.
+
+    ``train`` and ``predict`` take data files (svmlight/libsvm or CSV) and model
+    files (skops); ``bench`` runs the digits comparison. Usage errors exit with
+    status 2 after one line on stderr.
 
     Returns
     -------
     argparse.ArgumentParser
         The parser; ``parse_args`` returns the subcommand in ``command``.
 
+    See Also
+    --------
+    main : Parse the arguments and run the command.
+
     Examples
     --------
     >>> from sksvm.cli import build_parser
-    >>> args = build_parser().parse_args(["train", "data.svm", "-o", "model.skops"])
-    >>> args.command, args.C, args.loss
-    ('train', 0.0001, 'hinge')
+    >>> args = build_parser().parse_args(
+    ...     ["train", "data.svm", "-o", "model.skops", "--C", "1e-3"])
+    >>> args.command, args.data, args.output, args.C
+    ('train', 'data.svm', 'model.skops', 0.001)
     """
     parser = _Parser(
         prog="sksvm",
@@ -76,22 +85,24 @@ def build_parser():
     train.add_argument("data", metavar="DATA", help=data_help)
     train.add_argument("-o", "--output", metavar="MODEL", required=True,
                        help="where to save the model (a skops file)")
-    train.add_argument("--C", type=_positive_float, default=1e-4,
+    defaults, options = _estimator_defaults()
+    train.add_argument("--C", type=_positive_float, default=defaults["C"],
                        help="regularization strength: larger C, simpler model "
-                            "(default 1e-4; the opposite of LinearSVC's C)")
-    train.add_argument("--loss", choices=["hinge", "squared_hinge"], default="hinge",
-                       help="margin loss (default hinge)")
-    train.add_argument("--solver", choices=["lbfgs", "subgradient"], default="lbfgs",
-                       help="optimization algorithm (default lbfgs)")
-    train.add_argument("--margin", type=_positive_float, default=1.0,
-                       help="the margin delta (default 1)")
+                            "(default %(default)g; the opposite of LinearSVC's C)")
+    train.add_argument("--loss", choices=options["loss"], default=defaults["loss"],
+                       help="margin loss (default %(default)s)")
+    train.add_argument("--solver", choices=options["solver"],
+                       default=defaults["solver"],
+                       help="optimization algorithm (default %(default)s)")
+    train.add_argument("--margin", type=_positive_float, default=defaults["margin"],
+                       help="the margin delta (default %(default)g)")
     train.add_argument("--no-intercept", action="store_true",
                        help="fit no intercepts")
-    train.add_argument("--tol", type=_positive_float, default=1e-3,
-                       help="stopping tolerance (default 1e-3; for lbfgs the "
+    train.add_argument("--tol", type=_positive_float, default=defaults["tol"],
+                       help="stopping tolerance (default %(default)g; for lbfgs the "
                             "relative duality gap)")
-    train.add_argument("--max-iter", type=_positive_int, default=2000,
-                       help="maximum iterations or epochs (default 2000)")
+    train.add_argument("--max-iter", type=_positive_int, default=defaults["max_iter"],
+                       help="maximum iterations or epochs (default %(default)s)")
     train.add_argument("--threads", type=_positive_int, default=None,
                        help="numba threads (default: all)")
     _add_format_arguments(train)
@@ -127,6 +138,21 @@ def build_parser():
     return parser
 
 
+def _estimator_defaults():
+    """The estimator's default parameters, and the choices of its string options."""
+    import inspect
+
+    from ._estimator import LinearMulticlassSVM
+
+    defaults = {name: parameter.default for name, parameter in
+                inspect.signature(LinearMulticlassSVM).parameters.items()}
+    options = {}
+    for name in ("loss", "solver"):
+        constraint = LinearMulticlassSVM._parameter_constraints[name][0]
+        options[name] = sorted(constraint.options)
+    return defaults, options
+
+
 def _add_format_arguments(parser):
     parser.add_argument("--format", choices=["auto", "svmlight", "csv"],
                         default="auto",
@@ -136,6 +162,10 @@ def _add_format_arguments(parser):
 
 def main(argv=None):
     """Run the ``sksvm`` command line.
+
+    This is the ``sksvm`` console script and ``python -m sksvm``. Errors in the
+    input (missing or malformed files, mismatched models and data, untrusted model
+    files) are reported as one line on stderr, not as a traceback.
 
     Parameters
     ----------
@@ -147,6 +177,10 @@ def main(argv=None):
     int
         The exit status: 0 on success, 1 on an error (reported as one line on
         stderr), 2 on a usage error.
+
+    See Also
+    --------
+    build_parser : The arguments each subcommand accepts.
 
     Examples
     --------
@@ -232,8 +266,11 @@ def _train(args):
     # The solvers print their progress on stdout; send it to stderr with ours.
     with contextlib.redirect_stdout(sys.stderr):
         model.fit(data.X, data.y)
+    gap = getattr(model, "duality_gap_", None)
     _log(args, f"fit in {time.perf_counter() - start:.2f} s, {model.n_iter_} "
-               f"iterations; training accuracy {model.score(data.X, data.y):.4f}")
+               f"iterations"
+               + (f", relative duality gap {gap:.2e}" if gap is not None else "")
+               + f"; training accuracy {model.score(data.X, data.y):.4f}")
     save_model(model, args.output, data.layout)
     _log(args, f"saved the model to {args.output}")
     return 0

@@ -1,5 +1,7 @@
 """Independent references: a plain numpy objective (MATH.md) and an exact cvxpy solver."""
 
+import warnings
+
 import numpy as np
 
 
@@ -50,8 +52,13 @@ def cvxpy_optimum(X, y, n_classes, C, *, loss="hinge", margin=1.0,
     per_sample = cp.sum(cp.square(pos) if loss == "squared_hinge" else pos, axis=1)
     objective = s @ per_sample / s.sum() + 0.5 * C * cp.sum_squares(W)
     problem = cp.Problem(cp.Minimize(objective))
-    problem.solve(solver=cp.CLARABEL, tol_gap_abs=1e-12, tol_gap_rel=1e-12,
-                  tol_feas=1e-12, max_iter=500)
+    with warnings.catch_warnings():
+        # Clarabel often flags 1e-12 targets as "inaccurate" while being accurate
+        # to ~1e-12; the status is checked instead.
+        warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+        problem.solve(solver=cp.CLARABEL, tol_gap_abs=1e-12, tol_gap_rel=1e-12,
+                      tol_feas=1e-12, max_iter=500)
+    assert problem.status in ("optimal", "optimal_inaccurate"), problem.status
     intercept = b.value if fit_intercept else np.zeros(n_classes)
     value, _, _ = numpy_objective(W.value, intercept, X, y, C, loss, margin,
                                   sample_weight=sample_weight)

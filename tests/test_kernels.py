@@ -270,15 +270,30 @@ LOSS_CODES = {"hinge": _kernels.HINGE, "squared_hinge": _kernels.SQUARED_HINGE,
               "smoothed_hinge": _kernels.SMOOTHED_HINGE}
 
 
-def _block(X, y, sw, rows, coef, intercept, code, margin, mu, n_chunks):
-    """Call the dense or CSR kernel; return (stats, grad (k, d), grad_intercept)."""
+def _block(X, y, sw, coef, intercept, code, margin, mu, n_chunks):
+    """Full-data parallel kernel, dense or CSR: (stats, grad (k, d), grad_intercept)."""
     if sp.issparse(X):
         stats, g_t, g_i = _kernels.csr_loss_grad(
-            X.data, X.indices, X.indptr, y, sw, rows, np.ascontiguousarray(coef.T),
+            X.data, X.indices, X.indptr, y, sw, np.ascontiguousarray(coef.T),
             intercept, code, margin, mu, n_chunks)
         return stats, g_t.T, g_i
-    return _kernels.dense_loss_grad(X, y, sw, rows, coef, intercept, code, margin,
-                                    mu, n_chunks)
+    return _kernels.dense_loss_grad(X, y, sw, coef, intercept, code, margin, mu,
+                                    n_chunks)
+
+
+def _rows_block(X, y, sw, rows, lo, hi, coef, intercept, code, margin, mu, acc):
+    """Serial kernel over rows[lo:hi], accumulating into ``acc`` (stats, grad, gi)."""
+    stats, grad, grad_intercept = acc
+    if sp.issparse(X):
+        grad_t = np.ascontiguousarray(grad.T)
+        _kernels.csr_rows_loss_grad(X.data, X.indices, X.indptr, y, sw, rows, lo, hi,
+                                    np.ascontiguousarray(coef.T), intercept, code,
+                                    margin, mu, grad_t, grad_intercept, stats)
+        grad[...] = grad_t.T
+    else:
+        _kernels.dense_rows_loss_grad(X, y, sw, rows, lo, hi, coef, intercept, code,
+                                      margin, mu, grad, grad_intercept, stats)
+    return acc
 
 
 def _reference_stats(coef, intercept, X, y, sw, margin, loss, mu):
@@ -298,27 +313,29 @@ def _reference_stats(coef, intercept, X, y, sw, margin, loss, mu):
 
 
 @pytest.mark.parametrize("loss", ["hinge", "squared_hinge", "smoothed_hinge"])
-@pytest.mark.parametrize("container", ["dense64", "dense32", "csr64"])
+@pytest.mark.parametrize("container", ["dense64", "dense32", "csr64", "csr32"])
 def test_block_kernels_add_up(loss, container):
-    X, X64, y = _data(container, seed=13, n=37, d=5, k=4)
+    """Unnormalized sums: two row blocks add up to the whole, in any chunking."""
+    X, X64, y = _data(container, seed=13, n=150, d=5, k=4)  # > 2 dense BLAS blocks
     y = y.astype(np.int64)
     coef, intercept = _point(4, 5, seed=8)
     sw = random_weights(len(y), seed=13)
     code, mu, margin = LOSS_CODES[loss], (0.3 if loss == "smoothed_hinge" else 0.0), 1.2
-    rng = np.random.RandomState(0)
-    rows = rng.permutation(len(y)).astype(np.int64)
-    whole = _block(X, y, sw, rows, coef, intercept, code, margin, mu, 1)
-    first = _block(X, y, sw, rows[:15], coef, intercept, code, margin, mu, 1)
-    second = _block(X, y, sw, rows[15:], coef, intercept, code, margin, mu, 1)
-    chunked = _block(X, y, sw, rows, coef, intercept, code, margin, mu, 2)
-    many = _block(X, y, sw, rows, coef, intercept, code, margin, mu, 5)
+    args = (coef, intercept, code, margin, mu)
+    whole = _block(X, y, sw, *args, 1)
+    m = 67
+    first = _block(X[:m], y[:m], sw[:m], *args, 1)
+    second = _block(X[m:], y[m:], sw[m:], *args, 1)
+    chunked = _block(X, y, sw, *args, 2)
+    many = _block(X, y, sw, *args, 7)
+    rtol = RTOL32 if container.endswith("32") else 1e-12
     for part_whole, p1, p2, p_chunk, p_many in zip(whole, first, second, chunked,
                                                    many):
-        atol = 1e-12 * np.abs(part_whole).max()
-        assert_allclose(p1 + p2, part_whole, rtol=1e-12, atol=atol)
-        assert_allclose(p_chunk, part_whole, rtol=1e-12, atol=atol)
-        assert_allclose(p_many, part_whole, rtol=1e-12, atol=atol)
-    # The sums are unnormalized: Σ s ℓ etc., and Σ_i A_ij x_i with A = s ℓ'.
+        atol = rtol * np.abs(part_whole).max()
+        assert_allclose(p1 + p2, part_whole, rtol=rtol, atol=atol)
+        assert_allclose(p_chunk, part_whole, rtol=rtol, atol=atol)
+        assert_allclose(p_many, part_whole, rtol=rtol, atol=atol)
+    # The sums are Σ s ℓ etc. and Σ_i A_ij x_i with A_ij = s_i ℓ'(m_ij).
     stats, g_coef, g_int = whole
     rtol = RTOL32 if container.endswith("32") else 1e-11
     assert_allclose(stats, _reference_stats(coef, intercept, X64, y, sw, margin, loss,
@@ -328,22 +345,52 @@ def test_block_kernels_add_up(loss, container):
     ref_loss = "squared_hinge" if loss == "squared_hinge" else "hinge"
     _, ref_coef, ref_int = numpy_objective(coef, intercept, X64, y, 0.0, ref_loss,
                                            margin, ref_mu, sample_weight=sw)
-    assert_allclose(g_coef / S, ref_coef, rtol=rtol, atol=rtol * np.abs(ref_coef).max())
+    assert_allclose(g_coef / S, ref_coef, rtol=rtol,
+                    atol=rtol * np.abs(ref_coef).max())
     assert_allclose(g_int / S, ref_int, rtol=rtol, atol=rtol * np.abs(ref_int).max())
 
 
-def test_block_kernels_empty_and_more_chunks_than_rows():
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge", "smoothed_hinge"])
+@pytest.mark.parametrize("container", ["dense64", "csr64"])
+def test_rows_kernels_add_up(loss, container):
+    """The serial kernels over shuffled rows[lo:hi] accumulate: two ranges in turn
+    give the full-data sums."""
+    X, X64, y = _data(container, seed=14, n=37, d=5, k=4)
+    y = y.astype(np.int64)
+    coef, intercept = _point(4, 5, seed=9)
+    sw = random_weights(len(y), seed=14)
+    code, mu, margin = LOSS_CODES[loss], (0.3 if loss == "smoothed_hinge" else 0.0), 0.9
+    rows = np.random.RandomState(0).permutation(len(y)).astype(np.int64)
+    fresh = lambda: (np.zeros(4), np.zeros((4, 5)), np.zeros(4))  # noqa: E731
+    acc = _rows_block(X, y, sw, rows, 0, 15, coef, intercept, code, margin, mu,
+                      fresh())
+    acc = _rows_block(X, y, sw, rows, 15, 37, coef, intercept, code, margin, mu, acc)
+    whole = _block(X, y, sw, coef, intercept, code, margin, mu, 1)
+    for got, ref in zip(acc, whole):
+        assert_allclose(got, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
+    # A subset of rows is the sum over exactly those rows.
+    subset = _rows_block(X, y, sw, rows, 5, 20, coef, intercept, code, margin, mu,
+                         fresh())
+    picked = np.sort(rows[5:20])
+    ref = _block(X[picked], y[picked], sw[picked], coef, intercept, code, margin, mu,
+                 1)
+    for got, r in zip(subset, ref):
+        assert_allclose(got, r, rtol=1e-12, atol=1e-12 * np.abs(r).max())
+
+
+def test_block_kernels_tiny_and_more_chunks_than_rows():
     X, y = make_problem(n=5, d=3, k=3, seed=14)
     y = y.astype(np.int64)
     coef, intercept = _point(3, 3, seed=9)
     sw = np.ones(5)
-    empty = _block(X, y, sw, np.zeros(0, np.int64), coef, intercept, _kernels.HINGE,
-                   1.0, 0.0, 2)
-    assert all(np.all(part == 0) for part in empty)
-    rows = np.arange(5, dtype=np.int64)
-    ref = _block(X, y, sw, rows, coef, intercept, _kernels.HINGE, 1.0, 0.0, 1)
-    for n_chunks in (7, 16):
-        got = _block(X, y, sw, rows, coef, intercept, _kernels.HINGE, 1.0, 0.0,
-                     n_chunks)
-        for a, b in zip(got, ref):
-            assert_allclose(a, b, rtol=1e-13, atol=1e-14)
+    for X_in in (X, sp.csr_matrix(X)):
+        ref = _block(X_in, y, sw, coef, intercept, _kernels.HINGE, 1.0, 0.0, 1)
+        for n_chunks in (7, 16):
+            got = _block(X_in, y, sw, coef, intercept, _kernels.HINGE, 1.0, 0.0,
+                         n_chunks)
+            for a, b in zip(got, ref):
+                assert_allclose(a, b, rtol=1e-13, atol=1e-14)
+        # All weights zero: every sum is zero.
+        empty = _block(X_in, y, np.zeros(5), coef, intercept, _kernels.HINGE, 1.0,
+                       0.0, 2)
+        assert all(np.all(part == 0) for part in empty)

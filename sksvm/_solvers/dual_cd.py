@@ -41,13 +41,34 @@ multiplier update) and the epochs go on. σ² is the mean ‖x_i‖², which mak
 intercept's column as large as a typical sample; the result does not depend on it.
 """
 
-import numpy as np
-import scipy.sparse as sp
+import hashlib
+import warnings
 from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+from scipy.linalg import LinAlgWarning
 from numba import njit
 
 from .. import _dual_kernels as K
 from ._result import ProgressLog, SolverResult
+
+# Below this many multiply-adds (nnz·k) a gap pass runs on one thread.
+PARALLEL_MIN_WORK = 2_000_000
+# The exact finishing step is attempted while at most this many pairs are free.
+MAX_FREE_PAIRS = 1000
+FINISH_ROUNDS = 8
+# ... first once the relative gap is below this, then at doubling intervals.
+FINISH_BELOW = 1e-2
+# At convergence it is attempted once more when the gap is above this.
+FINISH_FROM = 1e-12
+CENTER_RULE = "inexact"
+LAMBDA_FACTOR = 0.1
+# A gap pass is made once the epochs since the last one have read this many times
+# the entries of X.
+CHECK_INTERVAL = 2.0
+CENTER_FRACTION = 0.1
 
 
 @dataclass
@@ -93,13 +114,29 @@ def _csr_sq_norms(data, indptr):
     return out
 
 
+def data_fingerprint(X, y):
+    """A hash of (X, y) identifying the data a dual point belongs to."""
+    h = hashlib.blake2b(digest_size=20)
+    h.update(repr((type(X).__name__, X.shape, str(X.dtype))).encode())
+    arrays = (X.data, X.indices, X.indptr) if sp.issparse(X) else (X,)
+    for a in arrays + (np.asarray(y, dtype=np.int64),):
+        h.update(memoryview(np.ascontiguousarray(a)).cast("B"))
+    return h.hexdigest()
+
+
 class _Problem:
-    """The data and the solver's state in kernel-ready form."""
+    """The data and the solver's state in kernel-ready form.
+
+    State: ``V`` = the uncentered W(α) (layout (k, d) for dense X, (d, k) for
+    CSR), ``aux`` = (B̃, V μ, ρ(α)) with B̃ = center + λ ρ(α) the intercept of the
+    centered problem, and ``mu`` the centering vector (zero without intercept).
+    """
 
     def __init__(self, objective):
         X = objective.X
         self.sparse = sp.issparse(X)
         self.X = X
+        self.Xargs = (X.data, X.indices, X.indptr) if self.sparse else (X,)
         self.y = objective.y
         self.sample_weight = objective.sample_weight
         self.S = objective.weight_sum
@@ -113,58 +150,105 @@ class _Problem:
         self.n_threads = objective.n_threads
         self.fit_intercept = objective.fit_intercept
         if self.sparse:
-            self.sq_norms = _csr_sq_norms(X.data, X.indptr)
+            sq_norms = _csr_sq_norms(X.data, X.indptr)
             self.nnz = max(int(X.nnz), 1)
         else:
-            self.sq_norms = _dense_sq_norms(X)
+            sq_norms = _dense_sq_norms(X)
             self.nnz = max(self.n * self.d, 1)
         if self.fit_intercept:
+            # With an intercept, (W, b) on X and (W, b + W μ) on X − 1μᵀ score
+            # alike: solve the better-conditioned centered problem implicitly.
+            if self.sparse:
+                self.mu = K.csr_weighted_mean(*self.Xargs, self.sample_weight, self.d)
+                self.mdot = K.csr_row_dots(*self.Xargs, self.mu)
+            else:
+                self.mu = K.dense_weighted_mean(X, self.sample_weight)
+                self.mdot = K.dense_row_dots(X, self.mu)
+            self.mu_sq = float(self.mu @ self.mu)
+            centered = np.maximum(sq_norms - 2.0 * self.mdot + self.mu_sq, 0.0)
             positive = self.sample_weight > 0
-            sigma2 = float(np.mean(self.sq_norms[positive]))
-            self.lam = (sigma2 if sigma2 > 0 else 1.0) / self.C
+            sigma2 = float(np.mean(centered[positive]))
+            self.lam = LAMBDA_FACTOR * (sigma2 if sigma2 > 0 else 1.0) / self.C
+            self.qv = centered / self.C + self.lam
         else:
+            self.mu = np.zeros(self.d)
+            self.mdot = np.zeros(self.n)
+            self.mu_sq = 0.0
             self.lam = 0.0
-        self.qv = self.sq_norms / self.C + self.lam
+            self.qv = sq_norms / self.C
         shape = (self.d, self.k) if self.sparse else (self.k, self.d)
-        self.W = np.zeros(shape)
-        self.B = np.zeros(self.k)
+        self.V = np.zeros(shape)
+        self.aux = np.zeros((3, self.k))
+        self._onehot = None
 
     # -- kernels -----------------------------------------------------------------
     def epoch(self, order, n_active, alpha, shrink, eps):
-        args = (self.y, self.bound, self.qv, order, n_active, self.W, self.B, alpha,
-                self.lam, self.C, self.margin, self.bounded, shrink, eps)
-        if self.sparse:
-            X = self.X
-            return K.csr_epoch(X.data, X.indices, X.indptr, *args)
-        return K.dense_epoch(self.X, *args)
+        run = K.csr_epoch if self.sparse else K.dense_epoch
+        return run(*self.Xargs, self.y, self.bound, self.qv, self.mdot, self.mu_sq,
+                   order, n_active, self.V, self.aux, alpha, self.lam, self.C,
+                   self.margin, self.bounded, shrink, eps)
 
-    def gap_pass(self, alpha, eps, shrinkable):
-        """(Σ s_i Σ ℓ, Σ α, conjugate sum) at the current (W, B)."""
-        tail = (self.y, self.sample_weight, self.bound, alpha, self.W, self.B,
-                self.margin, self.bounded, not self.bounded, eps, self.n_threads,
-                shrinkable)
-        if self.sparse:
-            X = self.X
-            return K.csr_gap_pass(X.data, X.indices, X.indptr, *tail)
-        return K.dense_gap_pass(self.X, *tail)
+    def gap_pass(self, alpha, eps, shrinkable, W, b):
+        """(Σ s_i Σ ℓ, Σ α, conjugate sum) at the primal point (W, b) in the
+        solver's layout, and the shrinking test into ``shrinkable``.
+
+        Small problems, or one thread, run serially: starting numba's thread pool
+        costs more than the pass on a busy machine.
+        """
+        head = (self.y, self.sample_weight, self.bound, alpha, W, b, self.margin,
+                self.bounded, not self.bounded, eps)
+        if self.n_threads == 1 or self.nnz * self.k < PARALLEL_MIN_WORK:
+            rows = K.csr_gap_rows if self.sparse else K.dense_gap_rows
+            return rows(*self.Xargs, *head, 0, self.n, shrinkable)
+        full = K.csr_gap_pass if self.sparse else K.dense_gap_pass
+        return full(*self.Xargs, *head, self.n_threads, shrinkable)
 
     def rebuild(self, alpha, out):
+        """The uncentered W(α) into ``out`` (solver layout)."""
         if self.sparse:
-            X = self.X
-            K.csr_rebuild(X.data, X.indices, X.indptr, self.y, alpha, self.C, out)
+            K.csr_rebuild(*self.Xargs, self.y, alpha, self.C, out)
         else:
             K.dense_rebuild(self.X, self.y, alpha, self.C, out)
         return out
 
+    # -- state -------------------------------------------------------------------
+    def refresh(self, alpha, center):
+        """Recompute ρ, V μ and B̃ from α (removes rounding drift)."""
+        rho = self.rho(alpha)
+        self.aux[2] = rho
+        self.aux[1] = (self.mu @ self.V) if self.sparse else (self.V @ self.mu)
+        self.aux[0] = center + self.lam * rho
+
+    def primal_point(self):
+        """(W, b) in the original coordinates, W in the solver's layout:
+        W̃ = V − μ ρᵀ/C and b = B̃ − W̃ μ."""
+        if not self.fit_intercept:
+            return self.V, np.zeros(self.k)
+        B, r, rho = self.aux
+        shift = rho / self.C
+        if self.sparse:
+            W = self.V - np.outer(self.mu, shift)
+        else:
+            W = self.V - np.outer(shift, self.mu)
+        return W, B - r + shift * self.mu_sq
+
+    def set_point(self, alpha, center, b):
+        """Make the primal point's intercept ``b`` for the current α: solve
+        b = B̃ − W̃ μ for the center."""
+        self.rebuild(alpha, self.V)
+        self.refresh(alpha, center)
+        if self.fit_intercept:
+            _, b_now = self.primal_point()
+            center += b - b_now
+            self.refresh(alpha, center)
+
     # -- dual pieces -------------------------------------------------------------
     def class_flow(self, alpha):
         """F_tj = Σ_{i: y_i = t} α_ij, (k, k)."""
-        F = np.zeros((self.k, self.k))
-        for t in range(self.k):
-            rows = self.y == t
-            if np.any(rows):
-                F[t] = alpha[rows].sum(axis=0)
-        return F
+        if self._onehot is None:
+            self._onehot = sp.csr_matrix(
+                (np.ones(self.n), (self.y, np.arange(self.n))), shape=(self.k, self.n))
+        return np.asarray(self._onehot @ alpha)
 
     def rho(self, alpha):
         """ρ(α) = Σ_i Σ_j α_ij (e_{y_i} − e_j): net outflow of the class flow."""
@@ -191,15 +275,170 @@ class _Problem:
         with np.errstate(divide="ignore", invalid="ignore"):
             keep = np.where(F > 0, 1.0 - np.clip(P / F, 0.0, 1.0), 1.0)
         repaired = alpha * keep[self.y]
-        W = self.rebuild(repaired, np.empty_like(self.W))
+        W = self.rebuild(repaired, np.empty_like(self.V))
         return self.dual_value(float(repaired.sum()), self.conjugate(repaired), W)
 
-    def coef(self):
-        return np.ascontiguousarray(self.W.T) if self.sparse else self.W.copy()
+    def partition_key(self, alpha):
+        """A hash of which dual variables are at 0, strictly inside, at the bound."""
+        state = (alpha > 0).astype(np.int8)
+        if self.bounded:
+            state += alpha >= self.bound[:, None]
+        return hashlib.blake2b(state.tobytes(), digest_size=16).hexdigest()
+
+    def offlabel(self):
+        """(n, k) mask of the dual variables: j ≠ y_i and s_i > 0."""
+        mask = np.ones((self.n, self.k), dtype=bool)
+        mask[np.arange(self.n), self.y] = False
+        mask[self.bound == 0] = False
+        return mask
+
+    def relative_gap(self, alpha, W, B):
+        """Certified relative gap of the point (W, B) with the dual point α (for
+        which W must be W(α))."""
+        loss_sum, alpha_sum, conj = self.gap_pass(
+            alpha, np.inf, np.zeros(self.n, dtype=np.bool_), W, B)
+        primal = loss_sum / self.S + 0.5 * self.C * float(np.vdot(W, W))
+        if self.fit_intercept:
+            dual = self.certified_intercept_dual(alpha)
+        else:
+            dual = self.dual_value(alpha_sum, conj, W)
+        return (primal - dual) / max(abs(primal), np.finfo(float).tiny)
+
+    def margins(self, W, B):
+        scores = np.asarray(self.X @ W) if self.sparse else self.X @ W.T
+        scores = scores + B
+        rows = np.arange(self.n)
+        return self.margin + scores - scores[rows, self.y][:, None]
+
+    def finish(self, alpha, max_rounds=FINISH_ROUNDS):
+        """Exact solution on the partition of the pairs read off α.
+
+        Pairs with α_ij strictly inside the box are "free": at the optimum their
+        margin is 0 (hinge) or α_ij/(2c_i) (squared hinge); the others stay at
+        their bound. Given the partition these conditions, with ρ(α) = 0 when
+        there is an intercept, are a linear system in (α_free, b). The partition
+        is then corrected from the solution (pairs leaving the box, margins of
+        the fixed pairs of the wrong sign), as a primal-dual active-set method.
+
+        Returns ``(alpha, W, B, relative_gap)`` of the best certified solution
+        found, or None when the free set is larger than ``MAX_FREE_PAIRS``.
+        """
+        offlabel = self.offlabel()
+        cap = self.bound[:, None]
+        if self.bounded:
+            upper = offlabel & (alpha >= cap)
+        else:
+            upper = np.zeros_like(offlabel)
+        free = offlabel & (alpha > 0) & ~upper
+        best = None
+        for _ in range(max_rounds):
+            n_free = int(np.count_nonzero(free))
+            if n_free > MAX_FREE_PAIRS:
+                break
+            candidate = self._solve_partition(free, upper)
+            free_i, free_j = np.nonzero(free)
+            values = candidate[free_i, free_j]
+            low = values < 0
+            high = (values > cap[free_i, 0]) if self.bounded else np.zeros_like(low)
+            new_free = free.copy()
+            new_upper = upper.copy()
+            new_free[free_i[low | high], free_j[low | high]] = False
+            new_upper[free_i[high], free_j[high]] = True
+            np.maximum(candidate, 0.0, out=candidate)
+            if self.bounded:
+                np.minimum(candidate, cap, out=candidate)
+            W = self.rebuild(candidate, np.empty_like(self.V))
+            B = np.zeros(self.k)
+            if self.fit_intercept:
+                B = self._fit_intercept_from_free(candidate, free & new_free, W)
+            gap = self.relative_gap(candidate, W, B)
+            if best is None or gap < best[3]:
+                best = (candidate, W, B, gap)
+            # Fixed pairs whose margin has the wrong sign become free.
+            m = self.margins(W, B)
+            zero = offlabel & ~free & ~upper
+            new_free |= zero & (m > 0)
+            if self.bounded:
+                leave = upper & (m < 0)
+                new_free |= leave
+                new_upper &= ~leave
+            if np.array_equal(new_free, free) and np.array_equal(new_upper, upper):
+                break
+            free, upper = new_free, new_upper
+        return best
+
+    def _solve_partition(self, free, upper):
+        """α with the fixed pairs at their bounds and the free pairs solving the
+        optimality system (module docstring of :meth:`finish`)."""
+        k, C = self.k, self.C
+        alpha = np.where(upper, self.bound[:, None], 0.0)
+        free_i, free_j = np.nonzero(free)
+        n_free = free_i.size
+        if n_free == 0:
+            return alpha
+        free_t = self.y[free_i]
+        W_fixed = self.rebuild(alpha, np.empty_like(self.V))
+        Xf = self.X[free_i]
+        Xf = Xf.toarray() if self.sparse else np.asarray(Xf)
+        Xf = Xf.astype(np.float64)
+        scores = Xf @ (W_fixed if self.sparse else W_fixed.T)
+        pair = np.arange(n_free)
+        rhs = -(self.margin + scores[pair, free_j] - scores[pair, free_t])
+        label = ((free_t[None, :] == free_j[:, None]).astype(float)
+                 - (free_j[None, :] == free_j[:, None])
+                 - (free_t[None, :] == free_t[:, None])
+                 + (free_j[None, :] == free_t[:, None]))
+        M = (Xf @ Xf.T) * label / C
+        if not self.bounded:
+            M[pair, pair] -= 0.5 / self.bound[free_i]
+        if self.fit_intercept:
+            # b = Z β with Σ b = 0: b_l = β_l (l < k−1), b_{k−1} = −Σ β.
+            E = np.zeros((n_free, k))
+            E[pair, free_j] += 1.0
+            E[pair, free_t] -= 1.0
+            Ez = E[:, :-1] - E[:, -1:]
+            rho_fixed = self.rho(alpha)
+            system = np.block([[M, Ez], [Ez.T, np.zeros((k - 1, k - 1))]])
+            rhs = np.concatenate([rhs, rho_fixed[:-1] - rho_fixed[-1]])
+        else:
+            system = M
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", LinAlgWarning)
+                solution = scipy.linalg.solve(system, rhs, assume_a="sym")
+        except (np.linalg.LinAlgError, LinAlgWarning):
+            solution = scipy.linalg.lstsq(system, rhs, lapack_driver="gelsy")[0]
+        alpha[free_i, free_j] = solution[:n_free]
+        return alpha
+
+    def _fit_intercept_from_free(self, alpha, free, W):
+        """Intercepts (Σ b = 0) making the free pairs' margins as close as possible
+        to their optimal values, by least squares; zeros when nothing is free."""
+        k = self.k
+        free_i, free_j = np.nonzero(free)
+        if free_i.size == 0:
+            return np.zeros(k)
+        free_t = self.y[free_i]
+        Xf = self.X[free_i]
+        scores = np.asarray(Xf @ W) if self.sparse else Xf @ W.T
+        pair = np.arange(free_i.size)
+        target = 0.0 if self.bounded else alpha[free_i, free_j] * 0.5 / self.bound[free_i]
+        rhs = target - (self.margin + scores[pair, free_j] - scores[pair, free_t])
+        E = np.zeros((free_i.size, k))
+        E[pair, free_j] += 1.0
+        E[pair, free_t] -= 1.0
+        E = np.vstack([E, np.ones((1, k))])
+        rhs = np.append(rhs, 0.0)
+        return scipy.linalg.lstsq(E, rhs, lapack_driver="gelsy")[0]
+
+    def to_coef(self, W):
+        """(k, d) float64 copy of a solver-layout weight matrix."""
+        return np.ascontiguousarray(W.T) if self.sparse else np.array(W)
 
 
 def minimize_dual_cd(objective, *, tol, max_iter, random_state, alpha0=None,
-                     center0=None, shrinking=True, check_interval=1.0, verbose=0):
+                     center0=None, shrinking=True, check_interval=CHECK_INTERVAL,
+                     verbose=0):
     """Maximize the dual of ``objective`` by exact block coordinate ascent.
 
     Parameters
@@ -214,13 +453,13 @@ def minimize_dual_cd(objective, *, tol, max_iter, random_state, alpha0=None,
     alpha0 : ndarray of shape (n, k) or None
         Dual start point (clipped into the box); zeros when None.
     center0 : ndarray of shape (k,) or None
-        Start center of the intercept's method of multipliers (e.g. the previous
-        intercept); zeros when None. Ignored without an intercept.
+        Start value of the intercept (e.g. the previous one), used with
+        ``alpha0``; zeros when None. Ignored without an intercept.
     shrinking : bool
         Skip blocks that sit at their bounds (module docstring).
     check_interval : float
         A duality-gap pass is made once the epochs since the last one have read
-        this many times the nonzeros of X (and after the last epoch).
+        this many times the entries of X (and after the last epoch).
     verbose : int
 
     Returns
@@ -230,70 +469,90 @@ def minimize_dual_cd(objective, *, tol, max_iter, random_state, alpha0=None,
     log = ProgressLog("dual_cd", verbose)
     pb = _Problem(objective)
     n, k = pb.n, pb.k
-    rows = np.arange(n)
     alpha = np.zeros((n, k))
+    center = np.zeros(k)
     if alpha0 is not None:
         alpha[:] = np.maximum(alpha0, 0.0)
         if pb.bounded:
             np.minimum(alpha, pb.bound[:, None], out=alpha)
-        alpha[rows, pb.y] = 0.0
+        alpha[np.arange(n), pb.y] = 0.0
         alpha[pb.sample_weight == 0] = 0.0
-    center = np.zeros(k)
-    if pb.fit_intercept and center0 is not None:
-        center[:] = center0
-    if np.any(alpha):
-        pb.rebuild(alpha, pb.W)
-    if pb.fit_intercept:
-        pb.B[:] = center + pb.lam * pb.rho(alpha)
+    pb.set_point(alpha, center, np.zeros(k) if center0 is None
+                 else np.asarray(center0, dtype=np.float64))
 
     all_active = np.flatnonzero(objective.sample_weight > 0).astype(np.int64)
     order = all_active.copy()
     n_active = order.shape[0]
     shrinkable = np.zeros(n, dtype=np.bool_)
     eps = np.inf
-    work_since_check = 0
-    n_checks = 0
-    converged = False
-    gap = np.inf
-    epoch = 0
     tiny = np.finfo(float).tiny
+    st = dict(n_checks=0, next_finish=0, finish_interval=1)
+
+    def try_finish(point, final):
+        """The exact finishing step; returns the better of it and ``point``."""
+        if not final:
+            if st["n_checks"] < st["next_finish"]:
+                return point
+            st["next_finish"] = st["n_checks"] + st["finish_interval"]
+            st["finish_interval"] *= 2
+        partition = pb.partition_key(alpha)
+        if partition == st.get("last_partition"):
+            return point  # same partition, same result as last time
+        st["last_partition"] = partition
+        candidate = pb.finish(alpha)
+        if candidate is None or not candidate[3] < point[2]:
+            return point
+        new_alpha, W, b, gap = candidate
+        alpha[:] = new_alpha
+        pb.set_point(alpha, center, b)
+        return (pb.to_coef(W), b, gap)
 
     def check(epoch):
-        """Gap pass; updates the active set. Returns (relative gap, converged)."""
-        nonlocal order, n_active, n_checks
-        n_checks += 1
-        if pb.fit_intercept:  # refresh b from α (removes rounding drift)
-            pb.B[:] = center + pb.lam * pb.rho(alpha)
-        loss_sum, alpha_sum, conj = pb.gap_pass(alpha, eps if shrinking else np.inf,
-                                                shrinkable)
-        primal = loss_sum / pb.S + 0.5 * pb.C * float(np.vdot(pb.W, pb.W))
+        """Full pass: certified gap and shrinking set. Returns (point, done) with
+        point = (coef, intercept, relative gap)."""
+        nonlocal order, n_active
+        st["n_checks"] += 1
+        pb.refresh(alpha, center)
+        W, b = pb.primal_point()
+        loss_sum, alpha_sum, conj = pb.gap_pass(
+            alpha, eps if shrinking else np.inf, shrinkable, W, b)
+        primal = loss_sum / pb.S + 0.5 * pb.C * float(np.vdot(W, W))
         scale = max(abs(primal), tiny)
-        dual = pb.dual_value(alpha_sum, conj, pb.W)
+        dual = pb.dual_value(alpha_sum, conj, W)
         extra = ""
+        inner_gap = 0.0
         if pb.fit_intercept:
-            # Dual of the problem at fixed b = B: equals the inner problem's gap.
-            dual -= float(np.dot(pb.B, pb.rho(alpha)))
-            inner_gap = (primal - dual) / scale
-            relative = inner_gap
-            if inner_gap <= tol:
+            # The dual of the centered problem at its fixed intercept B̃ is the
+            # dual of the inner (proximal) problem: this is the inner gap.
+            inner_gap = (primal - dual + float(np.dot(pb.aux[0], pb.aux[2]))) / scale
+            extra = f"inner gap {inner_gap:.2e}  "
+            relative = np.inf
+            if inner_gap <= max(tol, FINISH_BELOW):
                 relative = (primal - pb.certified_intercept_dual(alpha)) / scale
-                extra = f"inner gap {inner_gap:.2e}  "
-                if relative > tol:
-                    # Multiplier update: recenter at the current intercept.
-                    center[:] = pb.B
-                    pb.B[:] = center + pb.lam * pb.rho(alpha)
-                    shrinkable[:] = False
         else:
             relative = (primal - dual) / scale
-        done = relative <= tol
+        point = (pb.to_coef(W), b.copy(), relative)
+        if tol < relative <= FINISH_BELOW:
+            point = try_finish(point, final=False)
+        elif FINISH_FROM < relative <= tol:
+            point = try_finish(point, final=True)
+        done = point[2] <= tol
+        if pb.fit_intercept and not done and np.isfinite(point[2]) and (
+                inner_gap <= tol or inner_gap <= CENTER_FRACTION * point[2]):
+            # Multiplier update: recenter at the current intercept of the
+            # centered problem; every block may move again.
+            center[:] = pb.aux[0]
+            shrinkable[:] = False
         if shrinking and not done:
             order = np.flatnonzero(~shrinkable).astype(np.int64)
             n_active = order.shape[0]
-        log.record(epoch, primal, n_checks, relative,
+        log.record(epoch, primal, st["n_checks"], point[2],
                    extra=f"{extra}active {n_active}/{all_active.shape[0]}  ")
-        return relative, done
+        return point, done
 
-    gap, converged = check(0)
+    point, converged = check(0)
+    epoch = 0
+    work_since_check = 0
     while not converged and epoch < max_iter:
         epoch += 1
         if n_active > 1:
@@ -304,14 +563,19 @@ def minimize_dual_cd(objective, *, tol, max_iter, random_state, alpha0=None,
         if (work_since_check >= check_interval * pb.nnz or n_active == 0
                 or epoch == max_iter):
             work_since_check = 0
-            gap, converged = check(epoch)
+            point, converged = check(epoch)
             if not converged and n_active == 0:
                 # Every block is at its bounds for the current W: bring all back.
                 order = all_active.copy()
                 n_active = order.shape[0]
                 eps = 0.0
-
-    intercept = pb.B.copy() if pb.fit_intercept else np.zeros(k)
-    return DualCDResult(coef=pb.coef(), intercept=intercept, n_iter=epoch,
+    coef, intercept, gap = point
+    if not np.isfinite(gap):
+        # Stopped (max_iter) before the inner problem was solved: certify anyway.
+        gap = pb.relative_gap(alpha, pb.V if not pb.fit_intercept else
+                              pb.primal_point()[0], intercept)
+    # J − D ≥ 0 in exact arithmetic; at the optimum rounding can give −1e-16.
+    gap = max(gap, 0.0)
+    return DualCDResult(coef=coef, intercept=intercept, n_iter=epoch,
                         converged=converged, gap=gap, history=log.records,
                         alpha=alpha, center=center.copy())
