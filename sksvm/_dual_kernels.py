@@ -7,12 +7,13 @@ Notation as in MATH.md. The dual variables are stored as ``alpha`` of shape (n, 
 
 up to date after every block update, in the (k, d) layout for dense X and in the
 transposed (d, k) layout for CSR X (so that the k weights of one feature are
-contiguous), and an intercept vector ``B`` (see :mod:`sksvm._solvers.dual_cd`):
-with an intercept, the block problem has the extra term λ (e_t − e_j) for the
-intercept's quadratic coupling, ``B = center + λ ρ(α)``; without one, λ = 0 and
-B = 0.
+contiguous). With an intercept (see :mod:`sksvm._solvers.dual_cd`) the epochs
+work on the implicitly centered data x_i − μ and also keep ``aux`` = (B, V μ, ρ(α)):
+the intercept B = center + λ ρ(α) of the centered problem, and the two vectors
+that give the centered scores from the raw V = W(α) in O(k) (:func:`_offsets`).
+Without one, μ = 0, λ = 0 and B = 0.
 
-The block problem of sample i (label t, bound c = s_i/S, q = ‖x_i‖²/C + λ) in the
+The block problem of sample i (label t, bound c = s_i/S, q = ‖x_i − μ‖²/C + λ) in the
 new values β_j = α_ij + Δ_j is
 
     maximize  Σ_j g_j β_j − (q/2) (Σ_j β_j)² − (1/2) Σ_j d β_j²
@@ -32,7 +33,11 @@ float64.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+# Reassociation lets LLVM vectorize the dot products; NaN/inf semantics are kept
+# (inputs are validated for finiteness beforehand).
+_FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
 # Small blocks are sorted by insertion, larger ones with np.sort.
 _INSERTION_SORT_MAX = 24
@@ -55,14 +60,66 @@ def _sort_descending(buf, m):
 
 
 @njit(cache=True)
-def solve_block(g, t, q, dd, c, bounded, gs, beta):
+def _try_structure(g, t, q, dd, c, bounded, hint, beta):
+    """Solve the block assuming the sets {β_j = c} and {0 < β_j < c} of ``hint``
+    (the current α_i); returns False, leaving ``beta`` undefined, when the
+    resulting point violates the KKT conditions."""
+    k = g.shape[0]
+    n_upper = 0
+    n_free = 0
+    sum_free = 0.0
+    for j in range(k):
+        if j == t:
+            continue
+        h = hint[j]
+        if h <= 0.0:
+            continue
+        if bounded and h >= c:
+            n_upper += 1
+        else:
+            n_free += 1
+            sum_free += g[j]
+    cd = c * dd if bounded else 0.0
+    t_star = q * (sum_free + n_upper * cd) / (dd + q * n_free)
+    if t_star < 0.0:
+        return False
+    for j in range(k):
+        if j == t:
+            beta[j] = 0.0
+            continue
+        v = g[j] - t_star
+        h = hint[j]
+        if h <= 0.0:
+            if v > 0.0:
+                return False
+            beta[j] = 0.0
+        elif bounded and h >= c:
+            if v < cd:
+                return False
+            beta[j] = c
+        else:
+            if v < 0.0 or (bounded and v > cd):
+                return False
+            x = v / dd
+            beta[j] = min(x, c) if bounded else x
+    return True
+
+
+@njit(cache=True)
+def solve_block(g, t, q, dd, c, bounded, gs, beta, hint):
     """Exact solution ``beta`` of the block problem (module docstring).
 
     ``g`` (k,) linear terms (``g[t]`` ignored); ``q`` ≥ 0 coupling; ``dd`` ≥ 0
     diagonal; ``c`` upper bound (used when ``bounded``); ``gs`` (k,) scratch;
-    ``beta`` (k,) output, ``beta[t] = 0``.
+    ``beta`` (k,) output, ``beta[t] = 0``; ``hint`` (k,) a guess of the solution
+    (the current α_i): when its sets of variables at the bound and strictly
+    inside give a point satisfying the KKT conditions, that point is the
+    solution and no sorting is needed.
     """
     k = g.shape[0]
+    if q > 0.0 and dd > 0.0 and _try_structure(g, t, q, dd, c, bounded, hint,
+                                               beta):
+        return
     m = 0
     for j in range(k):
         beta[j] = 0.0
@@ -86,7 +143,6 @@ def solve_block(g, t, q, dd, c, bounded, gs, beta):
     n_free_entered = 0   # indices [0, n_free_entered) have entered the free set
     n_upper = 0          # indices [0, n_upper) sit at the upper bound
     sum_free = 0.0       # Σ g over the free indices [n_upper, n_free_entered)
-    t_star = 0.0         # q·s at the solution
     while True:
         # Next breakpoint below (in t = q·s): a g entering the free set, or a free
         # g reaching its upper bound (at t = g − c·d).
@@ -100,9 +156,10 @@ def solve_block(g, t, q, dd, c, bounded, gs, beta):
                 nxt = u
                 entering = False
         n_free = n_free_entered - n_upper
-        candidate = q * (sum_free + n_upper * cd) / (dd + q * n_free)
-        if nxt <= 0.0 or candidate >= nxt:
-            t_star = candidate
+        numerator = q * (sum_free + n_upper * cd)
+        denominator = dd + q * n_free
+        # The root lies in this interval when the linear piece's root is ≥ nxt.
+        if nxt <= 0.0 or numerator >= nxt * denominator:
             break
         if entering:
             sum_free += gs[n_free_entered]
@@ -110,6 +167,7 @@ def solve_block(g, t, q, dd, c, bounded, gs, beta):
         else:
             sum_free -= gs[n_upper]
             n_upper += 1
+    t_star = numerator / denominator
     for j in range(k):
         if j != t:
             v = (g[j] - t_star) / dd
@@ -162,7 +220,7 @@ def _block_update(alpha_i, z, t, c, q, bounded, inv2c, margin, asum, g, gs, beta
         if j != t:
             g[j] = margin + z[j] - zt + q * (alpha_i[j] + asum)
     dd = q + inv2c if not bounded else q
-    solve_block(g, t, q, dd, c, bounded, gs, beta)
+    solve_block(g, t, q, dd, c, bounded, gs, beta, alpha_i)
     total = 0.0
     changed = 0
     for j in range(k):
@@ -208,7 +266,7 @@ def _update_aux(delta, t, aux, C, lam, mdot_i):
         aux[2, j] += dj
 
 
-@njit(cache=True, fastmath={"reassoc", "contract", "nsz", "arcp"})
+@njit(cache=True, fastmath=_FASTMATH)
 def dense_epoch(X, y, bound, qv, mdot, mu_sq, order, n_active, W, aux, alpha, lam,
                 C, margin, bounded, shrink, eps):
     """One pass of block coordinate ascent over ``order[:n_active]`` (dense X).
@@ -271,7 +329,7 @@ def dense_epoch(X, y, bound, qv, mdot, mu_sq, order, n_active, W, aux, alpha, la
     return n_active, max_viol, work
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FASTMATH)
 def csr_epoch(data, indices, indptr, y, bound, qv, mdot, mu_sq, order, n_active, Wt,
               aux, alpha, lam, C, margin, bounded, shrink, eps):
     """CSR counterpart of :func:`dense_epoch`; ``Wt`` is V transposed, (d, k)."""
@@ -424,7 +482,7 @@ def _row_gap_terms(z, t, alpha_i, s, c, bounded, squared, margin, eps):
     return s * loss, asum, conj, shrinkable
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def dense_gap_rows(X, y, sample_weight, bound, alpha, W, B, margin, bounded, squared,
                    eps, lo, hi, shrinkable):
     """Rows ``lo:hi`` of a full pass at the current (W, B): returns
@@ -457,7 +515,7 @@ def dense_gap_rows(X, y, sample_weight, bound, alpha, W, B, margin, bounded, squ
     return loss_sum, alpha_sum, conj_sum
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def csr_gap_rows(data, indices, indptr, y, sample_weight, bound, alpha, Wt, B, margin,
                  bounded, squared, eps, lo, hi, shrinkable):
     """CSR counterpart of :func:`dense_gap_rows` (``Wt`` is (d, k))."""
@@ -485,46 +543,6 @@ def csr_gap_rows(data, indices, indptr, y, sample_weight, bound, alpha, Wt, B, m
         conj_sum += conj
         shrinkable[i] = shr
     return loss_sum, alpha_sum, conj_sum
-
-
-@njit(cache=True, parallel=True)
-def dense_gap_pass(X, y, sample_weight, bound, alpha, W, B, margin, bounded, squared,
-                   eps, n_chunks, shrinkable):
-    """:func:`dense_gap_rows` over all rows in ``n_chunks`` parallel chunks, reduced
-    in a fixed order: deterministic for a fixed ``n_chunks``."""
-    n = X.shape[0]
-    parts = np.zeros((n_chunks, 3))
-    for ch in prange(n_chunks):
-        a, b, c = dense_gap_rows(X, y, sample_weight, bound, alpha, W, B, margin,
-                                 bounded, squared, eps, ch * n // n_chunks,
-                                 (ch + 1) * n // n_chunks, shrinkable)
-        parts[ch, 0] = a
-        parts[ch, 1] = b
-        parts[ch, 2] = c
-    total = np.zeros(3)
-    for ch in range(n_chunks):
-        total += parts[ch]
-    return total[0], total[1], total[2]
-
-
-@njit(cache=True, parallel=True)
-def csr_gap_pass(data, indices, indptr, y, sample_weight, bound, alpha, Wt, B, margin,
-                 bounded, squared, eps, n_chunks, shrinkable):
-    """CSR counterpart of :func:`dense_gap_pass`."""
-    n = indptr.shape[0] - 1
-    parts = np.zeros((n_chunks, 3))
-    for ch in prange(n_chunks):
-        a, b, c = csr_gap_rows(data, indices, indptr, y, sample_weight, bound, alpha,
-                               Wt, B, margin, bounded, squared, eps,
-                               ch * n // n_chunks, (ch + 1) * n // n_chunks,
-                               shrinkable)
-        parts[ch, 0] = a
-        parts[ch, 1] = b
-        parts[ch, 2] = c
-    total = np.zeros(3)
-    for ch in range(n_chunks):
-        total += parts[ch]
-    return total[0], total[1], total[2]
 
 
 @njit(cache=True)

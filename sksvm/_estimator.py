@@ -115,13 +115,12 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
     duality_gap_ : float
         Relative duality gap :math:`(J - D) / J` at the returned solution, an
         upper bound on its relative suboptimality :math:`(J - J^*) / J`. For
-        ``"dual_cd"`` it is the solver's certificate, exact with or without an
-        intercept. For ``"lbfgs"`` it is its stopping certificate, and for
-        ``"subgradient"`` it is computed once at the end from the dual point
-        :math:`\alpha_{ij} = (s_i/S)\,\ell'(m_{ij})` (often loose for that
-        solver); for these two, with ``fit_intercept=True`` the gap bounds the
-        suboptimality with the intercept held at its returned value. NaN after
-        :meth:`partial_fit`.
+        ``"dual_cd"`` and ``"lbfgs"`` it is the solver's stopping certificate.
+        For ``"subgradient"`` it is computed once at the end from the dual point
+        :math:`\alpha_{ij} = (s_i/S)\,\ell'(m_{ij})`, scaled by the best factor
+        in [0, 1] (often loose for that solver); with ``fit_intercept=True`` it
+        then bounds the suboptimality with the intercept held at its returned
+        value. NaN after :meth:`partial_fit`.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)

@@ -41,6 +41,8 @@ def _expected_failed_checks(estimator):
         LinearMulticlassSVM(solver="subgradient"),
         LinearMulticlassSVM(solver="subgradient", loss="squared_hinge"),
         STOCHASTIC,
+        # Not in the original list: the dual coordinate ascent solver added later.
+        LinearMulticlassSVM(solver="dual_cd", random_state=0),
     ],
     expected_failed_checks=_expected_failed_checks,
 )
@@ -111,22 +113,22 @@ def test_digits_subset():
 
 # -- partial_fit -------------------------------------------------------------------
 
-def test_partial_fit_approaches_fit():
-    """Several passes over two chunks in mini-batches approach the fit. (Without
-    intercept: the intercept's slow subgradient convergence is test_exact's
-    business.)"""
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_partial_fit_approaches_fit(fit_intercept):
+    """100 passes over two chunks, in mini-batches, get within a few percent of the
+    optimum found by fit."""
     X, y = make_problem(n=60, d=4, k=3, seed=30, shift=0.0)
     C = 0.1
-    reference = _fit(X, y, C=C, fit_intercept=False, tol=1e-8)
+    reference = _fit(X, y, C=C, fit_intercept=fit_intercept, tol=1e-8)
     target = reference.objective(X, y)
-    est = LinearMulticlassSVM(C=C, fit_intercept=False, batch_size=10,
+    est = LinearMulticlassSVM(C=C, fit_intercept=fit_intercept, batch_size=10,
                               random_state=0, n_threads=1)
     chunks = np.array_split(np.arange(60), 2)
-    for epoch in range(60):
+    for epoch in range(100):
         for chunk in chunks:
             est.partial_fit(X[chunk], y[chunk], classes=[0, 1, 2])
-    assert est.n_iter_ == 120
-    assert est.objective(X, y) <= target * 1.03
+    assert est.n_iter_ == 200
+    assert est.objective(X, y) <= target * 1.05
     assert est.objective(X, y) >= target * (1 - 1e-8)
     assert est.score(X, y) >= reference.score(X, y) - 0.05
 
@@ -235,10 +237,15 @@ def test_objective_matches_numpy(loss, k):
                                    sample_weight=weights)[0]
         assert_allclose(est.objective(X, y, sample_weight=weights), expected,
                         rtol=1e-12)
-    # On other data, with class weights folded in.
-    X2, y2 = make_problem(n=25, d=4, k=k, seed=36)
+    # A model fitted with class weights folds them into the objective, on any data.
     cw = {c: 1.0 + c for c in range(k)}
-    est.set_params(class_weight=cw)
+    est = _quiet_fit(X, y, C=3e-2, loss=loss, margin=0.7, max_iter=15,
+                     class_weight=cw)
+    if k == 2:
+        coef, intercept = binary_split(est.coef_, est.intercept_)
+    else:
+        coef, intercept = est.coef_, est.intercept_
+    X2, y2 = make_problem(n=25, d=4, k=k, seed=36)
     expected = numpy_objective(coef, intercept, X2, y2, 3e-2, loss, 0.7,
                                sample_weight=np.array([cw[c] for c in y2]))[0]
     assert_allclose(est.objective(X2, y2), expected, rtol=1e-12)
@@ -266,10 +273,10 @@ def test_warm_start_subgradient(batch_size, multiclass_data):
     X, y = multiclass_data
     est = _quiet_fit(X, y, C=1e-2, solver="subgradient", batch_size=batch_size,
                      random_state=0)
-    value = est.objective(X, y)
+    value, n_cold = est.objective(X, y), est.n_iter_
     steps = est._subgradient_state.n_steps
     est.set_params(warm_start=True).fit(X, y)
-    assert est.n_iter_ <= 3
+    assert est.n_iter_ <= max(5, n_cold // 10)
     # The step-size schedule continues instead of restarting.
     assert est._subgradient_state.n_steps > steps
     assert est.objective(X, y) <= value * (1 + 1e-2)
@@ -294,7 +301,9 @@ def test_warm_start_mismatch(multiclass_data):
     dict(solver="lbfgs", loss="squared_hinge"),
     dict(solver="subgradient"),
     dict(solver="subgradient", batch_size=8, random_state=0),
-], ids=["lbfgs-hinge", "lbfgs-squared", "subgradient", "subgradient-minibatch"])
+    dict(solver="dual_cd", random_state=0),
+], ids=["lbfgs-hinge", "lbfgs-squared", "subgradient", "subgradient-minibatch",
+        "dual_cd"])
 def test_convergence_warning_and_verbose(params, capsys):
     X, y = make_problem(n=60, d=5, k=4, seed=37)
     est = LinearMulticlassSVM(C=1e-3, max_iter=1, tol=1e-8, n_threads=1, **params)
@@ -308,7 +317,7 @@ def test_convergence_warning_and_verbose(params, capsys):
         est.fit(X, y)
     out = capsys.readouterr().out
     lines = [line for line in out.splitlines()
-             if re.match(r"\[(lbfgs|subgradient)\] iter", line)]
+             if re.match(r"\[\w+\] iter", line)]
     assert len(lines) >= est.n_iter_ >= 1
     assert "objective" in lines[0]
 
@@ -323,19 +332,17 @@ def test_no_convergence_warning_when_converged(multiclass_data):
 
 # -- class weights -------------------------------------------------------------------
 
-@pytest.mark.parametrize("solver", ["lbfgs", "subgradient"])
+@pytest.mark.parametrize("solver", ["lbfgs", "subgradient", "dual_cd"])
 def test_class_weight_equals_sample_weight(solver, multiclass_data):
     X, y = multiclass_data
     sw = random_weights(len(y), seed=38)
-    params = dict(C=1e-2, solver=solver, max_iter=50)
+    params = dict(C=1e-2, solver=solver, max_iter=50, random_state=0)
     cw = {0: 0.5, 1: 2.0, 2: 1.0, 3: 3.0}
     by_dict = _quiet_fit(X, y, sw, class_weight=cw, **params)
     explicit = _quiet_fit(X, y, sw * np.array([cw[c] for c in y]), **params)
     assert_allclose(by_dict.coef_, explicit.coef_, rtol=1e-12, atol=1e-14)
     assert_allclose(by_dict.intercept_, explicit.intercept_, rtol=1e-12, atol=1e-14)
 
-    counts = np.bincount(y)
-    balanced = len(y) / (len(counts) * counts)
     y_unbalanced, X_unbalanced = y[3:], X[3:]
     counts = np.bincount(y_unbalanced)
     balanced = len(y_unbalanced) / (len(counts) * counts)
@@ -356,7 +363,9 @@ def test_class_weight_equals_sample_weight(solver, multiclass_data):
     dict(loss="squared_hinge", tol=1e-10),
     dict(solver="subgradient"),
     dict(solver="subgradient", batch_size=8, random_state=0),
-], ids=["hinge", "hinge-nointercept", "squared", "subgradient", "subgradient-mb"])
+    dict(solver="dual_cd", tol=1e-10, random_state=0),
+], ids=["hinge", "hinge-nointercept", "squared", "subgradient", "subgradient-mb",
+        "dual_cd"])
 def test_n_threads_agree(params, multiclass_data):
     X, y = multiclass_data
     one = _quiet_fit(X, y, C=1e-2, n_threads=1, **params)
@@ -379,7 +388,8 @@ def test_n_threads_default_tol_same_quality(loss, multiclass_data):
 
 @pytest.mark.parametrize("params", [
     dict(), dict(solver="subgradient", batch_size=8, random_state=3),
-], ids=["lbfgs", "subgradient-mb"])
+    dict(solver="dual_cd", random_state=3),
+], ids=["lbfgs", "subgradient-mb", "dual_cd"])
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_bit_identical_refits(params, n_threads, multiclass_data):
     X, y = multiclass_data
@@ -530,7 +540,9 @@ def test_inputs_not_modified(kind):
         est.score(X_in, y_in, sample_weight=sw_in)
         est.objective(X_in, y_in, sample_weight=sw_in)
         est.set_params(warm_start=True)
-        _quiet_fit(X_in, y_in, sw_in, C=1e-2, max_iter=20, **params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est.fit(X_in, y_in, sample_weight=sw_in)
         partial = LinearMulticlassSVM(C=1e-2, batch_size=7, n_threads=1)
         partial.partial_fit(X_in, y_in, classes=[0, 1, 2], sample_weight=sw_in)
         partial.partial_fit(X_in, y_in, sample_weight=sw_in)

@@ -1,0 +1,393 @@
+"""solver="dual_cd": exact dual block coordinate ascent (issue 6).
+
+Exact optima come from cvxpy (Clarabel), cached per case. Fits use ``n_threads=1``
+and tiny data: numba compilation dominates otherwise.
+"""
+
+import functools
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sksvm import LinearMulticlassSVM
+from sksvm import _dual_kernels as K
+from sksvm._objective import MulticlassSVMObjective
+from sksvm._solvers.dual_cd import minimize_dual_cd
+
+from _reference import cvxpy_optimum, numpy_objective
+from conftest import make_problem
+
+# (n, d, k, seed, C): uncentred, overlapping classes (as in test_exact.py).
+CASES = [
+    (30, 3, 3, 0, 1e-1),
+    (45, 4, 4, 1, 1e-2),
+    (60, 6, 5, 2, 1e-3),
+]
+CASE_IDS = [f"n{n}-d{d}-k{k}-C{C:g}" for n, d, k, _, C in CASES]
+
+
+def _data(case, weighted):
+    n, d, k, seed, C = case
+    X, y = make_problem(n=n, d=d, k=k, seed=seed)
+    sw = (np.random.RandomState(seed).randint(1, 4, size=n).astype(float)
+          if weighted else None)
+    return X, y, sw, k, C
+
+
+@functools.lru_cache(maxsize=None)
+def _optimum(case, weighted, fit_intercept, loss):
+    X, y, sw, k, C = _data(case, weighted)
+    return cvxpy_optimum(X, y, k, C, loss=loss, fit_intercept=fit_intercept,
+                         sample_weight=sw)
+
+
+def _fit(X, y, sample_weight=None, **params):
+    params.setdefault("solver", "dual_cd")
+    params.setdefault("n_threads", 1)
+    params.setdefault("random_state", 0)
+    return LinearMulticlassSVM(**params).fit(X, y, sample_weight=sample_weight)
+
+
+def _quiet_fit(X, y, sample_weight=None, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return _fit(X, y, sample_weight, **params)
+
+
+# -- the block subproblem ------------------------------------------------------------
+
+def _block_kkt_residual(g, t, q, dd, c, bounded, beta):
+    """Largest violation of β_j = clip((g_j − q Σβ)/dd, 0, c)."""
+    s = beta.sum()
+    worst = 0.0
+    for j in range(g.shape[0]):
+        if j == t:
+            assert beta[j] == 0.0
+            continue
+        v = (g[j] - q * s) / dd
+        target = min(max(v, 0.0), c) if bounded else max(v, 0.0)
+        worst = max(worst, abs(beta[j] - target))
+    return worst
+
+
+@pytest.mark.parametrize("bounded", [True, False], ids=["hinge", "squared_hinge"])
+@pytest.mark.parametrize("k", [2, 3, 7, 40])
+def test_block_solver_is_exact(k, bounded):
+    """The sorting solution satisfies the block's KKT conditions, with or without
+    a (right or wrong) structure hint; it also beats random feasible points."""
+    rng = np.random.RandomState(k)
+    gs, beta, beta2 = np.empty(k), np.empty(k), np.empty(k)
+    for trial in range(200):
+        t = rng.randint(k)
+        g = rng.randn(k) * rng.choice([0.1, 1.0, 10.0])
+        q = rng.choice([0.0, 0.3, 1.0, 50.0]) if trial % 7 else 0.0
+        c = rng.choice([0.01, 0.5, 3.0])
+        dd = q if bounded else q + 1.0 / (2 * c)
+        if dd == 0.0:
+            dd_eff = 0.0
+        else:
+            dd_eff = dd
+        hint = np.where(rng.rand(k) < 0.5, 0.0, c * rng.rand(k))
+        K.solve_block(g, t, q, dd_eff, c, bounded, gs, beta, hint)
+        K.solve_block(g, t, q, dd_eff, c, bounded, gs, beta2, -np.ones(k))
+        assert_allclose(beta, beta2, atol=1e-12 * (1 + np.abs(g).max()))
+        assert beta.min() >= 0.0
+        if bounded:
+            assert beta.max() <= c
+        if dd_eff > 0:
+            assert _block_kkt_residual(g, t, q, dd_eff, c, bounded, beta) <= 1e-9 * (
+                1 + np.abs(g).max() / dd_eff)
+
+        def value(b):
+            return g @ b - 0.5 * q * b.sum() ** 2 - 0.5 * dd_eff * (b ** 2).sum()
+
+        best = value(beta)
+        for _ in range(20):
+            other = rng.rand(k) * (c if bounded else 2 * c)
+            other[t] = 0.0
+            assert value(other) <= best + 1e-9 * (1 + abs(best))
+
+
+def test_path_flow_removes_net_flow():
+    """P ≤ F and F − P is a circulation (zero net outflow everywhere)."""
+    rng = np.random.RandomState(0)
+    for k in [2, 3, 6, 12]:
+        for _ in range(20):
+            F = rng.rand(k, k) * (rng.rand(k, k) < 0.6)
+            np.fill_diagonal(F, 0.0)
+            excess = F.sum(axis=1) - F.sum(axis=0)
+            P = K.path_flow(F, excess, 1e-15)
+            assert np.all(P >= 0.0) and np.all(P <= F + 1e-15)
+            R = F - P
+            assert_allclose(R.sum(axis=1) - R.sum(axis=0), 0.0, atol=1e-12)
+
+
+# -- against the exact optimum ---------------------------------------------------------
+
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "intweights"])
+@pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "nointercept"])
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_tight_tol_against_cvxpy(case, fit_intercept, weighted, loss):
+    """tol=1e-8: certified gap ≤ tol, the true objective within 1e-6 of the
+    optimum, and the certificate bounds the true suboptimality."""
+    X, y, sw, k, C = _data(case, weighted)
+    est = _fit(X, y, sw, C=C, loss=loss, fit_intercept=fit_intercept, tol=1e-8,
+               max_iter=20000)
+    _, _, optimum = _optimum(case, weighted, fit_intercept, loss)
+    value = est.objective(X, y, sample_weight=sw)
+    excess = (value - optimum) / optimum
+    assert 0.0 <= est.duality_gap_ <= 1e-8
+    assert -1e-8 <= excess <= 1e-6
+    # The cvxpy optimum is itself accurate to ~1e-9 only.
+    assert excess <= est.duality_gap_ * value / optimum + 1e-9
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "nointercept"])
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_default_tol_against_cvxpy(case, fit_intercept):
+    X, y, sw, k, C = _data(case, True)
+    # Low-dimensional, uncentred and without intercept is dual coordinate
+    # ascent's weak spot: it may need more than the default 2000 epochs.
+    est = _fit(X, y, sw, C=C, fit_intercept=fit_intercept, max_iter=20000)
+    _, _, optimum = _optimum(case, True, fit_intercept, "hinge")
+    value = est.objective(X, y, sample_weight=sw)
+    assert 0.0 <= est.duality_gap_ <= 1e-3
+    assert (value - optimum) / value <= est.duality_gap_ + 1e-9
+
+
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
+@pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "nointercept"])
+def test_certificate_bounds_suboptimality_along_the_way(fit_intercept, loss):
+    """Stopped early after 1, 2, 5, 20 epochs: the reported gap is never negative
+    and always bounds the true relative suboptimality (J − J*)/J."""
+    case = CASES[1]
+    X, y, sw, k, C = _data(case, True)
+    _, _, optimum = _optimum(case, True, fit_intercept, loss)
+    for max_iter in [1, 2, 5, 20]:
+        est = _quiet_fit(X, y, sw, C=C, loss=loss, fit_intercept=fit_intercept,
+                         tol=0.0, max_iter=max_iter)
+        value = est.objective(X, y, sample_weight=sw)
+        assert est.n_iter_ <= max_iter
+        assert est.duality_gap_ >= 0.0
+        assert (value - optimum) / value <= est.duality_gap_ + 1e-9
+
+
+def test_solver_history_gaps_bound_suboptimality():
+    """Every gap in the solver's history (without intercept: D(α) ≤ J*) bounds
+    the objective recorded with it."""
+    case = CASES[2]
+    X, y, sw, k, C = _data(case, False)
+    _, _, optimum = _optimum(case, False, False, "hinge")
+    objective = MulticlassSVMObjective(X, y.astype(np.int64), np.ones(len(y)), k, C=C,
+                                       loss="hinge", margin=1.0, fit_intercept=False,
+                                       n_threads=1)
+    result = minimize_dual_cd(objective, tol=1e-6, max_iter=3000,
+                              random_state=np.random.RandomState(0), check_interval=0.5)
+    assert result.converged
+    for record in result.history:
+        J = record["objective"]
+        assert J >= optimum * (1 - 1e-9)
+        assert record["gap"] >= (J - optimum) / J - 1e-9
+
+
+def test_binary_against_cvxpy():
+    X, y = make_problem(n=40, d=4, k=2, seed=11)
+    for fit_intercept in [False, True]:
+        est = _fit(X, y, C=1e-2, tol=1e-9, max_iter=20000, fit_intercept=fit_intercept)
+        assert est.coef_.shape == (1, 4)
+        W, b, optimum = cvxpy_optimum(X, y, 2, 1e-2, fit_intercept=fit_intercept)
+        assert_allclose(est.coef_[0], W[1] - W[0], rtol=1e-4, atol=1e-6)
+        assert -1e-8 <= (est.objective(X, y) - optimum) / optimum <= 1e-6
+
+
+def test_sparse_uncentred_intercept_against_cvxpy():
+    """The implicit centering with CSR input (μ dense, X sparse)."""
+    X, y = make_problem(n=50, d=8, k=4, seed=5, sparsity=0.6, shift=2.0)
+    X = np.abs(X)
+    est = _fit(sp.csr_matrix(X), y, C=1e-2, tol=1e-9, max_iter=20000)
+    _, _, optimum = cvxpy_optimum(X, y, 4, 1e-2)
+    assert -1e-8 <= (est.objective(X, y) - optimum) / optimum <= 1e-6
+    assert est.duality_gap_ <= 1e-9
+
+
+# -- equivalences -------------------------------------------------------------------
+
+@pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "nointercept"])
+def test_weighted_equals_repeated(fit_intercept):
+    X, y = make_problem(n=36, d=4, k=3, seed=21)
+    sw = np.random.RandomState(21).randint(0, 4, size=len(y))
+    params = dict(C=1e-2, fit_intercept=fit_intercept, tol=1e-10, max_iter=20000)
+    weighted = _fit(X, y, sw, **params)
+    repeated = _fit(np.repeat(X, sw, axis=0), np.repeat(y, sw), **params)
+    df_w, df_r = weighted.decision_function(X), repeated.decision_function(X)
+    assert_allclose(df_w, df_r, atol=1e-6 * np.abs(df_r).max())
+    assert_allclose(weighted.objective(X, y, sample_weight=sw),
+                    repeated.objective(np.repeat(X, sw, axis=0), np.repeat(y, sw)),
+                    rtol=1e-9)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "nointercept"])
+def test_dense_equals_csr(fit_intercept, sparse_multiclass_data):
+    X_csr, X, y = sparse_multiclass_data
+    params = dict(C=1e-2, fit_intercept=fit_intercept, tol=1e-10, max_iter=20000)
+    dense = _fit(X, y, **params)
+    sparse = _fit(X_csr, y, **params)
+    assert_allclose(sparse.coef_, dense.coef_, rtol=1e-6, atol=1e-8)
+    assert_allclose(sparse.intercept_, dense.intercept_, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_float32(sparse, multiclass_data):
+    """float32 X is used as is and gives the float64 solution of the same
+    (float32-valued) data."""
+    X, y = multiclass_data
+    X32 = X.astype(np.float32)
+    X64 = X32.astype(np.float64)
+    if sparse:
+        X32, X64 = sp.csr_matrix(X32), sp.csr_matrix(X64)
+    params = dict(C=1e-2, tol=1e-10, max_iter=20000)
+    a, b = _fit(X32, y, **params), _fit(X64, y, **params)
+    assert_allclose(a.coef_, b.coef_, rtol=1e-6, atol=1e-8)
+    assert_allclose(a.intercept_, b.intercept_, rtol=1e-6, atol=1e-8)
+
+
+def test_float32_is_not_copied(multiclass_data, monkeypatch):
+    """The solver sees the caller's float32 buffer (no upcast copy)."""
+    import sksvm._solvers.dual_cd as dual_cd
+
+    X, y = multiclass_data
+    X32 = np.ascontiguousarray(X, dtype=np.float32)
+    seen = {}
+    original = dual_cd._Problem.__init__
+
+    def spy(self, objective):
+        seen["X"] = objective.X
+        original(self, objective)
+
+    monkeypatch.setattr(dual_cd._Problem, "__init__", spy)
+    _fit(X32, y, C=1e-2)
+    assert seen["X"].dtype == np.float32
+    assert np.shares_memory(seen["X"], X32)
+
+
+def test_zero_weight_equals_removal(multiclass_data):
+    X, y = multiclass_data
+    sw = np.ones(len(y))
+    sw[::4] = 0.0
+    params = dict(C=1e-2, tol=1e-10, max_iter=20000)
+    a = _fit(X, y, sw, **params)
+    b = _fit(X[sw > 0], y[sw > 0], **params)
+    assert_allclose(a.coef_, b.coef_, rtol=1e-6, atol=1e-8)
+    assert_allclose(a.intercept_, b.intercept_, rtol=1e-6, atol=1e-7)
+
+
+def test_class_weight_equals_sample_weight(multiclass_data):
+    X, y = multiclass_data
+    class_weight = {0: 2.0, 1: 0.5, 2: 1.0, 3: 3.0}
+    params = dict(C=1e-2, tol=1e-10, max_iter=20000)
+    a = _fit(X, y, class_weight=class_weight, **params)
+    b = _fit(X, y, np.array([class_weight[c] for c in y]), **params)
+    assert_allclose(a.coef_, b.coef_, rtol=1e-9, atol=1e-12)
+
+
+def test_shrinking_does_not_change_the_optimum():
+    X, y, sw, k, C = _data(CASES[1], True)
+    objective = MulticlassSVMObjective(X, y.astype(np.int64), sw, k, C=C,
+                                       loss="hinge", margin=1.0, fit_intercept=True,
+                                       n_threads=1)
+    results = [minimize_dual_cd(objective, tol=1e-9, max_iter=20000,
+                                random_state=np.random.RandomState(0),
+                                shrinking=shrinking) for shrinking in (True, False)]
+    assert all(r.converged for r in results)
+    assert_allclose(results[0].coef, results[1].coef, rtol=1e-6, atol=1e-8)
+
+
+# -- random order, warm start, other solvers' gaps -------------------------------------
+
+def test_reproducible_under_random_state(multiclass_data):
+    X, y = multiclass_data
+    params = dict(C=1e-3, tol=0.0, max_iter=7)
+    a = _quiet_fit(X, y, random_state=3, **params)
+    b = _quiet_fit(X, y, random_state=3, **params)
+    c = _quiet_fit(X, y, random_state=4, **params)
+    assert_array_equal(a.coef_, b.coef_)
+    assert a.duality_gap_ == b.duality_gap_
+    assert not np.array_equal(a.coef_, c.coef_)
+
+
+def test_warm_start(multiclass_data):
+    X, y = multiclass_data
+    est = _fit(X, y, C=1e-2, tol=1e-6, max_iter=20000, warm_start=True)
+    first = est.n_iter_
+    coef = est.coef_.copy()
+    est.fit(X, y)  # identical data: starts from the previous α
+    assert est.n_iter_ <= 2 < first
+    assert_allclose(est.coef_, coef, rtol=1e-4, atol=1e-6)
+    est.set_params(C=2e-2).fit(X, y)  # same data, another C: α is still feasible
+    cold = _fit(X, y, C=2e-2, tol=1e-6, max_iter=20000)
+    assert_allclose(est.coef_, cold.coef_, rtol=1e-3, atol=1e-5)
+    # Different data: a clean start (the same as a cold fit).
+    X2 = X + 0.1
+    est.set_params(C=1e-2).fit(X2, y)
+    cold = _fit(X2, y, C=1e-2, tol=1e-6, max_iter=20000)
+    assert est.n_iter_ == cold.n_iter_
+    assert_array_equal(est.coef_, cold.coef_)
+
+
+def test_no_dual_state_kept_without_warm_start(multiclass_data):
+    X, y = multiclass_data
+    est = _fit(X, y, C=1e-2)
+    assert est._dual_cd_state is None
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "subgradient", "dual_cd"])
+def test_duality_gap_attribute(solver, multiclass_data):
+    X, y = multiclass_data
+    est = _quiet_fit(X, y, solver=solver, C=1e-2, max_iter=300, fit_intercept=False)
+    assert np.isfinite(est.duality_gap_) and est.duality_gap_ >= 0.0
+    # Without an intercept every solver's gap bounds the true suboptimality.
+    reference = _fit(X, y, C=1e-2, tol=1e-10, max_iter=20000, fit_intercept=False)
+    optimum = reference.objective(X, y)
+    value = est.objective(X, y)
+    assert (value - optimum) / value <= est.duality_gap_ + 1e-9
+    est.partial_fit(X, y)
+    assert np.isnan(est.duality_gap_)
+
+
+def test_convergence_warning_and_verbose(multiclass_data, capsys):
+    X, y = multiclass_data
+    with pytest.warns(ConvergenceWarning, match="dual_cd"):
+        _fit(X, y, C=1e-3, tol=1e-12, max_iter=2, verbose=1)
+    out = capsys.readouterr().out
+    assert "[dual_cd]" in out and "gap" in out
+
+
+# -- scikit-learn's estimator checks ---------------------------------------------------
+
+def _expected_failed_checks(estimator):
+    if not estimator.fit_intercept:
+        return {"check_class_weight_classifiers": (
+            "2 uncentred features, class weights 1000 vs 1e-4 and no intercept: a "
+            "nearly hard-margin, highly degenerate dual on which coordinate ascent "
+            "does not reach the optimum within the check's max_iter=1000 epochs "
+            "(solver='lbfgs' handles it)")}
+    return {}
+
+
+@parametrize_with_checks([LinearMulticlassSVM(solver="dual_cd")],
+                         expected_failed_checks=_expected_failed_checks)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.slow
+@parametrize_with_checks([LinearMulticlassSVM(solver="dual_cd", fit_intercept=False)],
+                         expected_failed_checks=_expected_failed_checks)
+def test_sklearn_compatible_no_intercept(estimator, check):
+    check(estimator)
