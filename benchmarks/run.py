@@ -70,23 +70,23 @@ QUICK = {
     "fashion": dict(C=1e-3, n_train=6_000, n_test=2_000),
     "sparse": dict(C=1e-4, n_train=5_000, n_test=1_000, n_terms=10_000,
                    n_classes=20, min_terms=80, max_terms=160),
-    "dense": dict(C=1e-3, n_train=50_000, n_test=10_000, n_features=100,
+    "dense": dict(C=1e-3, n_train=20_000, n_test=5_000, n_features=100,
                   n_classes=10),
 }
-# Time caps in seconds (full run); --quick divides them by 10, --cap-scale multiplies.
+# Time caps in seconds (full run); --quick divides them by 5, --cap-scale multiplies.
 CAPS = {
     "fashion": {"default": 300, "lbfgs": 300, "lbfgs_sq": 150, "subgradient": 150,
                 "subgradient_sq": 90, "dual_cd": 150, "dual_cd_sq": 90,
                 "linearsvc": 300, "crammer_singer": 120, "sgd": 180,
-                "mlpack_lbfgs": 120, "mlpack_psgd": 90},
+                "mlpack_lbfgs": 120, "mlpack_psgd": 60},
     "sparse": {"default": 150, "lbfgs": 150, "lbfgs_sq": 90, "subgradient": 60,
                "subgradient_sq": 60, "dual_cd": 90, "dual_cd_sq": 60,
                "linearsvc": 90, "crammer_singer": 90, "sgd": 90,
-               "mlpack_lbfgs": 90, "mlpack_psgd": 60},
+               "mlpack_lbfgs": 90, "mlpack_psgd": 45},
     "dense": {"default": 150, "lbfgs": 150, "lbfgs_sq": 90, "subgradient": 90,
               "subgradient_sq": 60, "dual_cd": 90, "dual_cd_sq": 60,
               "linearsvc": 150, "crammer_singer": 90, "sgd": 90,
-              "mlpack_lbfgs": 90, "mlpack_psgd": 60},
+              "mlpack_lbfgs": 90, "mlpack_psgd": 45},
 }
 SUBGRADIENT_EPOCHS = 20
 
@@ -305,12 +305,14 @@ def model_list(name, quick):
               loss="squared_hinge"), "WW squared"),
         ("mlpack_lbfgs", "mlpack linear_svm lbfgs", "mlpack",
          dict(optimizer="lbfgs"), "WW (mlpack)"),
-        ("mlpack_psgd", "mlpack linear_svm psgd", "mlpack",
-         dict(optimizer="psgd"), "WW (mlpack)"),
         ("sgd", "SGDClassifier(hinge, alpha=C)", "sgd", {}, "OvR hinge"),
         ("linearsvc", "LinearSVC() ovr", "linearsvc", {}, "OvR sq. hinge"),
         ("crammer_singer", "LinearSVC(crammer_singer)", "linearsvc",
          dict(multi_class="crammer_singer"), "Crammer-Singer"),
+        # Last: in this environment it has not finished within its cap (see the
+        # report), and a time-out costs a worker restart.
+        ("mlpack_psgd", "mlpack linear_svm psgd", "mlpack",
+         dict(optimizer="psgd"), "WW (mlpack)"),
     ]
     return models
 
@@ -1182,7 +1184,7 @@ def main(argv=None):
     os.makedirs(os.path.join(out_dir, "raw"), exist_ok=True)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     specs = QUICK if args.quick else FULL
-    caps = {name: {k: v / (10 if args.quick else 1) for k, v in c.items()}
+    caps = {name: {k: v / (5 if args.quick else 1) for k, v in c.items()}
             for name, c in CAPS.items()}
     command = "python benchmarks/run.py " + " ".join(argv if argv is not None
                                                      else sys.argv[1:])

@@ -61,6 +61,8 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "min_reported_time": 1,
     "image_scrapers": ("matplotlib",),
+    # Run two examples at a time: most of their work is single-threaded.
+    "parallel": 2,
 }
 
 

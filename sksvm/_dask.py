@@ -29,9 +29,11 @@ continuation alone, certified by the same duality gap.
 
 import sys
 import warnings
+from contextlib import contextmanager
 
 import dask
 import dask.array as da
+import numba
 import numpy as np
 import scipy.sparse as sp
 from dask import delayed
@@ -40,10 +42,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import ThreadpoolController
 
 from ._objective import MulticlassSVMObjective, block_loss_grad
 from ._solvers import certificate, minimize_lbfgs
-from ._threads import effective_n_threads, numba_threads
+from ._threads import effective_n_threads
 
 # Number of partial results added by one task of the tree reductions.
 SPLIT_EVERY = 8
@@ -214,6 +217,27 @@ def summarize_labels(y, sample_weight):
 
 # -- the objective ---------------------------------------------------------------------
 
+_BLAS_CONTROLLER = []
+
+
+@contextmanager
+def _kernel_threads(n_threads):
+    """:func:`sksvm._threads.numba_threads` for block tasks: the same limits (numba
+    threads, one BLAS thread), with threadpoolctl's library scan done once per
+    process instead of once per task (it costs milliseconds, per block)."""
+    if not _BLAS_CONTROLLER:
+        import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba calls)
+        _BLAS_CONTROLLER.append(ThreadpoolController())
+    n_threads = effective_n_threads(n_threads)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n_threads)
+    try:
+        with _BLAS_CONTROLLER[0].limit(limits=1, user_api="blas"):
+            yield n_threads
+    finally:
+        numba.set_num_threads(previous)
+
+
 def _block_sums(X_block, y_block, w_block, labels, params, loss_code, margin, mu,
                 n_threads):
     """Unnormalized sums of one row block, flattened: [stats, grad, grad_intercept]."""
@@ -224,7 +248,7 @@ def _block_sums(X_block, y_block, w_block, labels, params, loss_code, margin, mu
     k, d = coef.shape
     if X_block.shape[0] == 0:
         return np.zeros(4 + k * d + k)
-    with numba_threads(effective_n_threads(n_threads)) as threads:
+    with _kernel_threads(n_threads) as threads:
         stats, grad, grad_intercept = block_loss_grad(
             X_block, y_encoded, weights, coef, intercept, loss_code, margin, mu,
             threads)

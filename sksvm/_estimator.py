@@ -70,7 +70,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         the same relative gap, which bounds the relative suboptimality exactly,
         with or without an intercept. For ``"subgradient"``, the relative change
         of the averaged objective over one epoch.
-    max_iter : int, default=2000
+    max_iter : int, default=10000
         Maximum number of L-BFGS iterations (over all smoothing stages), or of
         epochs for ``"subgradient"`` and ``"dual_cd"``.
     batch_size : int or None, default=None
@@ -188,7 +188,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
     }
 
     def __init__(self, C=1e-4, *, loss="hinge", margin=1.0, solver="lbfgs",
-                 fit_intercept=True, tol=1e-3, max_iter=2000, batch_size=None,
+                 fit_intercept=True, tol=1e-3, max_iter=10000, batch_size=None,
                  class_weight=None, warm_start=False, random_state=None, verbose=0,
                  n_threads=None):
         self.C = C

@@ -1,7 +1,10 @@
-"""The ``sksvm`` command line, end to end in subprocesses on small files written here.
+"""The ``sksvm`` command line, on small files written here.
 
-Each subprocess pays the package's import time, so the files are tiny and the
-commands few; fits use one thread (fastest on tiny data).
+The main paths run end to end in subprocesses (``python -m sksvm`` and the console
+script): exit status, stdout, stderr. Each subprocess pays the package's import
+time, so variations of them (more error cases, other file layouts) call the same
+entry point, ``sksvm.cli.main``, in process. Fits use one thread (fastest on tiny
+data).
 """
 
 import csv
@@ -35,6 +38,16 @@ def run(*args, cwd, env=None, expect_ok=True):
         assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr
     return result
+
+
+def run_in_process(*args, cwd, capsys, monkeypatch):
+    """``sksvm ARGS`` through the same entry point, in this process (cheaper)."""
+    from sksvm.cli import main
+
+    monkeypatch.chdir(cwd)
+    status = main([str(arg) for arg in args])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
 
 
 def assert_one_line_error(result, *fragments):
@@ -106,38 +119,48 @@ def test_saved_model_loads_in_python(problem, trained):
     assert model.C == C
 
 
-def test_svmlight_fewer_features_are_zeros_more_are_an_error(problem, trained):
+def test_svmlight_fewer_features_are_zeros_more_are_an_error(problem, trained,
+                                                            capsys, monkeypatch):
     X, y = problem
     # The last feature is zero in these rows, so the file never mentions it.
     narrow = X.copy()
     narrow[:, -1] = 0.0
     write_libsvm(trained / "narrow.svm", narrow, y)
-    result = run("predict", "narrow.svm", "model.skops", "-o", "narrow.txt",
-                 cwd=trained)
+    status, out, _ = run_in_process("predict", "narrow.svm", "model.skops", "-o",
+                                    "narrow.txt", cwd=trained, capsys=capsys,
+                                    monkeypatch=monkeypatch)
+    assert status == 0 and out.startswith("accuracy:")
     expected = LinearMulticlassSVM(C=C, n_threads=1).fit(X, y).predict(narrow)
     assert_array_equal(np.loadtxt(trained / "narrow.txt", dtype=int), expected)
-    assert result.stdout.startswith("accuracy:")
 
     wide = np.hstack([X, np.ones((len(y), 2))])
     write_libsvm(trained / "wide.svm", wide, y)
-    result = run("predict", "wide.svm", "model.skops", cwd=trained, expect_ok=False)
-    assert_one_line_error(result, "wide.svm", "6", "4 features")
+    status, out, err = run_in_process("predict", "wide.svm", "model.skops",
+                                      cwd=trained, capsys=capsys,
+                                      monkeypatch=monkeypatch)
+    assert status == 1 and out == ""
+    assert err.strip() == ("sksvm: error: wide.svm has features up to number 6 but "
+                           "the model was trained on 4 features")
 
 
-def test_zero_based_svmlight_is_read_consistently(tmp_path):
+def test_zero_based_svmlight_is_read_consistently(tmp_path, capsys, monkeypatch):
     """A 0-based file; the prediction file never uses index 0 but lines up."""
     X, y = make_problem(n=45, d=3, k=3, seed=8, shift=1.0)
     dump_svmlight_file(X, y, str(tmp_path / "train.txt"), zero_based=True)
     X_test = X[:6].copy()
     X_test[:, 0] = 0.0
     dump_svmlight_file(X_test, y[:6], str(tmp_path / "test.txt"), zero_based=True)
-    run("train", "train.txt", "-o", "model.skops", *FIT_ARGS, cwd=tmp_path)
-    run("predict", "test.txt", "model.skops", "-o", "pred.txt", cwd=tmp_path)
+    for args in (["train", "train.txt", "-o", "model.skops", *FIT_ARGS],
+                 ["predict", "test.txt", "model.skops", "-o", "pred.txt"]):
+        status, _, err = run_in_process(*args, cwd=tmp_path, capsys=capsys,
+                                        monkeypatch=monkeypatch)
+        assert status == 0, err
     expected = LinearMulticlassSVM(C=C, n_threads=1).fit(X, y).predict(X_test)
     assert_array_equal(np.loadtxt(tmp_path / "pred.txt", dtype=int), expected)
 
 
-def test_csv_with_header_string_labels_and_unlabeled_predict(problem, tmp_path):
+def test_csv_with_header_string_labels_and_unlabeled_predict(problem, tmp_path,
+                                                             capsys, monkeypatch):
     X, y = problem
     names = np.array(["ant", "bee", "cat"])
     with open(tmp_path / "train.csv", "w", newline="") as handle:
@@ -159,9 +182,10 @@ def test_csv_with_header_string_labels_and_unlabeled_predict(problem, tmp_path):
     assert result.stdout.split() == expected.tolist()
     assert "accuracy" not in result.stdout + result.stderr
 
-    labeled = run("predict", "train.csv", "model.skops", "-o", "pred.txt",
-                  cwd=tmp_path)
-    assert labeled.stdout.startswith("accuracy: ")
+    status, out, _ = run_in_process("predict", "train.csv", "model.skops", "-o",
+                                    "pred.txt", cwd=tmp_path, capsys=capsys,
+                                    monkeypatch=monkeypatch)
+    assert status == 0 and out.startswith("accuracy: ")
 
 
 def test_console_script_and_options(problem, tmp_path):
@@ -189,12 +213,17 @@ def test_console_script_and_options(problem, tmp_path):
     assert np.all(model.intercept_ == 0)
 
 
+# Error cases. A few run end to end in a subprocess (exit status, no traceback, one
+# line on stderr); the rest call the same entry point in process, which is cheaper.
 ERROR_CASES = {
     "missing data": (["predict", "absent.svm", "model.skops"], "absent.svm"),
-    "missing model": (["predict", "train.svm", "absent.skops"], "absent.skops"),
-    "not a model": (["predict", "train.svm", "train.svm"], "not a model file"),
     "malformed svmlight": (["train", "bad.svm", "-o", "x.skops"],
                            "bad.svm:3: malformed svmlight line"),
+    "missing model": (["predict", "train.svm", "absent.skops"], "absent.skops"),
+    "not a model": (["predict", "train.svm", "train.svm"], "not a model file"),
+    "unsorted svmlight": (["train", "unsorted.svm", "-o", "x.skops"],
+                          "unsorted.svm:2: malformed svmlight line",
+                          "increasing"),
     "malformed csv": (["train", "bad.csv", "-o", "x.skops"],
                       "bad.csv:3: malformed CSV line"),
     "ragged csv": (["train", "ragged.csv", "-o", "x.skops"],
@@ -205,11 +234,13 @@ ERROR_CASES = {
     "unwritable output": (["train", "train.svm", "-o", "no/such/dir/m.skops",
                            *FIT_ARGS], "no/such/dir/m.skops"),
 }
+SUBPROCESS_ERROR_CASES = ["missing data", "malformed svmlight"]
 
 
 @pytest.fixture(scope="module")
 def broken_files(trained):
     (trained / "bad.svm").write_text("1 1:0.5 2:1\n2 2:1\n3 1:0.5 2:abc\n")
+    (trained / "unsorted.svm").write_text("1 1:0.5\n2 3:1 2:0.5\n")
     (trained / "bad.csv").write_text("a,b,label\n1,2,0\n3,x,1\n")
     (trained / "ragged.csv").write_text("1,2,0\n3,4\n")
     (trained / "three.csv").write_text("0,1.5,2\n1,0.5,1\n")
@@ -217,12 +248,29 @@ def broken_files(trained):
     return trained
 
 
-@pytest.mark.parametrize("case", list(ERROR_CASES))
+@pytest.mark.parametrize("case", SUBPROCESS_ERROR_CASES)
 def test_errors_are_one_line_and_nonzero(case, broken_files):
     args, *fragments = ERROR_CASES[case]
     result = run(*args, cwd=broken_files, expect_ok=False)
     assert result.returncode == 1
     assert_one_line_error(result, *fragments)
+
+
+@pytest.mark.parametrize("case", [case for case in ERROR_CASES
+                                  if case not in SUBPROCESS_ERROR_CASES])
+def test_errors_in_process(case, broken_files, monkeypatch, capsys):
+    from sksvm.cli import main
+
+    monkeypatch.chdir(broken_files)
+    args, *fragments = ERROR_CASES[case]
+    status = main(args)
+    captured = capsys.readouterr()
+    assert status == 1
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sksvm: error: "), captured.err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
 
 
 def test_usage_error(tmp_path):
@@ -232,7 +280,8 @@ def test_usage_error(tmp_path):
     assert_one_line_error(result, "--C", "must be > 0")
 
 
-def test_untrusted_model_is_refused_without_running_its_code(trained, tmp_path):
+def test_untrusted_model_is_refused_without_running_its_code(trained, tmp_path,
+                                                            monkeypatch):
     """A model file with a foreign type is refused before anything is built."""
     (tmp_path / "payload.py").write_text(textwrap.dedent("""
         class Payload:
@@ -244,30 +293,34 @@ def test_untrusted_model_is_refused_without_running_its_code(trained, tmp_path):
                 self.__dict__.update(state)
     """))
     marker = tmp_path / "marker"
-    model = str(trained / "model.skops")
-    script = textwrap.dedent(f"""
-        import skops.io as sio
-        from payload import Payload
-        from sksvm._io import load_model
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import skops.io as sio
+    from payload import Payload
 
-        model, _ = load_model({model!r})
-        model.extra_ = Payload({str(marker)!r})
-        sio.dump(model, "evil.skops")
-    """)
-    env = dict(os.environ, PYTHONPATH=str(tmp_path))
-    subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, check=True,
-                   timeout=300)
+    from sksvm._io import load_model
+
+    model, _ = load_model(str(trained / "model.skops"))
+    model.extra_ = Payload(str(marker))
+    sio.dump(model, str(tmp_path / "evil.skops"))
     assert not marker.exists()
     # The payload's module is importable, so only the refusal keeps it from running.
     result = run("predict", trained / "train.svm", "evil.skops", cwd=tmp_path,
                  env={"PYTHONPATH": str(tmp_path)}, expect_ok=False)
     assert_one_line_error(result, "refusing to load evil.skops", "payload.Payload")
     assert not marker.exists()
+    # The test is meaningful: trusting every type would have run the payload.
+    sio.load(str(tmp_path / "evil.skops"),
+             trusted=sio.get_untrusted_types(file=str(tmp_path / "evil.skops")))
+    assert marker.exists()
 
 
-def test_bench_help(tmp_path):
-    result = run("bench", "--help", cwd=tmp_path)
-    assert "LinearSVC" in result.stdout
+def test_bench_help(capsys):
+    from sksvm.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--help"])
+    assert exit_info.value.code == 0
+    assert "LinearSVC" in capsys.readouterr().out
 
 
 @pytest.mark.slow

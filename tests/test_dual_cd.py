@@ -129,7 +129,8 @@ def test_path_flow_removes_net_flow():
 
 # -- against the exact optimum ---------------------------------------------------------
 
-@pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
+@pytest.mark.parametrize("loss", [
+    "hinge", pytest.param("squared_hinge", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "intweights"])
 @pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "nointercept"])
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
@@ -146,6 +147,20 @@ def test_tight_tol_against_cvxpy(case, fit_intercept, weighted, loss):
     assert -1e-8 <= excess <= 1e-6
     # The cvxpy optimum is itself accurate to ~1e-9 only.
     assert excess <= est.duality_gap_ * value / optimum + 1e-9
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "nointercept"])
+def test_squared_hinge_against_cvxpy(fit_intercept):
+    """The squared hinge's dual (no upper bound, diagonal term), one case by
+    default (the full grid is in test_tight_tol_against_cvxpy, marked slow)."""
+    case = CASES[1]
+    X, y, sw, k, C = _data(case, True)
+    est = _fit(X, y, sw, C=C, loss="squared_hinge", fit_intercept=fit_intercept,
+               tol=1e-8, max_iter=20000)
+    _, _, optimum = _optimum(case, True, fit_intercept, "squared_hinge")
+    excess = (est.objective(X, y, sample_weight=sw) - optimum) / optimum
+    assert 0.0 <= est.duality_gap_ <= 1e-8
+    assert -1e-8 <= excess <= 1e-6
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "nointercept"])

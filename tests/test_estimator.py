@@ -387,7 +387,7 @@ def test_n_threads_default_tol_same_quality(loss, multiclass_data):
 
 
 @pytest.mark.parametrize("params", [
-    dict(), dict(solver="subgradient", batch_size=8, random_state=3),
+    dict(loss="squared_hinge"), dict(solver="subgradient", batch_size=8, random_state=3),
     dict(solver="dual_cd", random_state=3),
 ], ids=["lbfgs", "subgradient-mb", "dual_cd"])
 @pytest.mark.parametrize("n_threads", [1, 2])
