@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/run.py                 # full run (~40 min on 2 cores)
-    python benchmarks/run.py --quick         # small subsets, a minute or two
+    python benchmarks/run.py --quick         # small subsets and short caps (smoke test)
     python benchmarks/run.py --datasets fashion,sparse --repeats 3
 
 Data sets (``--datasets``):
@@ -67,18 +67,18 @@ FULL = {
                   n_classes=10),
 }
 QUICK = {
-    "fashion": dict(C=1e-3, n_train=6_000, n_test=2_000),
-    "sparse": dict(C=1e-4, n_train=5_000, n_test=1_000, n_terms=10_000,
+    "fashion": dict(C=1e-3, n_train=3_000, n_test=1_000),
+    "sparse": dict(C=1e-4, n_train=3_000, n_test=1_000, n_terms=10_000,
                    n_classes=20, min_terms=80, max_terms=160),
-    "dense": dict(C=1e-3, n_train=20_000, n_test=5_000, n_features=100,
+    "dense": dict(C=1e-3, n_train=10_000, n_test=2_000, n_features=100,
                   n_classes=10),
 }
-# Time caps in seconds (full run); --quick divides them by 5, --cap-scale multiplies.
+# Time caps in seconds (full run); --quick divides them by 10, --cap-scale multiplies.
 CAPS = {
-    "fashion": {"default": 240, "lbfgs": 480, "subgradient": 150, "dual_cd": 180,
-                "lbfgs_sq": 150, "subgradient_sq": 60, "dual_cd_sq": 90,
-                "mlpack_lbfgs": 90, "sgd": 150, "linearsvc": 300,
-                "crammer_singer": 90, "mlpack_psgd": 30},
+    "fashion": {"default": 240, "lbfgs": 600, "subgradient": 150, "dual_cd": 120,
+                "lbfgs_sq": 120, "subgradient_sq": 60, "dual_cd_sq": 60,
+                "mlpack_lbfgs": 90, "sgd": 120, "linearsvc": 300,
+                "crammer_singer": 60, "mlpack_psgd": 30},
     "sparse": {"default": 120, "lbfgs": 150, "subgradient": 60, "dual_cd": 90,
                "lbfgs_sq": 90, "subgradient_sq": 60, "dual_cd_sq": 60,
                "mlpack_lbfgs": 60, "sgd": 60, "linearsvc": 60,
@@ -568,7 +568,7 @@ def run_dataset(name, spec, caps, args, cache_dir, log):
             if rec["status"] == "ok":
                 log(f"  [{name}] {label}: {rec['time']:.2f} s (runs "
                     f"{', '.join(f'{t:.2f}' for t in rec['times'])})  acc "
-                    f"{_fmt(rec.get('accuracy'), '.4f')}  J {_fmt(rec.get('J'), '.6f')}"
+                    f"{_fmt(rec.get('accuracy'), '.4f')}  J {_fmt_objective(rec.get('J'))}"
                     f"  gap {_fmt(rec.get('duality_gap'), '.2e')}")
             elif rec["status"] == "timeout":
                 log(f"  [{name}] {label}: capped at {cap:.0f} s")
@@ -787,7 +787,8 @@ def _best_objective(models):
     """Best hinge J and best certified lower bound among no-intercept WW runs."""
     values, lower = [], []
     for m in models:
-        if m.get("status") != "ok" or "J" not in m or m["key"] == "default":
+        if m.get("status") != "ok" or "J" not in m or m["key"] == "default" \
+                or _fmt_objective(m["J"]).startswith("diverged"):
             continue
         values.append(m["J"])
         if m["kind"] == "sksvm" and m.get("params", {}).get("loss", "hinge") == "hinge" \
@@ -799,8 +800,15 @@ def _best_objective(models):
 
 def _best_squared(models):
     values = [m["J_own"] for m in models if m.get("status") == "ok"
-              and m.get("params", {}).get("loss") == "squared_hinge" and "J_own" in m]
+              and m.get("params", {}).get("loss") == "squared_hinge" and "J_own" in m
+              and not _fmt_objective(m["J_own"]).startswith("diverged")]
     return min(values) if values else None
+
+
+def _ratio_1thread(c):
+    """evaluate with one numba thread / the peer products with one BLAS thread."""
+    peer = c.get("peer_products_1thread", c["peer_products"])["min"]
+    return c["evaluate_1thread"]["min"] / peer
 
 
 def _model_row(m, best, best_sq, x_bytes):
@@ -922,7 +930,7 @@ def plot_dataset(name, data, out_dir):
         solver = m["params"].get("solver", "lbfgs")
         squared = m["params"].get("loss") == "squared_hinge"
         ref = best_sq if squared else best
-        if not ref:
+        if not ref or _fmt_objective(m.get("J_own")).startswith("diverged"):
             continue
         hist = m["history"]
         t = np.array([h["time"] for h in hist])
@@ -1074,8 +1082,9 @@ def write_report(results, out_dir, command):
             add("")
             add("| case | evaluate (hinge) | evaluate (smoothed) | evaluate, 1 thread "
                 "| loss_gradient | peer products | peer, 1 BLAS thread | row-sum pass "
-                "| evaluate / peer | evaluate / row sum | extra RSS / X |")
-            add("|---|---|---|---|---|---|---|---|---|---|---|")
+                "| evaluate / peer | same, 1 thread each | evaluate / row sum "
+                "| extra RSS / X |")
+            add("|---|---|---|---|---|---|---|---|---|---|---|---|")
 
             def ms(entry):
                 if not entry:
@@ -1093,29 +1102,37 @@ def write_report(results, out_dir, command):
                     f"| {ms(c['loss_gradient_public'])} | {ms(c['peer_products'])} "
                     f"({c['peer_label']}) | {ms(c.get('peer_products_1thread'))} "
                     f"| {ms(c.get('row_sum'))} "
-                    f"| {ev / peer:.2f} | {_fmt(ev / row if row else None, '.1f')} "
+                    f"| {ev / peer:.2f} | {_ratio_1thread(c):.2f} "
+                    f"| {_fmt(ev / row if row else None, '.1f')} "
                     f"| {_fmt(extra / c['x_bytes'] if extra is not None else None, '.2f')} |")
                 if c["case"] == "dense float64":
                     f64 = ev
+                    f64_1 = c["evaluate_1thread"]["min"]
             add("")
             for c in kern[1]["cases"]:
                 ev = c["evaluate_hinge"]["min"]
                 peer = c["peer_products"]["min"]
                 pub = c["loss_gradient_public"]["min"]
                 if c["case"] == "dense float64":
-                    add(f"- Dense float64: evaluate / numpy = {ev / peer:.2f} (target <= "
-                        f"0.6): {'**met**' if ev / peer <= 0.6 else '**missed**'}; public "
+                    one = _ratio_1thread(c)
+                    add(f"- Dense float64: evaluate / numpy = {ev / peer:.2f} with all "
+                        f"threads, {one:.2f} with one thread each (target <= 0.6): "
+                        f"{'**met**' if max(one, ev / peer) <= 0.6 else '**missed**' if min(one, ev / peer) > 0.6 else '**met with all threads only**' if ev / peer <= 0.6 else '**met with one thread only**'}; public "
                         f"loss_gradient / numpy = {pub / peer:.2f}; evaluate = "
                         f"{ev / c['row_sum']['min']:.1f} x one row-sum pass over X.")
                 elif c["case"] == "dense float32" and f64:
-                    add(f"- Dense float32: speed-up over float64 = {f64 / ev:.2f} x "
-                        f"(target >= 1.5): {'**met**' if f64 / ev >= 1.5 else '**missed**'};"
+                    f64_one = f64_1 / c["evaluate_1thread"]["min"]
+                    add(f"- Dense float32: speed-up over float64 = {f64 / ev:.2f} x with "
+                        f"all threads, {f64_one:.2f} x with one (target >= 1.5): "
+                        f"{'**met**' if min(f64 / ev, f64_one) >= 1.5 else '**missed**' if max(f64 / ev, f64_one) < 1.5 else '**met in one setting only**'};"
                         f" evaluate / numpy (sgemm) = {ev / peer:.2f}; extra RSS during one "
                         f"evaluation = {c.get('evaluate_extra_rss', 0) / c['x_bytes']:.2f} "
                         f"x X (an upcast copy would add 2 x X).")
                 elif c["case"].startswith("CSR"):
-                    add(f"- CSR: evaluate / scipy = {ev / peer:.2f} (target <= 1.0): "
-                        f"{'**met**' if ev / peer <= 1.0 else '**missed**'}; public "
+                    one = _ratio_1thread(c)
+                    add(f"- CSR: evaluate / scipy = {ev / peer:.2f} with all threads, "
+                        f"{one:.2f} with one (scipy is single-threaded; target <= 1.0): "
+                        f"{'**met**' if min(one, ev / peer) <= 1.0 else '**missed**'}; public "
                         f"loss_gradient / scipy = {pub / peer:.2f}.")
         add("")
 
@@ -1216,7 +1233,7 @@ def main(argv=None):
     os.makedirs(os.path.join(out_dir, "raw"), exist_ok=True)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     specs = QUICK if args.quick else FULL
-    caps = {name: {k: v / (5 if args.quick else 1) for k, v in c.items()}
+    caps = {name: {k: v / (10 if args.quick else 1) for k, v in c.items()}
             for name, c in CAPS.items()}
     command = "python benchmarks/run.py " + " ".join(argv if argv is not None
                                                      else sys.argv[1:])

@@ -25,7 +25,12 @@ extensions = [
     "sphinx.ext.mathjax",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
+    "myst_parser",  # the Markdown reports in benchmarks/results/
 ]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+# Benchmark reports are generated Markdown: tolerate their heading levels and
+# links to files that are not pages.
+suppress_warnings = ["myst.header", "myst.xref_missing"]
 
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "_generated", "auto_examples/*.ipynb",
@@ -52,7 +57,10 @@ html_sidebars = {"changelog": [], "benchmarks": []}
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
-    "filename_pattern": r"/plot_",
+    # The Dask example starts a LocalCluster of worker processes and measures
+    # scaling: it is shown, not run, in the gallery (tests/test_examples.py runs
+    # it as a script).
+    "filename_pattern": r"/plot_(?!dask)",
     "doc_module": ("sksvm",),
     "reference_url": {"sksvm": None},
     "backreferences_dir": "gen_modules/backreferences",
@@ -61,8 +69,6 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "min_reported_time": 1,
     "image_scrapers": ("matplotlib",),
-    # Run two examples at a time: most of their work is single-threaded.
-    "parallel": 2,
 }
 
 
@@ -106,44 +112,50 @@ def write_cli_help():
 
 
 BENCHMARK_RESULTS = ROOT / "benchmarks" / "results"
-TABLE_SUFFIXES = {".csv"}
+RESULT_PAGES = DOCS / "benchmark_results"  # generated: a copy of the results
+PAGE_SUFFIXES = {".md", ".rst"}
 IMAGE_SUFFIXES = {".png", ".svg", ".jpg", ".jpeg"}
-TEXT_SUFFIXES = {".md", ".txt", ".json"}
+SKIPPED_FOLDERS = {"raw"}  # machine-readable dumps behind the reports
 
 
 def write_benchmark_results():
-    """One section per file of ``benchmarks/results/``: tables, plots and texts."""
+    """Publish ``benchmarks/results/``: reports (Markdown or reStructuredText) become
+    pages, CSV files tables, and figures no report shows are shown directly."""
+    shutil.rmtree(RESULT_PAGES, ignore_errors=True)
+    files = sorted(
+        path for path in BENCHMARK_RESULTS.rglob("*")
+        if path.is_file() and not path.name.startswith(".")
+        and not SKIPPED_FOLDERS & set(path.relative_to(BENCHMARK_RESULTS).parts[:-1]))
+    for path in files:
+        target = RESULT_PAGES / path.relative_to(BENCHMARK_RESULTS)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    relative = [path.relative_to(BENCHMARK_RESULTS) for path in files]
+    pages = [name for name in relative if name.suffix.lower() in PAGE_SUFFIXES]
+    report_text = "".join((BENCHMARK_RESULTS / name).read_text(encoding="utf-8",
+                                                               errors="replace")
+                          for name in pages)
     lines = []
-    files = sorted(path for path in BENCHMARK_RESULTS.glob("*")
-                   if path.is_file() and not path.name.startswith("."))
     if not files:
         lines += [".. note::", "",
-                  "   No benchmark results are in ``benchmarks/results/`` yet. Files "
-                  "added there (CSV tables, PNG or SVG plots, reStructuredText, "
-                  "Markdown or text notes) appear on this page at the next build.",
-                  ""]
-    copies = GENERATED / "benchmarks"
-    copies.mkdir(parents=True, exist_ok=True)
-    for path in files:
-        suffix = path.suffix.lower()
-        if suffix not in TABLE_SUFFIXES | IMAGE_SUFFIXES | TEXT_SUFFIXES | {".rst"}:
-            continue
-        title = path.name
-        lines += [title, "-" * len(title), ""]
-        shutil.copy(path, copies / path.name)
-        # A leading "/" is the documentation's source folder, whatever page
-        # includes this file.
-        relative = f"/_generated/benchmarks/{path.name}"
+                  "   No benchmark results are in ``benchmarks/results/`` yet. Reports "
+                  "(Markdown or reStructuredText), CSV tables and figures added there "
+                  "appear here at the next build.", ""]
+    if pages:
+        lines += [".. toctree::", "   :maxdepth: 1", ""]
+        lines += [f"   benchmark_results/{name.with_suffix('').as_posix()}"
+                  for name in pages] + [""]
+    for name in relative:
+        suffix = name.suffix.lower()
+        source = f"/benchmark_results/{name.as_posix()}"
         if suffix == ".csv":
-            rows = path.read_text(encoding="utf-8").strip().splitlines()
-            lines += [".. csv-table::", "   :header-rows: 1", ""]
-            lines += [f"   {row}" for row in rows] + [""]
-        elif suffix in IMAGE_SUFFIXES:
-            lines += [f".. image:: {relative}", f"   :alt: {path.stem}", ""]
-        elif suffix == ".rst":
-            lines += [f".. include:: {relative}", ""]
-        else:
-            lines += [f".. literalinclude:: {relative}", "   :language: none", ""]
+            rows = (BENCHMARK_RESULTS / name).read_text(encoding="utf-8").strip()
+            lines += [name.as_posix(), "-" * len(name.as_posix()), "",
+                      ".. csv-table::", "   :header-rows: 1", ""]
+            lines += [f"   {row}" for row in rows.splitlines()] + [""]
+        elif suffix in IMAGE_SUFFIXES and name.name not in report_text:
+            lines += [name.as_posix(), "-" * len(name.as_posix()), "",
+                      f".. image:: {source}", f"   :alt: {name.stem}", ""]
     (GENERATED / "benchmark_results.rst").write_text("\n".join(lines) + "\n")
 
 

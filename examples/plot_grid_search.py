@@ -28,7 +28,7 @@ X_train, X_test, y_train, y_test = train_test_split(
 
 pipeline = Pipeline([("scale", StandardScaler()),
                      ("svm", LinearMulticlassSVM(tol=1e-2))])
-param_grid = {"svm__C": np.logspace(-3, 0, 7),
+param_grid = {"svm__C": np.logspace(-2.5, 0.5, 7),
               "svm__loss": ["hinge", "squared_hinge"]}
 search = GridSearchCV(pipeline, param_grid,
                       cv=StratifiedKFold(3, shuffle=True, random_state=0))

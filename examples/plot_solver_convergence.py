@@ -3,16 +3,19 @@
 Solver convergence
 ==================
 
-How fast do the two solvers approach the optimum? For each loss and solver we fit
-with a growing budget of iterations (L-BFGS iterations, or epochs of the subgradient
-solver) and record the true objective :math:`J` and the time taken. The exact
-optimum :math:`J^*` comes from an L-BFGS run to a relative duality gap of
-:math:`10^{-10}`, whose active-set finishing step solves the problem exactly.
+How fast do the L-BFGS and subgradient solvers approach the optimum? For each loss
+and solver we fit with a growing budget of iterations (L-BFGS iterations, or epochs
+of the subgradient solver) and record the true objective :math:`J` and the time
+taken. The exact optimum :math:`J^*` comes from an L-BFGS run to a relative duality
+gap of :math:`10^{-10}`, whose active-set finishing step solves the problem exactly.
 
 - ``lbfgs`` minimizes the squared hinge directly and the hinge through smoothed
-  approximations of decreasing width; it converges fast on both.
+  approximations of decreasing width.
 - ``subgradient`` (full batch here, with iterate averaging) needs only a gradient per
   epoch but converges at the sublinear rate :math:`O(1/(C t))`.
+
+(The third solver, ``dual_cd``, works on the dual problem; its iterates are not
+primal points on the way to the optimum, so it is not plotted here.)
 """
 
 # %%
@@ -135,7 +138,7 @@ plt.show()
 
 # %%
 # The squared hinge is smooth, and L-BFGS reaches the optimum exactly (the curve
-# drops off the plot) in a few dozen iterations. The hinge needs a few hundred:
+# drops off the plot) in a few dozen iterations. The hinge needs hundreds:
 # each smoothing stage is a new smooth problem. The subgradient solver is cheap per
 # epoch but gains only about a factor of two per doubling of the epochs; it is
 # there for ``partial_fit`` and data streamed in chunks, not for exact solutions.

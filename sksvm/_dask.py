@@ -23,8 +23,11 @@ Each evaluation is one pass over the data: over worker memory if X is persisted,
 otherwise over X's source (its graph is recomputed, e.g. read from disk or
 generated). The active-set finishing step of :mod:`sksvm._solvers.active_set`
 needs the rows in memory, so :class:`DaskMulticlassSVMObjective` declares it
-unavailable (``supports_active_set = False``) and the solver ends with smoothing
-continuation alone, certified by the same duality gap.
+unavailable (``supports_active_set = False``, checked by ``minimize_lbfgs``) and
+the solver ends with smoothing continuation alone, certified by the same duality
+gap. The repaired-dual certificate used with an intercept
+(:mod:`sksvm._solvers.certificate`) is computed here in two passes
+(:meth:`DaskMulticlassSVMObjective.repaired_gap`).
 """
 
 import sys
@@ -168,7 +171,7 @@ def _add(*arrays):
     return total
 
 
-# -- one pass for the classes and the weights -------------------------------------------
+# -- one pass for the classes and the weights ------------------------------------------
 
 def _label_summary(y_block, w_block):
     """(labels, counts, weight sums, smallest weight, weights all finite) of a block."""
@@ -302,7 +305,8 @@ def _block_repaired_dual(X_block, y_block, w_block, labels, shared):
     conjugate = (float(np.sum(alpha[positive] ** 2 / (4 * bound[positive, None])))
                  if loss != "hinge" else 0.0)
     positive_margins = np.maximum(margins, 0.0)
-    per_row = (positive_margins if loss == "hinge" else positive_margins ** 2).sum(axis=1)
+    per_row = (positive_margins if loss == "hinge"
+               else positive_margins ** 2).sum(axis=1)
     loss_mean = float(np.dot(bound, per_row))  # Σ (s_i/S) Σ_j ℓ(m_ij)
     return np.concatenate([AtX.ravel(), A.sum(axis=0),
                            [alpha.sum(), conjugate, loss_mean]])
@@ -454,7 +458,7 @@ class DaskMulticlassSVMObjective(MulticlassSVMObjective):
         return self.finalize(coef, intercept, stats, grad_sum, grad_intercept_sum, mu)
 
 
-# -- the estimator's entry points -------------------------------------------------------
+# -- the estimator's entry points ------------------------------------------------------
 
 def fit(estimator, X, y, sample_weight=None):
     """``LinearMulticlassSVM.fit`` on a Dask array (called by the estimator)."""

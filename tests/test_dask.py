@@ -146,8 +146,8 @@ def test_evaluation_matches_in_memory(synchronous):
         # Other block boundaries: other rounding (float32 products stay float32).
         rtol = 1e-10 if dtype == np.float64 else 1e-5
         for mu in (0.0, 0.25):
-            a, b = memory.evaluate(coef, intercept, mu), objective.evaluate(coef,
-                                                                             intercept, mu)
+            a = memory.evaluate(coef, intercept, mu)
+            b = objective.evaluate(coef, intercept, mu)
             for field in ("value", "true_value", "dual_value", "smoothed_dual_value"):
                 assert_allclose(getattr(b, field), getattr(a, field), rtol=rtol)
             assert_allclose(b.grad_coef, a.grad_coef, rtol=rtol, atol=rtol * 1e-2)
@@ -155,7 +155,7 @@ def test_evaluation_matches_in_memory(synchronous):
                             atol=rtol * 1e-2)
 
 
-# -- the estimator ------------------------------------------------------------------------
+# -- the estimator ---------------------------------------------------------------------
 
 def _fit_numpy(X, y, **params):
     with warnings.catch_warnings():
@@ -241,7 +241,7 @@ def test_warm_start(synchronous):
     assert model.n_iter_ < first
 
 
-# -- lazy predictions ------------------------------------------------------------------------
+# -- lazy predictions ------------------------------------------------------------------
 
 @pytest.mark.parametrize("k", [2, 3])
 def test_lazy_predictions(client, k):
@@ -262,7 +262,7 @@ def test_lazy_predictions(client, k):
     assert_allclose(weighted.compute(), model.score(X, y, sample_weight=w), rtol=1e-12)
 
 
-# -- errors ---------------------------------------------------------------------------------
+# -- errors ----------------------------------------------------------------------------
 
 def test_errors():
     X, y = make_problem(n=60, d=3, k=3, seed=11)
@@ -314,7 +314,7 @@ def test_numpy_input_does_not_import_dask(monkeypatch):
     assert "dask" not in sys.modules
 
 
-# -- partial_fit through dask-ml ---------------------------------------------------------------
+# -- partial_fit through dask-ml -------------------------------------------------------
 
 def test_incremental_partial_fit(client):
     """dask_ml.wrappers.Incremental calls partial_fit(X, y, classes=...) on every

@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS_REQUIREMENTS = ["sphinx", "numpydoc", "sphinx_gallery", "pydata_sphinx_theme",
-                     "matplotlib"]
+                     "myst_parser", "matplotlib"]
 
 pytestmark = pytest.mark.docs
 
@@ -39,7 +39,9 @@ def test_docs_build(tmp_path):
     source = tmp_path / "src"
     shutil.copytree(ROOT / "docs", source / "docs",
                     ignore=shutil.ignore_patterns("_build", "_generated", "generated",
-                                                  "auto_examples", "gen_modules"))
+                                                  "auto_examples", "gen_modules",
+                                                  "benchmark_results",
+                                                  "sg_execution_times.rst"))
     shutil.copytree(ROOT / "examples", source / "examples")
     (source / "benchmarks").mkdir()
     if (ROOT / "benchmarks" / "results").is_dir():

@@ -49,9 +49,11 @@ Exact finishing. While at most ``MAX_FREE_PAIRS`` dual variables are strictly
 inside their box, the partition of the pairs read off α (at 0, free, at the
 bound) turns the optimality conditions into a linear system; solving it, with
 a few primal-dual active-set corrections, gives the exact optimum once the
-partition is right, with its own certificate. It is attempted at checks 1, 2, 4,
-8, ... (only when the partition changed) and once at convergence; it matters on
-small problems, where coordinate ascent's tail is slow.
+partition is right, with its own certificate. It is attempted at a check once the
+epochs since the last attempt have cost about as much as the attempt would
+(O(n_free² · nnz/n + n_free³)), and once at convergence, each time only for a
+partition not tried before; it matters on small problems, where coordinate
+ascent's tail is slow.
 """
 
 import hashlib
@@ -61,6 +63,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
+import scipy.optimize
 import scipy.sparse as sp
 from scipy.linalg import LinAlgWarning
 from numba import njit
@@ -76,6 +79,8 @@ PARALLEL_MIN_WORK = 2_000_000
 MAX_FREE_PAIRS = 1000
 FINISH_ROUNDS = 8
 FINISH_FROM = 1e-12
+# The fixed cost of an attempt (Python and LAPACK calls), in multiply-adds.
+FINISH_OVERHEAD = 1e5
 # With an intercept, the certified gap is computed once the inner gap is below this.
 CERTIFY_BELOW = 1e-2
 # λ = LAMBDA_FACTOR · mean ‖x_i − μ‖² / C (measured best of 0.01–10).
@@ -308,6 +313,12 @@ class _Problem:
             state += alpha >= self.bound[:, None]
         return hashlib.blake2b(state.tobytes(), digest_size=16).hexdigest()
 
+    def count_free(self, alpha):
+        """Number of dual variables strictly inside their box."""
+        if self.bounded:
+            return int(np.count_nonzero((alpha > 0) & (alpha < self.bound[:, None])))
+        return int(np.count_nonzero(alpha > 0))
+
     def offlabel(self):
         """(n, k) mask of the dual variables: j ≠ y_i and s_i > 0."""
         mask = np.ones((self.n, self.k), dtype=bool)
@@ -438,6 +449,13 @@ class _Problem:
                 solution = scipy.linalg.solve(system, rhs, assume_a="sym")
         except (np.linalg.LinAlgError, LinAlgWarning):
             solution = scipy.linalg.lstsq(system, rhs, lapack_driver="gelsy")[0]
+        values = solution[:n_free]
+        cap = self.bound[free_i] if self.bounded else np.inf
+        if np.any(values < 0) or np.any(values > cap):
+            # With more free pairs than the dimension of W (a degenerate dual) the
+            # system is singular and has many solutions; look for one in the box
+            # before the active-set rounds move pairs to their bounds.
+            solution = _solve_in_box(system, rhs, solution, n_free, cap)
         alpha[free_i, free_j] = solution[:n_free]
         return alpha
 
@@ -464,6 +482,23 @@ class _Problem:
     def to_coef(self, W):
         """(k, d) float64 copy of a solver-layout weight matrix."""
         return np.ascontiguousarray(W.T) if self.sparse else np.array(W)
+
+
+def _solve_in_box(system, rhs, solution, n_free, cap):
+    """A solution of ``system @ x = rhs`` with its first ``n_free`` entries in
+    [0, cap], if the bounded least-squares problem finds one with a negligible
+    residual; otherwise ``solution`` unchanged."""
+    lower = np.full(system.shape[1], -np.inf)
+    upper = np.full(system.shape[1], np.inf)
+    lower[:n_free] = 0.0
+    upper[:n_free] = cap
+    bounded = scipy.optimize.lsq_linear(system, rhs, bounds=(lower, upper),
+                                        method="bvls", tol=1e-14)
+    scale = max(float(np.abs(rhs).max()), np.finfo(float).tiny)
+    residual = float(np.abs(system @ bounded.x - rhs).max())
+    if not np.all(np.isfinite(bounded.x)) or residual > 1e-10 * scale:
+        return solution
+    return bounded.x
 
 
 def minimize_dual_cd(objective, *, tol, max_iter, random_state, alpha0=None,
@@ -516,21 +551,32 @@ def minimize_dual_cd(objective, *, tol, max_iter, random_state, alpha0=None,
     shrinkable = np.zeros(n, dtype=np.bool_)
     eps = np.inf
     tiny = np.finfo(float).tiny
-    st = dict(n_checks=0, next_finish=0, finish_interval=1)
+    st = dict(n_checks=0, work_since_finish=0.0)
 
     def try_finish(point, final):
         """The exact finishing step; returns the better of it and ``point``."""
         if not final:
-            if st["n_checks"] < st["next_finish"]:
+            # Amortized: attempt it once the epochs since the last attempt cost
+            # about as much as solving the free pairs' system would.
+            n_free = pb.count_free(alpha)
+            if n_free > MAX_FREE_PAIRS:
                 return point
-            st["next_finish"] = st["n_checks"] + st["finish_interval"]
-            st["finish_interval"] *= 2
+            row_nnz = pb.nnz / max(pb.n, 1)
+            cost = (n_free * n_free * row_nnz + n_free ** 3 / 3.0
+                    + FINISH_OVERHEAD)
+            if st["work_since_finish"] * pb.k < cost:
+                return point
+        st["work_since_finish"] = 0.0
         partition = pb.partition_key(alpha)
         if partition == st.get("last_partition"):
             return point  # same partition, same result as last time
         st["last_partition"] = partition
         candidate = pb.finish(alpha)
-        if candidate is None or not candidate[3] < point[2]:
+        # Adopt a better point; while the current point has no certified gap yet
+        # (intercept, inner problem unsolved), only a converged one: moving the
+        # multiplier center to a poor point would undo the inner iterations.
+        if candidate is None or not candidate[3] < point[2] or (
+                not np.isfinite(point[2]) and not candidate[3] <= tol):
             return point
         new_alpha, W, b, gap, primal = candidate
         alpha[:] = new_alpha
@@ -590,6 +636,7 @@ def minimize_dual_cd(objective, *, tol, max_iter, random_state, alpha0=None,
         n_active, max_viol, work = pb.epoch(order, n_active, alpha, shrinking, eps)
         eps = max_viol
         work_since_check += work
+        st["work_since_finish"] += work
         if (work_since_check >= check_interval * pb.nnz or n_active == 0
                 or epoch == max_iter):
             work_since_check = 0
