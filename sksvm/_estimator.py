@@ -16,8 +16,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (_check_sample_weight, check_is_fitted,
                                       validate_data)
 
+from ._loss import scale_sample_weight
 from ._objective import MulticlassSVMObjective
 from ._solvers import (SubgradientState, minimize_lbfgs, minimize_subgradient)
+from ._solvers.certificate import repaired_gap
 from ._solvers.dual_cd import data_fingerprint, minimize_dual_cd
 from ._solvers.subgradient import run_epoch
 from ._threads import effective_n_threads, numba_threads
@@ -115,8 +117,11 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
     duality_gap_ : float
         Relative duality gap :math:`(J - D) / J` at the returned solution, an
         upper bound on its relative suboptimality :math:`(J - J^*) / J`. For
-        ``"dual_cd"`` and ``"lbfgs"`` it is the solver's stopping certificate.
-        For ``"subgradient"`` it is computed once at the end from the dual point
+        ``"dual_cd"`` and ``"lbfgs"`` it is the solver's stopping certificate
+        (when ``"lbfgs"`` did not converge with ``fit_intercept=True``, it comes
+        from a dual point repaired to satisfy the intercept's constraint, and is
+        NaN with more than 200 classes). For ``"subgradient"`` it is computed
+        once at the end from the dual point
         :math:`\alpha_{ij} = (s_i/S)\,\ell'(m_{ij})`, scaled by the best factor
         in [0, 1] (often loose for that solver); with ``fit_intercept=True`` it
         then bounds the suboptimality with the intercept held at its returned
@@ -243,13 +248,14 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
                     "LinearMulticlassSVM needs samples of at least 2 classes in the "
                     f"data; got 1 class: {classes[0]!r}.")
             sample_weight = self._weights(X, y, classes, y_encoded, sample_weight)
+            _check_feature_scale(X, self.C)
             objective = self._objective(X, y_encoded, sample_weight, len(classes))
             coef0, intercept0, state = self._start_point(previous, classes, X.shape[1])
             with numba_threads(objective.n_threads):
                 if self.solver == "lbfgs":
-                    result = minimize_lbfgs(objective, coef0, intercept0, tol=self.tol,
-                                            max_iter=self.max_iter,
-                                            verbose=self.verbose)
+                    result = _minimize_lbfgs_rescaled(
+                        objective, coef0, intercept0, tol=self.tol,
+                        max_iter=self.max_iter, verbose=self.verbose)
                     state = None
                 elif self.solver == "dual_cd":
                     fingerprint = (data_fingerprint(X, y_encoded)
@@ -327,6 +333,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
             y_encoded = _encode_labels(y, all_classes)
             sample_weight = self._weights(X, y, all_classes, y_encoded, sample_weight,
                                           require_two_classes=False)
+            _check_feature_scale(X, self.C)
             objective = self._objective(X, y_encoded, sample_weight, len(all_classes))
             state = None if first_call else getattr(self, "_subgradient_state", None)
             if state is None:
@@ -470,7 +477,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
                 raise ValueError(
                     "LinearMulticlassSVM needs samples of at least 2 classes with "
                     "positive weight; only 1 class has positive sample weight.")
-        return sample_weight
+        return scale_sample_weight(sample_weight)
 
     def _objective(self, X, y_encoded, sample_weight, n_classes):
         return MulticlassSVMObjective(
@@ -519,6 +526,14 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
 
     def _duality_gap(self, objective, result):
         """Relative duality gap at the solver's solution (``duality_gap_``)."""
+        if self.solver == "lbfgs" and objective.fit_intercept and not result.converged:
+            # Where L-BFGS did not stop, its gap holds the intercept fixed: certify
+            # the point with a repaired dual point, as it does where it stops.
+            widths = {0.0, result.history[-1]["mu"] if result.history else 0.0}
+            gaps = [repaired_gap(objective, result.coef, result.intercept, mu)
+                    for mu in sorted(widths)]
+            gaps = [gap for gap in gaps if gap is not None]
+            return float(min(gaps)) if gaps else np.nan
         if self.solver != "subgradient":
             return float(result.gap)
         # Dual point α = (s/S)·ℓ'(m) at the final point, scaled by the best θ in
@@ -572,6 +587,72 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
             # Only differences of intercepts matter; report the centred ones.
             self.intercept_ = np.array(intercept, dtype=np.float64) - np.mean(intercept)
         self.n_iter_ = int(n_iter)
+
+
+# L-BFGS is not invariant to the scale of the features: its first step has unit
+# length, and the intercepts move on the scale of the scores while the weights move
+# on that scale divided by |x|. Features of magnitude outside
+# [2**-LBFGS_SCALE_EXPONENT, 2**LBFGS_SCALE_EXPONENT] are therefore brought to
+# [0.5, 1) by a power of two for it, which is exact: fitting X·s with C·s² gives
+# the weights divided by s.
+LBFGS_SCALE_EXPONENT = 10
+# Largest ‖x‖²/C (squared row norm over C) accepted. It is the scale of the
+# scores W·x, of the dual's quadratic terms and of the solvers' linear systems,
+# which must stay well inside the float64 range.
+MAX_SQUARED_NORM_OVER_C = 1e300
+
+
+def _feature_magnitude(X):
+    """The largest |x_ij| of X and the largest number of stored entries in a row."""
+    values = X.data if sp.issparse(X) else X
+    if values.size == 0:
+        return 0.0, 0
+    row_size = int(np.diff(X.indptr).max()) if sp.issparse(X) else X.shape[1]
+    return float(max(values.max(), -values.min())), row_size
+
+
+def _check_feature_scale(X, C):
+    """Refuse data and C for which ‖x‖²/C overflows the solvers' arithmetic."""
+    max_abs, row_size = _feature_magnitude(X)
+    with np.errstate(over="ignore"):
+        bound = row_size * np.float64(max_abs) ** 2 / C
+    if not bound <= MAX_SQUARED_NORM_OVER_C:
+        raise ValueError(
+            f"The features are too large for C={C:g}: X has entries up to "
+            f"{max_abs:.3g} in rows of up to {row_size} stored values, so the squared "
+            f"row norm over C reaches {bound:.3g}, beyond the "
+            f"{MAX_SQUARED_NORM_OVER_C:g} that float64 arithmetic supports. Scale the "
+            "features (e.g. with StandardScaler) or increase C.")
+
+
+def _minimize_lbfgs_rescaled(objective, coef0, intercept0, **options):
+    """:func:`minimize_lbfgs` with the features brought to unit magnitude by a power
+    of two when they are far from it (see ``LBFGS_SCALE_EXPONENT``); the result is
+    in the original scale."""
+    scale = _lbfgs_feature_scale(objective.X, objective.C)
+    if scale != 1.0:
+        objective = MulticlassSVMObjective(
+            objective.X * scale, objective.y, objective.sample_weight,
+            objective.n_classes, C=objective.C * scale ** 2, loss=objective.loss,
+            margin=objective.margin, fit_intercept=objective.fit_intercept,
+            n_threads=objective.n_threads)
+    result = minimize_lbfgs(objective, coef0 / scale, intercept0, **options)
+    result.coef = result.coef * scale
+    return result
+
+
+def _lbfgs_feature_scale(X, C):
+    """Power of two bringing the features of X to [0.5, 1) for L-BFGS, or 1."""
+    max_abs, _ = _feature_magnitude(X)
+    if max_abs == 0.0:
+        return 1.0
+    exponent = np.frexp(max_abs)[1]
+    if abs(exponent) <= LBFGS_SCALE_EXPONENT:
+        return 1.0
+    # C·s² must stay finite (tiny features and a large C: the weights are ~0).
+    exponent = max(exponent, -((np.finfo(np.float64).maxexp - 2
+                                - np.frexp(C)[1]) // 2))
+    return float(np.ldexp(1.0, -exponent))
 
 
 def _encode_labels(y, classes):

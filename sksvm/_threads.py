@@ -1,18 +1,71 @@
 """Numba thread-count control."""
 
+import sys
+import threading
 from contextlib import contextmanager
 
 import numba
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
 
 def effective_n_threads(n_threads):
-    """Resolve the ``n_threads`` parameter: None means every numba thread; the
-    result is clamped to ``[1, NUMBA_NUM_THREADS]``."""
-    limit = numba.config.NUMBA_NUM_THREADS
+    """Resolve the ``n_threads`` parameter: the number of numba threads to use.
+
+    None means as many as allowed, and any request is clamped to
+    ``[1, allowed_n_threads()]``, so that numba threads never oversubscribe the
+    cores that joblib or threadpoolctl have shared out.
+    """
+    limit = allowed_n_threads()
     if n_threads is None:
         return limit
     return max(1, min(int(n_threads), limit))
+
+
+def allowed_n_threads():
+    """The number of numba threads this thread may use.
+
+    The smallest of:
+
+    - ``NUMBA_NUM_THREADS``, which joblib's process workers (loky) get set to their
+      share of the cores, ``cpu_count() // n_jobs``, or to the
+      ``inner_max_num_threads`` of :func:`joblib.parallel_config`;
+    - the OpenMP thread limit, which ``OMP_NUM_THREADS`` and
+      :func:`threadpoolctl.threadpool_limits` set;
+    - 1 in a worker thread of joblib's threading backend, which limits nothing
+      itself: its workers already occupy the cores.
+    """
+    limit = numba.config.NUMBA_NUM_THREADS
+    openmp_limit = _openmp_thread_limit()
+    if openmp_limit is not None:
+        limit = min(limit, openmp_limit)
+    if _in_joblib_worker_thread():
+        limit = 1
+    return max(1, limit)
+
+
+_openmp_controller = None
+
+
+def _openmp_thread_limit():
+    """The smallest thread limit of the loaded OpenMP runtimes, or None."""
+    global _openmp_controller
+    if _openmp_controller is None or not _openmp_controller.lib_controllers:
+        # Finding the loaded libraries takes milliseconds; reading their limits
+        # takes microseconds. A runtime loaded later is found on the next call
+        # only while none was found (threadpool_limits sets every runtime alike).
+        _openmp_controller = ThreadpoolController().select(user_api="openmp")
+    limits = [lib.num_threads for lib in _openmp_controller.lib_controllers]
+    return min(limits) if limits else None
+
+
+def _in_joblib_worker_thread():
+    """Whether this thread runs a task of joblib's threading backend."""
+    joblib_parallel = sys.modules.get("joblib.parallel")
+    if (joblib_parallel is None
+            or threading.current_thread() is threading.main_thread()):
+        return False
+    backend, _ = joblib_parallel.get_active_backend()
+    return getattr(backend, "nesting_level", 0) > 0
 
 
 @contextmanager

@@ -1,0 +1,831 @@
+"""Reliability: extreme inputs, integrity of inputs and models, persistence,
+determinism and concurrency (docs/reliability.rst).
+
+References are independent of the package's outputs: the conic solver of
+``_reference``, exact arithmetic (powers of two), the C-strong convexity of J in W
+with the certified duality gap, and the integer label codes.
+"""
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+import threading
+import warnings
+import zipfile
+
+import joblib
+import numba
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_array_equal
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+from threadpoolctl import threadpool_limits
+
+from _reference import binary_split, cvxpy_optimum
+from conftest import make_problem, random_weights
+from sksvm import LinearMulticlassSVM
+from sksvm._threads import allowed_n_threads, effective_n_threads
+
+SOLVERS = {
+    "lbfgs": dict(solver="lbfgs"),
+    "subgradient": dict(solver="subgradient", batch_size=8, random_state=0),
+    "dual_cd": dict(solver="dual_cd", random_state=0),
+}
+solvers = pytest.mark.parametrize("solver", list(SOLVERS))
+
+
+def _model(solver="lbfgs", **params):
+    params = {"n_threads": 1, **SOLVERS[solver], **params}
+    return LinearMulticlassSVM(**params)
+
+
+def _fit(X, y, sample_weight=None, solver="lbfgs", **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return _model(solver, **params).fit(X, y, sample_weight=sample_weight)
+
+
+def _full_coef(model):
+    """The (k, d) weights W behind ``coef_`` (binary models store w_1 − w_0)."""
+    if len(model.classes_) == 2:
+        return binary_split(model.coef_, model.intercept_)[0]
+    return model.coef_
+
+
+def _assert_finite(model):
+    assert np.all(np.isfinite(model.coef_)) and np.all(np.isfinite(model.intercept_))
+
+
+def _assert_certified(model, X, y, optimum, sample_weight=None):
+    """J − J* ≤ duality_gap_ · J, up to the conic solver's accuracy.
+
+    The subgradient solver's gap with an intercept holds the intercept fixed
+    (documented), so it bounds nothing against J* and is not checked.
+    """
+    if model.solver == "subgradient" and model.fit_intercept:
+        return
+    value = model.objective(X, y, sample_weight=sample_weight)
+    assert value - optimum <= model.duality_gap_ * value + 1e-8 * max(optimum, 1e-3)
+
+
+def _snapshot(model):
+    """Every attribute, fitted state included, as bytes."""
+    return pickle.dumps(model.__dict__)
+
+
+def _frozen(array):
+    array = np.array(array, copy=True)
+    array.flags.writeable = False
+    return array
+
+
+def _unit_problem(n=30, d=4, k=3, seed=0):
+    """make_problem scaled by a power of two so that max |x| lies in [0.5, 1)."""
+    X, y = make_problem(n=n, d=d, k=k, seed=seed)
+    exponent = np.frexp(np.abs(X).max())[1]
+    return np.ldexp(X, -exponent), y
+
+
+# -- extremes: C ------------------------------------------------------------------
+
+@solvers
+@pytest.mark.parametrize("C", [1e-12, 1e6])
+def test_extreme_C(solver, C):
+    """C at both ends: finite weights within a bounded time, and at C = 1e6 (where
+    the conic solver is accurate) a certificate that holds."""
+    X, y = make_problem(n=30, d=4, k=3, seed=5)
+    model = _fit(X, y, solver=solver, C=C, max_iter=200)
+    _assert_finite(model)
+    assert model.n_iter_ <= 200
+    if C == 1e6:
+        _assert_certified(model, X, y, cvxpy_optimum(X, y, 3, C)[2])
+
+
+@pytest.mark.slow
+@solvers
+@pytest.mark.parametrize("C", [1e-12, 1e-9, 1e-6, 1e-4, 1e-2, 1.0, 1e2, 1e4, 1e6])
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_extreme_C_sweep(solver, C, loss, sparse):
+    X, y = make_problem(n=40, d=5, k=4, seed=6, sparsity=0.3 if sparse else 0.0)
+    X_in = sp.csr_matrix(X) if sparse else X
+    model = _fit(X_in, y, solver=solver, C=C, loss=loss)
+    _assert_finite(model)
+    if C >= 1e-4:
+        _assert_certified(model, X, y, cvxpy_optimum(X, y, 4, C, loss=loss)[2])
+
+
+# -- extremes: feature magnitudes ---------------------------------------------------
+
+@pytest.mark.parametrize("exponent", [-500, -100, 100, 500])  # 2**±500 ≈ 1e±150
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_feature_magnitude_lbfgs_is_exact(exponent, fit_intercept):
+    """Fitting X·2^p with C·4^p is the same problem as X with C (W scales by 2^-p,
+    exactly in floating point): L-BFGS must give the same model, bit for bit."""
+    X, y = _unit_problem()
+    C = 1e-2
+    reference = _fit(X, y, C=C, fit_intercept=fit_intercept)
+    scaled = _fit(np.ldexp(X, exponent), y, C=float(np.ldexp(C, 2 * exponent)),
+                  fit_intercept=fit_intercept)
+    assert_array_equal(np.ldexp(scaled.coef_, exponent), reference.coef_)
+    assert_array_equal(scaled.intercept_, reference.intercept_)
+    assert scaled.duality_gap_ == reference.duality_gap_
+
+
+SUBGRADIENT_SMALL_FEATURES = pytest.mark.xfail(reason=(
+    "the subgradient solver moves the intercept max(mean ‖x‖², 1) times faster "
+    "than the weights (_solvers/subgradient.py): below unit norms the intercept "
+    "steps are too large by 1/mean ‖x‖² and the intercept diverges"), strict=False)
+
+
+@pytest.mark.parametrize("solver, exponent", [
+    ("dual_cd", -500), ("dual_cd", 500), ("subgradient", 500),
+    pytest.param("subgradient", -500, marks=SUBGRADIENT_SMALL_FEATURES)])
+def test_feature_magnitude_other_solvers(solver, exponent):
+    """The same equivalence for the other solvers (which do not rescale): the
+    objective of the scaled fit equals that of the fit on X, and is certified
+    against the optimum on X (here with mean ‖x‖² ≥ 1)."""
+    X, y = _unit_problem()
+    X = 4 * X
+    C = 1e-2
+    X_scaled = np.ldexp(X, exponent)
+    unit = _fit(X, y, solver=solver, C=C)
+    scaled = _fit(X_scaled, y, solver=solver, C=float(np.ldexp(C, 2 * exponent)))
+    _assert_finite(scaled)
+    value = unit.objective(X, y)
+    assert abs(scaled.objective(X_scaled, y) - value) <= 1e-9 * value
+    _assert_certified(scaled, X_scaled, y, cvxpy_optimum(X, y, 3, C)[2])
+
+
+@pytest.mark.parametrize("magnitude, C", [(1e150, 1e-4), (1e150, 1e-12), (1e200, 1e6)])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_feature_magnitude_refused(magnitude, C, method):
+    """Where ‖x‖²/C leaves the range float64 arithmetic can solve, a clear error."""
+    X, y = make_problem(n=30, d=4, k=3, seed=7)
+    model = LinearMulticlassSVM(C=C, n_threads=1)
+    kwargs = dict(classes=[0, 1, 2]) if method == "partial_fit" else {}
+    with pytest.raises(ValueError, match="features are too large for C"):
+        getattr(model, method)(X * magnitude, y, **kwargs)
+    with pytest.raises(ValueError, match="features are too large for C"):
+        getattr(LinearMulticlassSVM(C=1e-320, n_threads=1), method)(X, y, **kwargs)
+
+
+@pytest.mark.slow
+@solvers
+@pytest.mark.parametrize("magnitude", [1e-150, 1e-100, 1e-30, 1e30, 1e100, 1e150])
+@pytest.mark.parametrize("C", [1e-12, 1e-4, 1.0, 1e6])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_feature_magnitude_sweep(solver, magnitude, C, sparse):
+    """Either refused with the clear error, or finite weights and, where the unit
+    problem is within the conic solver's reach, a certificate that holds."""
+    X, y = _unit_problem(n=40, d=5, k=4, seed=8)
+    X_in = X * magnitude
+    X_in = sp.csr_matrix(X_in) if sparse else X_in
+    try:
+        model = _fit(X_in, y, solver=solver, C=C)
+    except ValueError as error:
+        assert "features are too large for C" in str(error)
+        assert 5 * (magnitude * np.abs(X).max()) ** 2 / C > 1e300
+        return
+    _assert_finite(model)
+    unit_C = C / magnitude ** 2  # the same problem on X
+    if 1e-4 <= unit_C <= 1e6:
+        _assert_certified(model, X_in, y, cvxpy_optimum(X, y, 4, unit_C)[2])
+
+
+# -- extremes: many classes, many features -------------------------------------------
+
+@solvers
+def test_many_classes(solver):
+    """50 well-separated classes: every training sample predicted right."""
+    rng = np.random.RandomState(0)
+    k, d = 50, 8
+    y = np.arange(2 * k) % k
+    X = 5 * rng.randn(k, d)[y] + 0.1 * rng.randn(2 * k, d)
+    # dual_cd's exact finishing steps (bounded least squares on up to n(k − 1)
+    # pairs) take most of its time here: fewer epochs keep the test short.
+    max_iter = 50 if solver == "dual_cd" else 300
+    model = _fit(X, y, solver=solver, C=1e-3, max_iter=max_iter)
+    _assert_finite(model)
+    assert model.coef_.shape == (k, d)
+    assert_array_equal(model.predict(X), y)
+
+
+@pytest.mark.slow
+@solvers
+def test_thousand_classes(solver):
+    rng = np.random.RandomState(0)
+    k, d = 1000, 20
+    y = np.arange(2 * k) % k
+    X = 5 * rng.randn(k, d)[y] + 0.1 * rng.randn(2 * k, d)
+    model = _fit(X, y, solver=solver, C=1e-3, max_iter=200, n_threads=2)
+    _assert_finite(model)
+    assert model.coef_.shape == (k, d)
+    assert_array_equal(model.predict(X), y)
+    assert np.isnan(model.duality_gap_) or model.duality_gap_ >= 0
+
+
+MEMORY_SCRIPT = """
+import gc, json, sys, warnings
+import numpy as np, scipy.sparse as sp
+from sksvm import LinearMulticlassSVM
+
+def kib(field):
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+
+n, d, k = {n}, {d}, 3
+X = sp.random(n, d, density=20 / d, format="csr", random_state=0)
+y = np.arange(n) % k
+results = {{}}
+warnings.simplefilter("ignore")
+for solver in {solvers}:
+    params = dict(C=1e-3, solver=solver, n_threads=1, random_state=0, max_iter=20)
+    LinearMulticlassSVM(**params).fit(X[:, :50], y)  # load the compiled kernels
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")  # reset the peak resident size
+    before = kib("VmRSS")
+    model = LinearMulticlassSVM(**params).fit(X, y)
+    results[solver] = dict(
+        extra=(kib("VmHWM") - before) * 1024, coef=model.coef_.nbytes,
+        X=X.data.nbytes + X.indices.nbytes + X.indptr.nbytes)
+    del model
+print(json.dumps(results))
+"""
+
+
+def _fit_memory(n, d, solvers=("subgradient", "dual_cd", "lbfgs")):
+    """Peak memory a fit adds, per solver, measured in a fresh process (the resident
+    size also counts the numba kernels' allocations, which tracemalloc misses)."""
+    if not os.path.exists("/proc/self/clear_refs"):
+        pytest.skip("needs Linux /proc to reset and read the peak resident size")
+    script = MEMORY_SCRIPT.format(n=n, d=d, solvers=tuple(solvers))
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                            text=True, timeout=1800, check=True)
+    return json.loads(result.stdout)
+
+
+# Bounds from each solver's design, in units of coef_ (plus X): the subgradient
+# solver keeps the iterate, its lazy parts, the running average and one gradient;
+# dual_cd keeps W(α), the dual variables (n·k) and one gradient; L-BFGS-B keeps
+# 2·30 correction vectors and 5 more of the parameters' size, plus the solver's
+# gradients and averaged dual points. Densifying X would cost n/k = 100 coef_.
+MEMORY_BOUNDS = {"subgradient": 12, "dual_cd": 12, "lbfgs": 2 * 30 + 5 + 20}
+DUAL_CD_DENSIFIES = pytest.mark.xfail(reason=(
+    "dual_cd's exact finishing step densifies the rows of the free pairs of a CSR "
+    "X (X[free_i].toarray() in _solvers/dual_cd.py): O(n_free · n_features)"),
+    strict=False)
+
+
+@pytest.fixture(scope="module")
+def memory_many_features():
+    return _fit_memory(n=300, d=3 * 10 ** 4)
+
+
+@pytest.mark.parametrize("solver", [
+    "subgradient", pytest.param("dual_cd", marks=DUAL_CD_DENSIFIES), "lbfgs"])
+def test_sparse_features_memory(solver, memory_many_features):
+    """3·10^4 sparse features: a fit's extra memory stays proportional to coef_+X."""
+    usage = memory_many_features[solver]
+    assert usage["extra"] <= MEMORY_BOUNDS[solver] * (usage["coef"] + usage["X"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("solver", [
+    "subgradient", pytest.param("dual_cd", marks=DUAL_CD_DENSIFIES), "lbfgs"])
+def test_million_sparse_features_memory(solver):
+    usage = _fit_memory(n=300, d=10 ** 6, solvers=[solver])[solver]
+    assert usage["extra"] <= MEMORY_BOUNDS[solver] * (usage["coef"] + usage["X"])
+
+
+# -- extremes: degenerate data --------------------------------------------------------
+
+@solvers
+@pytest.mark.parametrize("k", [2, 4])
+def test_one_sample_per_class(solver, k):
+    X, y = make_problem(n=k, d=3, k=k, seed=9)
+    model = _fit(X, y, solver=solver, C=1e-2, tol=1e-6, max_iter=5000)
+    _assert_finite(model)
+    _assert_certified(model, X, y, cvxpy_optimum(X, y, k, 1e-2)[2])
+
+
+@solvers
+def test_duplicate_rows_and_constant_features(solver):
+    """Duplicated rows act as integer weights; an all-zero column gets exactly zero
+    weight; a constant column gets none at the optimum (the unpenalized intercept
+    does its work for free), so its weights are within the strong-convexity bound."""
+    X, y = make_problem(n=20, d=3, k=3, seed=10)
+    X = np.hstack([X, np.zeros((20, 1)), np.full((20, 1), 2.5)])
+    repeats = np.arange(20) % 3 + 1
+    X_rep, y_rep = np.repeat(X, repeats, axis=0), np.repeat(y, repeats)
+    C = 1e-2
+    params = dict(solver=solver, C=C, tol=1e-8, max_iter=3000)
+    repeated = _fit(X_rep, y_rep, **params)
+    weighted = _fit(X, y, repeats.astype(float), **params)
+    optimum = cvxpy_optimum(X, y, 3, C, sample_weight=repeats)[2]
+    for model in (repeated, weighted):
+        _assert_finite(model)
+        _assert_certified(model, X, y, optimum, sample_weight=repeats)
+        assert np.all(model.coef_[:, 3] == 0.0)
+        value = model.objective(X, y, sample_weight=repeats)
+        distance = np.sqrt(2 * model.duality_gap_ * value / C)
+        assert np.linalg.norm(model.coef_[:, 4]) <= distance + 1e-9
+
+
+# -- extremes: labels and containers ---------------------------------------------------
+
+def _label_variants(y):
+    import pandas as pd
+
+    names = np.array(["mid", "hi", "lo"])
+    categorical = pd.Categorical(names[y], categories=["lo", "mid", "hi"], ordered=True)
+    return {
+        "strings": names[y],
+        "negative_ints": np.array([-7, -2, -1])[y],
+        "categorical": categorical,
+        "categorical_series": pd.Series(categorical),
+        "object_strings": names[y].astype(object),
+    }
+
+
+@pytest.mark.parametrize("kind", ["strings", "negative_ints", "categorical",
+                                  "categorical_series", "object_strings"])
+@pytest.mark.parametrize("solver", ["lbfgs", "dual_cd"])
+def test_label_types(kind, solver):
+    """Any label type gives the model of its sorted integer codes, bit for bit."""
+    X, y = make_problem(n=30, d=3, k=3, seed=11)
+    labels = _label_variants(y)[kind]
+    values = np.asarray(labels)
+    classes, codes = np.unique(values, return_inverse=True)
+    model = _fit(X, labels, solver=solver, C=1e-2)
+    coded = _fit(X, codes, solver=solver, C=1e-2)
+    assert_array_equal(model.classes_, classes)
+    assert_array_equal(model.coef_, coded.coef_)
+    assert_array_equal(model.intercept_, coded.intercept_)
+    assert_array_equal(model.predict(X), classes[coded.predict(X)])
+    assert model.score(X, labels) == coded.score(X, codes)
+    partial = _model(solver, C=1e-2).partial_fit(X, labels, classes=classes)
+    assert_array_equal(partial.classes_, classes)
+
+
+def test_dataframe_feature_names():
+    pd = pytest.importorskip("pandas")
+    X, y = make_problem(n=30, d=3, k=3, seed=12)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    model = _fit(frame, y, C=1e-2)
+    assert_array_equal(model.feature_names_in_, ["a", "b", "c"])
+    assert_array_equal(model.coef_, _fit(X, y, C=1e-2).coef_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.predict(frame)
+        model.objective(frame, y)
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        model.predict(X)
+    for other in (frame.rename(columns={"a": "z"}), frame[["b", "a", "c"]]):
+        with pytest.raises(ValueError, match="feature names should match"):
+            model.predict(other)
+    with pytest.warns(UserWarning, match="has feature names, but"):
+        _fit(X, y, C=1e-2).predict(frame)
+    partial = _model(C=1e-2).partial_fit(frame, y, classes=[0, 1, 2])
+    with pytest.raises(ValueError, match="feature names should match"):
+        partial.partial_fit(frame.rename(columns={"c": "d"}), y)
+    assert not hasattr(_fit(pd.DataFrame(X), y, C=1e-2), "feature_names_in_")
+
+
+@solvers
+def test_read_only_memmap(solver, tmp_path):
+    """Read-only memory maps (dense, and CSR arrays) fit like in-memory arrays."""
+    X, y = make_problem(n=30, d=4, k=3, seed=13, sparsity=0.4)
+    X_csr = sp.csr_matrix(X)
+    maps = {}
+    for name, array in [("X", X), ("data", X_csr.data), ("indices", X_csr.indices),
+                        ("indptr", X_csr.indptr)]:
+        path = tmp_path / f"{name}.npy"
+        np.save(path, array)
+        maps[name] = np.load(path, mmap_mode="r")
+    X_map = sp.csr_matrix((maps["data"], maps["indices"], maps["indptr"]),
+                          shape=X.shape)
+    for data, mapped in [(X, maps["X"]), (X_csr, X_map)]:
+        expected = _fit(data, y, solver=solver, C=1e-2)
+        model = _fit(mapped, y, solver=solver, C=1e-2)
+        assert_array_equal(model.coef_, expected.coef_)
+        assert_array_equal(model.predict(mapped), expected.predict(data))
+        assert model.objective(mapped, y) == expected.objective(data, y)
+        partial = _model(solver, C=1e-2).partial_fit(mapped, y, classes=[0, 1, 2])
+        _assert_finite(partial)
+
+
+@solvers
+@pytest.mark.parametrize("sparse", [False, True])
+def test_float32_input(solver, sparse):
+    """float32 data is used as is; the model is float64, finite, and predicts the
+    float32 data as it predicts the same values in float64."""
+    X, y = make_problem(n=30, d=4, k=3, seed=14, sparsity=0.3 if sparse else 0.0)
+    X32 = X.astype(np.float32)
+    X64 = X32.astype(np.float64)
+    X32_in, X64_in = (sp.csr_matrix(X32), sp.csr_matrix(X64)) if sparse else (X32, X64)
+    model = _fit(X32_in, y, solver=solver, C=1e-2)
+    _assert_finite(model)
+    assert model.coef_.dtype == model.intercept_.dtype == np.float64
+    assert_array_equal(model.predict(X32_in), model.predict(X64_in))
+    if sparse:  # CSR products are formed in float64, so the certificate holds
+        _assert_certified(model, X64, y, cvxpy_optimum(X64, y, 3, 1e-2)[2])
+
+
+@solvers
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
+def test_max_iter_one(solver, loss):
+    X, y = make_problem(n=30, d=4, k=3, seed=15)
+    with pytest.warns(ConvergenceWarning, match="did not converge within max_iter=1"):
+        model = _model(solver, C=1e-2, loss=loss, max_iter=1).fit(X, y)
+    _assert_finite(model)
+    assert model.n_iter_ == 1
+    assert set(model.predict(X)) <= set(y)
+    _assert_certified(model, X, y, cvxpy_optimum(X, y, 3, 1e-2, loss=loss)[2])
+
+
+# -- integrity: inputs and models ---------------------------------------------------
+
+@solvers
+@pytest.mark.parametrize("kind", ["dense", "csr", "dense32", "csr32"])
+def test_inputs_never_mutated(solver, kind):
+    """Read-only inputs (a write would raise) keep their values through fit,
+    warm refit, partial_fit and every prediction method."""
+    X, y = make_problem(n=30, d=4, k=3, seed=16, sparsity=0.4)
+    X = X.astype(np.float32 if kind.endswith("32") else np.float64)
+    sw = _frozen(random_weights(30, seed=16))
+    if kind.startswith("csr"):
+        X_in = sp.csr_matrix(X)
+        X_in.data, X_in.indices, X_in.indptr = (
+            _frozen(X_in.data), _frozen(X_in.indices), _frozen(X_in.indptr))
+        originals = [X_in.data.copy(), X_in.indices.copy(), X_in.indptr.copy()]
+        current = lambda: [X_in.data, X_in.indices, X_in.indptr]  # noqa: E731
+    else:
+        X_in = _frozen(X)
+        originals, current = [X.copy()], lambda: [X_in]  # noqa: E731
+    y_in = _frozen(y)
+    model = _fit(X_in, y_in, sw, solver=solver, C=1e-2, max_iter=50, warm_start=True,
+                 class_weight={0: 2.0, 1: 1.0, 2: 0.5})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X_in, y_in, sample_weight=sw)
+    model.predict(X_in), model.decision_function(X_in)
+    model.score(X_in, y_in, sample_weight=sw), model.objective(X_in, y_in, sw)
+    partial = _model(solver, C=1e-2)
+    partial.partial_fit(X_in, y_in, classes=[0, 1, 2], sample_weight=sw)
+    partial.partial_fit(X_in, y_in, sample_weight=sw)
+    for before, after in zip(originals, current()):
+        assert_array_equal(after, before)
+    assert_array_equal(y_in, y)
+    assert_array_equal(sw, random_weights(30, seed=16))
+
+
+class _SolverFailure(RuntimeError):
+    pass
+
+
+def _failing(function):
+    """``function`` that scribbles on its array arguments' copies and then raises."""
+    def fail(*args, **kwargs):
+        for argument in args:
+            if hasattr(argument, "coef"):
+                argument.coef[...] = np.nan  # solver state, as partial_fit passes it
+        raise _SolverFailure("interrupted")
+    return fail
+
+
+@solvers
+@pytest.mark.parametrize("warm_start", [False, True])
+def test_failed_fit_leaves_model_unchanged(solver, warm_start, monkeypatch):
+    X, y = make_problem(n=30, d=4, k=3, seed=17)
+    model = _fit(X, y, solver=solver, C=1e-2, max_iter=50, warm_start=warm_start)
+    before, predictions = _snapshot(model), model.predict(X)
+    X_nan = X.copy()
+    X_nan[0, 0] = np.nan
+    failures = [
+        (X_nan, y, None, ValueError),
+        (X, np.zeros_like(y), None, ValueError),
+        (X, y, np.r_[-1.0, np.ones(29)], ValueError),
+        (X * 1e160, y, None, ValueError),
+        (X, np.where(y == 0, 3, y), None, ValueError if warm_start else None),
+    ]
+    for X_bad, y_bad, sw_bad, error in failures:
+        if error is None:
+            continue
+        with pytest.raises(error):
+            model.fit(X_bad, y_bad, sample_weight=sw_bad)
+        assert _snapshot(model) == before
+        assert_array_equal(model.predict(X), predictions)
+    name = {"lbfgs": "minimize_lbfgs", "dual_cd": "minimize_dual_cd",
+            "subgradient": "minimize_subgradient"}[solver]
+    monkeypatch.setattr(f"sksvm._estimator.{name}", _failing(None))
+    with pytest.raises(_SolverFailure):
+        model.fit(X, y)
+    assert _snapshot(model) == before
+    assert_array_equal(model.predict(X), predictions)
+
+
+def test_failed_partial_fit_leaves_model_unchanged(monkeypatch):
+    X, y = make_problem(n=30, d=4, k=3, seed=18)
+    model, twin = _model(C=1e-2), _model(C=1e-2)
+    for estimator in (model, twin):
+        estimator.partial_fit(X, y, classes=[0, 1, 2])
+    before = _snapshot(model)
+    X_nan = X.copy()
+    X_nan[0, 0] = np.nan
+    failures = [
+        dict(X=X_nan, y=y), dict(X=X, y=np.where(y == 0, 5, y)),
+        dict(X=X, y=y, classes=[0, 1, 2, 3]),
+        dict(X=X, y=y, sample_weight=-np.ones(30)),
+        dict(X=X * 1e160, y=y), dict(X=X[:, :2], y=y)]
+    for arguments in failures:
+        with pytest.raises(ValueError):
+            model.partial_fit(**arguments)
+        assert _snapshot(model) == before
+    monkeypatch.setattr("sksvm._estimator.run_epoch", _failing(None))
+    with pytest.raises(_SolverFailure):
+        model.partial_fit(X, y)
+    assert _snapshot(model) == before
+    monkeypatch.undo()
+    model.partial_fit(X, y)
+    twin.partial_fit(X, y)
+    assert_array_equal(model.coef_, twin.coef_)
+    assert model.n_iter_ == twin.n_iter_ == 2
+
+
+@solvers
+def test_warm_start_new_classes_raises(solver):
+    X, y = make_problem(n=30, d=4, k=3, seed=19)
+    model = _fit(X, y, solver=solver, C=1e-2, max_iter=50, warm_start=True)
+    before = _snapshot(model)
+    for y_other in (np.where(y == 2, 7, y), np.where(y == 2, 1, y)):
+        with pytest.raises(ValueError, match="same classes as the previous fit"):
+            model.fit(X, y_other)
+        assert _snapshot(model) == before
+
+
+def test_partial_fit_class_not_in_classes_raises():
+    X, y = make_problem(n=30, d=4, k=3, seed=20)
+    model = _model(C=1e-2)
+    with pytest.raises(ValueError, match=r"labels not in classes: \[2\]"):
+        model.partial_fit(X, y, classes=[0, 1])
+    assert not hasattr(model, "coef_")
+    model.partial_fit(X, y, classes=[0, 1, 2])
+    with pytest.raises(ValueError, match=r"labels not in classes: \[9\]"):
+        model.partial_fit(X, np.where(y == 0, 9, y))
+
+
+# -- persistence -------------------------------------------------------------------
+
+LOAD_AND_PREDICT = """
+import pickle, sys
+import joblib, numpy as np, skops.io
+from sksvm._io import load_model
+
+directory = sys.argv[1]
+X = np.load(f"{directory}/X.npy")
+out = {}
+for name in sys.argv[2:]:
+    with open(f"{directory}/{name}.pkl", "rb") as handle:
+        loaded = {"pickle": pickle.load(handle)}
+    loaded["joblib"] = joblib.load(f"{directory}/{name}.joblib")
+    path = f"{directory}/{name}.skops"
+    loaded["skops"] = skops.io.load(path, trusted=skops.io.get_untrusted_types(
+        file=path))
+    loaded["cli"] = load_model(f"{directory}/{name}.cli.skops")[0]
+    for how, model in loaded.items():
+        out[f"{name}-{how}-predict"] = model.predict(X)
+        out[f"{name}-{how}-decision"] = model.decision_function(X)
+np.savez(f"{directory}/out.npz", **out)
+"""
+
+
+def test_round_trips_in_a_fresh_process(tmp_path):
+    """pickle, joblib, skops and the CLI's model files predict identically after
+    loading in a new interpreter."""
+    skops_io = pytest.importorskip("skops.io")
+    from sksvm._io import save_model
+
+    X, y = make_problem(n=40, d=4, k=3, seed=21)
+    labels = np.array(["ant", "bee", "cat"])[y]
+    models = {
+        "lbfgs": _fit(X, labels, C=1e-2),
+        "dual_cd_binary": _fit(X, y % 2 - 5, solver="dual_cd", C=1e-2),
+        "subgradient_partial": _model("subgradient", C=1e-2).partial_fit(
+            X, labels, classes=["ant", "bee", "cat"]),
+    }
+    np.save(tmp_path / "X.npy", X)
+    for name, model in models.items():
+        with open(tmp_path / f"{name}.pkl", "wb") as handle:
+            pickle.dump(model, handle)
+        joblib.dump(model, tmp_path / f"{name}.joblib")
+        skops_io.dump(model, tmp_path / f"{name}.skops")
+        save_model(model, str(tmp_path / f"{name}.cli.skops"), {"format": "csv"})
+    subprocess.run([sys.executable, "-c", LOAD_AND_PREDICT, str(tmp_path), *models],
+                   check=True, timeout=300)
+    with np.load(tmp_path / "out.npz") as out:
+        for name, model in models.items():
+            for how in ("pickle", "joblib", "skops", "cli"):
+                assert_array_equal(out[f"{name}-{how}-predict"], model.predict(X))
+                assert_array_equal(out[f"{name}-{how}-decision"],
+                                   model.decision_function(X))
+
+
+def _inject_call(model_path, module, name, argument):
+    """Rewrite a skops file so that loading it calls ``module.name(argument)``: a
+    constructor-from-reduce node, stored as an extra attribute of the model."""
+    with zipfile.ZipFile(model_path) as archive:
+        files = {entry: archive.read(entry) for entry in archive.namelist()}
+    schema = json.loads(files["schema.json"])
+    attributes = schema["content"]  # a dict node: content and one key type per key
+    key_types = attributes["key_types"]["content"]
+    key_types.append(dict(key_types[0]))  # str
+    attributes["content"]["payload"] = {
+        "__class__": name, "__module__": module,
+        "__loader__": "ConstructorFromReduceNode",
+        "content": {"__class__": "tuple", "__module__": "builtins",
+                    "__loader__": "TupleNode",
+                    "content": [{"__class__": "str", "__module__": "builtins",
+                                 "__loader__": "JsonNode",
+                                 "content": json.dumps(argument), "is_json": True}]}}
+    files["schema.json"] = json.dumps(schema).encode()
+    with zipfile.ZipFile(model_path, "w") as archive:
+        for entry, content in files.items():
+            archive.writestr(entry, content)
+
+
+def test_crafted_model_file_is_refused(tmp_path, capsys):
+    """A model file that runs code when loaded is refused by the CLI before
+    anything is built from it; the same file does run its code if trusted."""
+    skops_io = pytest.importorskip("skops.io")
+    from sksvm._io import DataError, load_model, save_model
+    from sksvm.cli import main
+
+    X, y = make_problem(n=20, d=3, k=3, seed=22)
+    data = tmp_path / "data.csv"
+    np.savetxt(data, np.column_stack([y, X]), delimiter=",")
+    evil = tmp_path / "evil.skops"
+    save_model(_fit(X, y, C=1e-2), str(evil), {"format": "csv", "label_column": 0})
+    marker = tmp_path / "code-ran"
+    _inject_call(evil, "builtins", "exec", f"open({str(marker)!r}, 'w').close()")
+    # The gadget is live: trusting everything in the file runs it.
+    skops_io.load(evil, trusted=skops_io.get_untrusted_types(file=evil))
+    assert marker.exists()
+    marker.unlink()
+    with pytest.raises(DataError, match="refusing to load .*builtins.exec"):
+        load_model(str(evil))
+    assert main(["predict", str(data), str(evil)]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("sksvm: error: refusing to load") and "exec" in error
+    assert not marker.exists()
+
+
+# -- determinism ------------------------------------------------------------------
+
+@pytest.mark.parametrize("params", [
+    dict(solver="lbfgs"), dict(solver="lbfgs", loss="squared_hinge"),
+    dict(solver="subgradient"), dict(solver="subgradient", batch_size=7),
+    dict(solver="dual_cd"), dict(solver="dual_cd", loss="squared_hinge")],
+    ids=["lbfgs", "lbfgs-squared", "subgradient", "subgradient-minibatch",
+         "dual_cd", "dual_cd-squared"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_same_random_state_is_bit_identical(params, n_threads):
+    X, y = make_problem(n=60, d=5, k=4, seed=23)
+    sw = random_weights(60, seed=23)
+    fits = [_fit(X, y, sw, C=1e-2, random_state=7, n_threads=n_threads, **params)
+            for _ in range(2)]
+    for name in ("coef_", "intercept_", "n_iter_", "duality_gap_"):
+        assert_array_equal(getattr(fits[0], name), getattr(fits[1], name))
+    partial = [LinearMulticlassSVM(C=1e-2, batch_size=9, random_state=7,
+                                   n_threads=n_threads) for _ in range(2)]
+    for model in partial:
+        model.partial_fit(X, y, classes=[0, 1, 2, 3], sample_weight=sw)
+        model.partial_fit(X, y, sample_weight=sw)
+    assert_array_equal(partial[0].coef_, partial[1].coef_)
+
+
+# -- concurrency --------------------------------------------------------------------
+
+GRID = {"C": [1e-3, 1e-1], "solver": ["lbfgs", "dual_cd"]}
+
+
+def _grid_search(X, y, **parallel):
+    search = GridSearchCV(LinearMulticlassSVM(n_threads=1, random_state=0), GRID, cv=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with joblib.parallel_config(**parallel):
+            return search.fit(X, y)
+
+
+def _assert_same_search(a, b):
+    for key in a.cv_results_:
+        if "time" not in key:
+            assert_array_equal(np.asarray(a.cv_results_[key]),
+                               np.asarray(b.cv_results_[key]))
+    assert_array_equal(a.best_estimator_.coef_, b.best_estimator_.coef_)
+
+
+@pytest.mark.parametrize("backend", [
+    "threading", pytest.param("loky", marks=pytest.mark.slow)])
+def test_grid_search_parallel_matches_sequential(backend):
+    X, y = make_problem(n=60, d=4, k=3, seed=24)
+    sequential = _grid_search(X, y, n_jobs=1)
+    parallel = _grid_search(X, y, backend=backend, n_jobs=2)
+    _assert_same_search(sequential, parallel)
+
+
+def _threads_used_by_a_fit(n_threads=None):
+    """(effective_n_threads(n_threads), numba thread counts set during a fit)."""
+    import numba as numba_in_worker
+
+    import sksvm._threads as threads_module
+
+    counts = []
+    original = numba_in_worker.set_num_threads
+
+    def spy(count):
+        counts.append(count)
+        original(count)
+
+    threads_module.numba.set_num_threads = spy
+    try:
+        X, y = make_problem(n=30, d=3, k=3, seed=25)
+        _model(n_threads=n_threads, C=1e-2).fit(X, y)
+    finally:
+        threads_module.numba.set_num_threads = original
+    return threads_module.effective_n_threads(n_threads), counts[0]
+
+
+def test_thread_count_clamped_by_joblib_and_threadpoolctl():
+    """numba threads never exceed what joblib or threadpoolctl allow: one per
+    worker thread of joblib's threading backend, the OpenMP limit set by
+    threadpool_limits, and NUMBA_NUM_THREADS (which loky sets per worker)."""
+    limit = numba.config.NUMBA_NUM_THREADS
+    assert allowed_n_threads() == effective_n_threads(None) == limit
+    assert effective_n_threads(10 ** 6) == limit
+    assert _threads_used_by_a_fit() == (limit, limit)
+    with threadpool_limits(limits=1):
+        assert _threads_used_by_a_fit() == (1, 1)
+        assert _threads_used_by_a_fit(n_threads=2) == (1, 1)
+    with threadpool_limits(limits=1, user_api="blas"):
+        assert effective_n_threads(None) == limit
+    in_threads = joblib.Parallel(n_jobs=2, backend="threading")(
+        joblib.delayed(_threads_used_by_a_fit)(None) for _ in range(4))
+    assert in_threads == [(1, 1)] * 4
+    sequential = joblib.Parallel(n_jobs=1, backend="threading")(
+        joblib.delayed(_threads_used_by_a_fit)(None) for _ in range(2))
+    assert sequential == [(limit, limit)] * 2
+
+
+def _worker_thread_counts():
+    import os as os_in_worker
+
+    return (_threads_used_by_a_fit(), _threads_used_by_a_fit(n_threads=64),
+            os_in_worker.environ.get("NUMBA_NUM_THREADS"))
+
+
+def test_thread_count_clamped_in_loky_workers():
+    """loky workers get NUMBA_NUM_THREADS = cpu_count // n_jobs (or joblib's
+    inner_max_num_threads); a fit there uses at most that many threads."""
+    share = max(1, joblib.cpu_count() // 2)
+    results = joblib.Parallel(n_jobs=2, backend="loky")(
+        joblib.delayed(_worker_thread_counts)() for _ in range(2))
+    for default, requested, environment in results:
+        assert environment == str(share)
+        assert default == (share, share)
+        assert requested == (share, share)
+
+
+def test_concurrent_fits_in_threads_match_sequential_fits():
+    """Fits running at the same time in threads (each with 2 numba threads) give
+    the models they give one after the other."""
+    jobs = [(dict(solver="lbfgs"), 26), (dict(solver="dual_cd", random_state=0), 27),
+            (dict(solver="subgradient", batch_size=8, random_state=0), 28),
+            (dict(solver="lbfgs", loss="squared_hinge"), 29)]
+    data = [make_problem(n=80, d=5, k=3, seed=seed) for _, seed in jobs]
+    sequential = [_fit(X, y, C=1e-2, n_threads=2, **params)
+                  for (params, _), (X, y) in zip(jobs, data)]
+    results = [None] * len(jobs)
+    start = threading.Barrier(len(jobs))
+
+    def run(index):
+        start.wait()
+        X, y = data[index]
+        results[index] = _fit(X, y, C=1e-2, n_threads=2, **jobs[index][0])
+
+    threads = [threading.Thread(target=run, args=(index,))
+               for index in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for concurrent, alone in zip(results, sequential):
+        assert_array_equal(concurrent.coef_, alone.coef_)
+        assert_array_equal(concurrent.intercept_, alone.intercept_)
