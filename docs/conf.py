@@ -72,29 +72,6 @@ sphinx_gallery_conf = {
 }
 
 
-# -- docstring markup ---------------------------------------------------------------
-def _fix_docstring_markup(app, what, name, obj, options, lines):
-    """Repair two markup slips that docutils rejects, in place.
-
-    - In a raw docstring, a trailing backslash does not join a numpydoc type line
-      with the next one, as it does in a plain string; join such lines here.
-    - A bare ``n_features_in_`` reads as a hyperlink reference; quote it.
-    """
-    joined = []
-    for line in lines:
-        if joined and joined[-1].endswith("\\"):
-            joined[-1] = joined[-1][:-1].rstrip() + " " + line.strip()
-        else:
-            joined.append(line)
-    lines[:] = [line.replace("(n_features_in_,)", "(`n_features_in_`,)")
-                for line in joined]
-
-
-def setup(app):
-    # Before numpydoc (priority 500) parses the sections.
-    app.connect("autodoc-process-docstring", _fix_docstring_markup, priority=100)
-
-
 # -- pages written at build time -------------------------------------------------
 def write_cli_help():
     """``sksvm --help`` and each subcommand's help, for the command-line page."""

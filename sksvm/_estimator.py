@@ -101,10 +101,10 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
 
     Attributes
     ----------
-    coef_ : ndarray of shape (1, n_features) if n_classes == 2 else \
-            (n_classes, n_features)
-        Weights. For binary problems, the difference ``w_1 - w_0`` of the two
-        class weight vectors, as in :class:`~sklearn.svm.LinearSVC`.
+    coef_ : ndarray of shape (n_classes, n_features) or (1, n_features)
+        Weights, one row per class. For binary problems, one row: the
+        difference ``w_1 - w_0`` of the two class weight vectors, as in
+        :class:`~sklearn.svm.LinearSVC`.
     intercept_ : ndarray of shape (1,) if n_classes == 2 else (n_classes,)
         Intercepts (zeros when ``fit_intercept=False``); ``b_1 - b_0`` for binary
         problems. Only their differences matter; multiclass intercepts are
@@ -128,7 +128,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         value. NaN after :meth:`partial_fit`.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string feature names.
 
     See Also
@@ -141,7 +141,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
     The hinge loss is not differentiable. The ``"lbfgs"`` solver minimizes
     smoothed objectives :math:`J_\mu` (the hinge replaced by its Moreau envelope of
     width :math:`\mu`, which is within :math:`\mu/2` of it), decreasing
-    :math:`\mu` tenfold per stage from ``margin``, until the duality gap computed
+    :math:`\mu` by a factor 0.3 per stage from ``margin``, until the duality gap computed
     from the smoothed problem's dual point meets ``tol``.
 
     The ``"dual_cd"`` solver maximizes the dual (one variable
@@ -367,9 +367,12 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The data on which to evaluate the objective.
         y : array-like of shape (n_samples,)
             Labels, all among ``classes_``.
         sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights, multiplied by the class weights of the fit; None
+            gives every sample weight one.
 
         Returns
         -------
@@ -401,8 +404,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
 
         Returns
         -------
-        scores : ndarray or dask array of shape (n_samples,) or \
-                (n_samples, n_classes)
+        scores : ndarray or dask array of shape (n_samples, n_classes) or (n_samples,)
             ``X @ coef_.T + intercept_``. For two classes, one score per sample,
             positive for ``classes_[1]``.
         """

@@ -62,11 +62,6 @@ KNOWN_SHORTFALLS = {
         "stochastic subgradient at C=1e-3 on a nearly separable problem (J* = 0.003 "
         "with intercept): 3000 epochs end 10-50 % above J*; 30000 per-sample epochs "
         "reach 1.8 % without intercept"),
-    "test_hinge_default_tol[dual_cd-n60-d6-k5-C0.001": (
-        "dual_cd on a tiny nearly separable dense problem does not reach the "
-        "default gap within max_iter epochs"),
-    "test_hinge_default_tol[dual_cd-n45-d4-k4-C0.01-nointercept-intweights]": (
-        "dual_cd ends 0.3 % above the optimum on this weighted case"),
     "test_hinge_tight_tol[lbfgs-n60-d6-k5-C0.001-intercept": (
         "lbfgs with intercept at tol=1e-10 on a nearly separable problem: the "
         "active-set finish is not reached within max_iter=5000"),

@@ -41,21 +41,7 @@ def public_objects():
 
 PUBLIC = public_objects()
 
-# Known failures, to be fixed in the docstrings themselves: name -> reason.
-KNOWN_INVALID = {
-    "sksvm.LinearMulticlassSVM.objective":
-        "PR07: the X and sample_weight parameters have no description",
-}
-
-
-def _cases():
-    for name, top_level in PUBLIC:
-        marks = ([pytest.mark.xfail(reason=KNOWN_INVALID[name], strict=False)]
-                 if name in KNOWN_INVALID else [])
-        yield pytest.param(name, top_level, id=name, marks=marks)
-
-
-@pytest.mark.parametrize("name, top_level", list(_cases()))
+@pytest.mark.parametrize("name, top_level", PUBLIC, ids=[name for name, _ in PUBLIC])
 def test_numpydoc_valid(name, top_level):
     result = numpydoc_validate.validate(name)
     errors = [(code, message) for code, message in result["errors"]
