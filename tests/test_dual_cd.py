@@ -408,7 +408,8 @@ def _expected_failed_checks(estimator):
     return {}
 
 
-@parametrize_with_checks([LinearMulticlassSVM(solver="dual_cd")],
+@parametrize_with_checks([LinearMulticlassSVM(solver="dual_cd"),
+                          LinearMulticlassSVM(solver="dual_cd", loss="squared_hinge")],
                          expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible(estimator, check):
     check(estimator)

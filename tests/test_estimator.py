@@ -34,27 +34,19 @@ def _expected_failed_checks(estimator):
     return {}
 
 
-# Each solver and loss path once in the default run ("dual_cd" in
-# tests/test_dual_cd.py); the remaining combinations with the slow tests.
+# Every (solver, loss) combination ("dual_cd" in tests/test_dual_cd.py). Only the
+# mini-batch configuration lists expected failures.
 @parametrize_with_checks(
     [
         LinearMulticlassSVM(),
         LinearMulticlassSVM(loss="squared_hinge"),
         LinearMulticlassSVM(solver="subgradient"),
+        LinearMulticlassSVM(solver="subgradient", loss="squared_hinge"),
         STOCHASTIC,
     ],
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible(estimator, check):
-    check(estimator)
-
-
-@pytest.mark.slow
-@parametrize_with_checks(
-    [LinearMulticlassSVM(solver="subgradient", loss="squared_hinge")],
-    expected_failed_checks=_expected_failed_checks,
-)
-def test_sklearn_compatible_other_paths(estimator, check):
     check(estimator)
 
 

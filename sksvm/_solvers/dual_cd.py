@@ -620,7 +620,7 @@ def minimize_dual_cd(objective, *, tol, max_iter, random_state, alpha0=None,
             center[:] = pb.aux[0]
             shrinkable[:] = False
         if shrinking and not done:
-            order = np.flatnonzero(~shrinkable).astype(np.int64)
+            order = all_active[~shrinkable[all_active]]
             n_active = order.shape[0]
         log.record(epoch, point[3], st["n_checks"], point[2],
                    extra=f"{extra}active {n_active}/{all_active.shape[0]}  ")
