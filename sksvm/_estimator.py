@@ -276,7 +276,14 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
                         random_state=check_random_state(self.random_state),
                         verbose=self.verbose)
                 duality_gap = self._duality_gap(objective, result)
-            if not result.converged:
+            if not result.converged and result.n_iter < self.max_iter:
+                warnings.warn(
+                    f"LinearMulticlassSVM (solver={self.solver!r}) did not converge: "
+                    f"it stopped after {result.n_iter} of max_iter={self.max_iter} "
+                    f"iterations, unable to make progress (last criterion "
+                    f"{result.gap:.3g} > tol={self.tol:g}). Scale the features, "
+                    "try another solver or increase tol.", ConvergenceWarning)
+            elif not result.converged:
                 warnings.warn(
                     f"LinearMulticlassSVM (solver={self.solver!r}) did not converge "
                     f"within max_iter={self.max_iter} iterations (last criterion "

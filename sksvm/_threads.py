@@ -50,9 +50,9 @@ def _openmp_thread_limit():
     """The smallest thread limit of the loaded OpenMP runtimes, or None."""
     global _openmp_controller
     if _openmp_controller is None or not _openmp_controller.lib_controllers:
-        # Finding the loaded libraries takes milliseconds; reading their limits
-        # takes microseconds. A runtime loaded later is found on the next call
-        # only while none was found (threadpool_limits sets every runtime alike).
+        # Finding the loaded runtimes takes milliseconds, reading their limits
+        # microseconds: look them up once (again while none is loaded). The
+        # runtimes found suffice, as threadpool_limits sets every runtime alike.
         _openmp_controller = ThreadpoolController().select(user_api="openmp")
     limits = [lib.num_threads for lib in _openmp_controller.lib_controllers]
     return min(limits) if limits else None

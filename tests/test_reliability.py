@@ -14,6 +14,7 @@ import sys
 import threading
 import warnings
 import zipfile
+from contextlib import contextmanager
 
 import joblib
 import numba
@@ -222,7 +223,9 @@ def test_thousand_classes(solver):
     k, d = 1000, 20
     y = np.arange(2 * k) % k
     X = 5 * rng.randn(k, d)[y] + 0.1 * rng.randn(2 * k, d)
-    model = _fit(X, y, solver=solver, C=1e-3, max_iter=200, n_threads=2)
+    # Full batches: 200 epochs of batches of 8 leave a few samples misclassified.
+    model = _fit(X, y, solver=solver, C=1e-3, max_iter=200, n_threads=2,
+                 batch_size=None)
     _assert_finite(model)
     assert model.coef_.shape == (k, d)
     assert_array_equal(model.predict(X), y)
@@ -451,6 +454,24 @@ def test_max_iter_one(solver, loss):
     _assert_certified(model, X, y, cvxpy_optimum(X, y, 3, 1e-2, loss=loss)[2])
 
 
+def test_convergence_warning_tells_an_early_stop(monkeypatch):
+    """A solver that gives up before max_iter is reported as such, not as having
+    run out of iterations."""
+    import sksvm._estimator as estimator_module
+
+    X, y = make_problem(n=30, d=4, k=3, seed=15)
+    solve = estimator_module.minimize_lbfgs
+
+    def give_up_early(*args, **kwargs):
+        result = solve(*args, **{**kwargs, "max_iter": 3})
+        result.converged = False
+        return result
+
+    monkeypatch.setattr(estimator_module, "minimize_lbfgs", give_up_early)
+    with pytest.warns(ConvergenceWarning, match="stopped after 3 of max_iter=50 "):
+        LinearMulticlassSVM(C=1e-2, max_iter=50, n_threads=1).fit(X, y)
+
+
 # -- integrity: inputs and models ---------------------------------------------------
 
 @solvers
@@ -491,14 +512,12 @@ class _SolverFailure(RuntimeError):
     pass
 
 
-def _failing(function):
-    """``function`` that scribbles on its array arguments' copies and then raises."""
-    def fail(*args, **kwargs):
-        for argument in args:
-            if hasattr(argument, "coef"):
-                argument.coef[...] = np.nan  # solver state, as partial_fit passes it
-        raise _SolverFailure("interrupted")
-    return fail
+def _fail_half_way(*args, **kwargs):
+    """A solver that scribbles on the state it is given, then raises."""
+    for argument in args:
+        if hasattr(argument, "coef"):  # the subgradient solver's state
+            argument.coef[...] = np.nan
+    raise _SolverFailure("interrupted")
 
 
 @solvers
@@ -525,7 +544,7 @@ def test_failed_fit_leaves_model_unchanged(solver, warm_start, monkeypatch):
         assert_array_equal(model.predict(X), predictions)
     name = {"lbfgs": "minimize_lbfgs", "dual_cd": "minimize_dual_cd",
             "subgradient": "minimize_subgradient"}[solver]
-    monkeypatch.setattr(f"sksvm._estimator.{name}", _failing(None))
+    monkeypatch.setattr(f"sksvm._estimator.{name}", _fail_half_way)
     with pytest.raises(_SolverFailure):
         model.fit(X, y)
     assert _snapshot(model) == before
@@ -549,7 +568,7 @@ def test_failed_partial_fit_leaves_model_unchanged(monkeypatch):
         with pytest.raises(ValueError):
             model.partial_fit(**arguments)
         assert _snapshot(model) == before
-    monkeypatch.setattr("sksvm._estimator.run_epoch", _failing(None))
+    monkeypatch.setattr("sksvm._estimator.run_epoch", _fail_half_way)
     with pytest.raises(_SolverFailure):
         model.partial_fit(X, y)
     assert _snapshot(model) == before
@@ -699,8 +718,8 @@ def test_crafted_model_file_is_refused(tmp_path, capsys):
 def test_same_random_state_is_bit_identical(params, n_threads):
     X, y = make_problem(n=60, d=5, k=4, seed=23)
     sw = random_weights(60, seed=23)
-    fits = [_fit(X, y, sw, C=1e-2, random_state=7, n_threads=n_threads, **params)
-            for _ in range(2)]
+    fits = [_fit(X, y, sw, C=1e-2, random_state=7, n_threads=n_threads, max_iter=100,
+                 **params) for _ in range(2)]
     for name in ("coef_", "intercept_", "n_iter_", "duality_gap_"):
         assert_array_equal(getattr(fits[0], name), getattr(fits[1], name))
     partial = [LinearMulticlassSVM(C=1e-2, batch_size=9, random_state=7,
@@ -741,26 +760,31 @@ def test_grid_search_parallel_matches_sequential(backend):
     _assert_same_search(sequential, parallel)
 
 
-def _threads_used_by_a_fit(n_threads=None):
-    """(effective_n_threads(n_threads), numba thread counts set during a fit)."""
-    import numba as numba_in_worker
+_recorded = threading.local()
 
-    import sksvm._threads as threads_module
 
-    counts = []
-    original = numba_in_worker.set_num_threads
+@contextmanager
+def _recording_numba_thread_counts():
+    """Record, per Python thread, the counts passed to numba.set_num_threads."""
+    original = numba.set_num_threads
 
     def spy(count):
-        counts.append(count)
+        _recorded.counts.append(count)
         original(count)
 
-    threads_module.numba.set_num_threads = spy
+    numba.set_num_threads = spy
     try:
-        X, y = make_problem(n=30, d=3, k=3, seed=25)
-        _model(n_threads=n_threads, C=1e-2).fit(X, y)
+        yield
     finally:
-        threads_module.numba.set_num_threads = original
-    return threads_module.effective_n_threads(n_threads), counts[0]
+        numba.set_num_threads = original
+
+
+def _threads_used_by_a_fit(n_threads=None):
+    """(effective_n_threads(n_threads), the numba thread count a fit sets)."""
+    _recorded.counts = []
+    X, y = make_problem(n=30, d=3, k=3, seed=25)
+    _model(n_threads=n_threads, C=1e-2).fit(X, y)
+    return effective_n_threads(n_threads), _recorded.counts[0]
 
 
 def test_thread_count_clamped_by_joblib_and_threadpoolctl():
@@ -770,25 +794,25 @@ def test_thread_count_clamped_by_joblib_and_threadpoolctl():
     limit = numba.config.NUMBA_NUM_THREADS
     assert allowed_n_threads() == effective_n_threads(None) == limit
     assert effective_n_threads(10 ** 6) == limit
-    assert _threads_used_by_a_fit() == (limit, limit)
-    with threadpool_limits(limits=1):
-        assert _threads_used_by_a_fit() == (1, 1)
-        assert _threads_used_by_a_fit(n_threads=2) == (1, 1)
-    with threadpool_limits(limits=1, user_api="blas"):
-        assert effective_n_threads(None) == limit
-    in_threads = joblib.Parallel(n_jobs=2, backend="threading")(
-        joblib.delayed(_threads_used_by_a_fit)(None) for _ in range(4))
-    assert in_threads == [(1, 1)] * 4
-    sequential = joblib.Parallel(n_jobs=1, backend="threading")(
-        joblib.delayed(_threads_used_by_a_fit)(None) for _ in range(2))
-    assert sequential == [(limit, limit)] * 2
+    with _recording_numba_thread_counts():
+        assert _threads_used_by_a_fit() == (limit, limit)
+        with threadpool_limits(limits=1):
+            assert _threads_used_by_a_fit() == (1, 1)
+            assert _threads_used_by_a_fit(n_threads=2) == (1, 1)
+        with threadpool_limits(limits=1, user_api="blas"):
+            assert effective_n_threads(None) == limit
+        in_threads = joblib.Parallel(n_jobs=2, backend="threading")(
+            joblib.delayed(_threads_used_by_a_fit)(None) for _ in range(4))
+        assert in_threads == [(1, 1)] * 4
+        sequential = joblib.Parallel(n_jobs=1, backend="threading")(
+            joblib.delayed(_threads_used_by_a_fit)(None) for _ in range(2))
+        assert sequential == [(limit, limit)] * 2
 
 
 def _worker_thread_counts():
-    import os as os_in_worker
-
-    return (_threads_used_by_a_fit(), _threads_used_by_a_fit(n_threads=64),
-            os_in_worker.environ.get("NUMBA_NUM_THREADS"))
+    with _recording_numba_thread_counts():
+        return (_threads_used_by_a_fit(), _threads_used_by_a_fit(n_threads=64),
+                os.environ.get("NUMBA_NUM_THREADS"))
 
 
 def test_thread_count_clamped_in_loky_workers():
@@ -803,6 +827,7 @@ def test_thread_count_clamped_in_loky_workers():
         assert requested == (share, share)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_concurrent_fits_in_threads_match_sequential_fits():
     """Fits running at the same time in threads (each with 2 numba threads) give
     the models they give one after the other."""
@@ -810,7 +835,7 @@ def test_concurrent_fits_in_threads_match_sequential_fits():
             (dict(solver="subgradient", batch_size=8, random_state=0), 28),
             (dict(solver="lbfgs", loss="squared_hinge"), 29)]
     data = [make_problem(n=80, d=5, k=3, seed=seed) for _, seed in jobs]
-    sequential = [_fit(X, y, C=1e-2, n_threads=2, **params)
+    sequential = [_fit(X, y, C=1e-2, n_threads=2, max_iter=100, **params)
                   for (params, _), (X, y) in zip(jobs, data)]
     results = [None] * len(jobs)
     start = threading.Barrier(len(jobs))
@@ -818,7 +843,9 @@ def test_concurrent_fits_in_threads_match_sequential_fits():
     def run(index):
         start.wait()
         X, y = data[index]
-        results[index] = _fit(X, y, C=1e-2, n_threads=2, **jobs[index][0])
+        # (warnings.catch_warnings is not thread-safe: the mark filters instead)
+        results[index] = _model(C=1e-2, n_threads=2, max_iter=100,
+                                **jobs[index][0]).fit(X, y)
 
     threads = [threading.Thread(target=run, args=(index,))
                for index in range(len(jobs))]
