@@ -718,7 +718,7 @@ def test_crafted_model_file_is_refused(tmp_path, capsys):
 def test_same_random_state_is_bit_identical(params, n_threads):
     X, y = make_problem(n=60, d=5, k=4, seed=23)
     sw = random_weights(60, seed=23)
-    fits = [_fit(X, y, sw, C=1e-2, random_state=7, n_threads=n_threads, max_iter=100,
+    fits = [_fit(X, y, sw, C=1e-2, random_state=7, n_threads=n_threads, max_iter=30,
                  **params) for _ in range(2)]
     for name in ("coef_", "intercept_", "n_iter_", "duality_gap_"):
         assert_array_equal(getattr(fits[0], name), getattr(fits[1], name))
@@ -783,10 +783,11 @@ def _threads_used_by_a_fit(n_threads=None):
     """(effective_n_threads(n_threads), the numba thread count a fit sets)."""
     _recorded.counts = []
     X, y = make_problem(n=30, d=3, k=3, seed=25)
-    _model(n_threads=n_threads, C=1e-2).fit(X, y)
+    _model(n_threads=n_threads, C=1e-2, max_iter=5).fit(X, y)
     return effective_n_threads(n_threads), _recorded.counts[0]
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_thread_count_clamped_by_joblib_and_threadpoolctl():
     """numba threads never exceed what joblib or threadpoolctl allow: one per
     worker thread of joblib's threading backend, the OpenMP limit set by
@@ -815,6 +816,7 @@ def _worker_thread_counts():
                 os.environ.get("NUMBA_NUM_THREADS"))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_thread_count_clamped_in_loky_workers():
     """loky workers get NUMBA_NUM_THREADS = cpu_count // n_jobs (or joblib's
     inner_max_num_threads); a fit there uses at most that many threads."""
@@ -835,7 +837,7 @@ def test_concurrent_fits_in_threads_match_sequential_fits():
             (dict(solver="subgradient", batch_size=8, random_state=0), 28),
             (dict(solver="lbfgs", loss="squared_hinge"), 29)]
     data = [make_problem(n=80, d=5, k=3, seed=seed) for _, seed in jobs]
-    sequential = [_fit(X, y, C=1e-2, n_threads=2, max_iter=100, **params)
+    sequential = [_fit(X, y, C=1e-2, n_threads=2, max_iter=30, **params)
                   for (params, _), (X, y) in zip(jobs, data)]
     results = [None] * len(jobs)
     start = threading.Barrier(len(jobs))
@@ -844,7 +846,7 @@ def test_concurrent_fits_in_threads_match_sequential_fits():
         start.wait()
         X, y = data[index]
         # (warnings.catch_warnings is not thread-safe: the mark filters instead)
-        results[index] = _model(C=1e-2, n_threads=2, max_iter=100,
+        results[index] = _model(C=1e-2, n_threads=2, max_iter=30,
                                 **jobs[index][0]).fit(X, y)
 
     threads = [threading.Thread(target=run, args=(index,))
