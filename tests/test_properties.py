@@ -276,16 +276,11 @@ def test_duality_gap_bounds_suboptimality(problem, loss, fit_intercept, solver,
             "box, which breaks the intercept's constraint Aᵀ1 = 0, and still "
             "certifies it (_solvers/active_set.py): gap 1e-16 claimed at 3e-4 "
             "above the optimum"), strict=False)),
-    pytest.param(
-        np.zeros((5, 1)), np.array([0, 1, 0, 1, 0]), id="start-point",
-        marks=pytest.mark.xfail(reason=(
-            "with an intercept, the check at the starting point accepts the cheap "
-            "gap, which holds the intercept fixed, without the repaired "
-            "certificate (_solvers/lbfgs.py): gap 0 claimed at 25 % above the "
-            "optimum"), strict=False)),
+    pytest.param(np.zeros((5, 1)), np.array([0, 1, 0, 1, 0]), id="start-point"),
 ])
 def test_lbfgs_certificate_with_intercept(X, y):
-    """Two counterexamples found by test_duality_gap_bounds_suboptimality."""
+    """Two counterexamples found by test_duality_gap_bounds_suboptimality (the
+    second, the check at the starting point, is fixed)."""
     model = _fit(X, y, C=1e-2, tol=1e-8)
     _, _, optimum = cvxpy_optimum(X, y, 2, 1e-2)
     value, bound = _suboptimality_bound(model, X, y)

@@ -200,7 +200,8 @@ def minimize_lbfgs(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         return state["converged"]
 
     averages = _AveragedDual(objective)
-    state["converged"] = certify(params)[1] <= tol  # e.g. a warm start at the optimum
+    # e.g. a warm start at the optimum; with an intercept, confirmed like any gap
+    state["converged"] = certify(params)[1] <= tol and certified(params)
     while not state["converged"] and state["n_iter"] < max_iter:
         result = minimize(
             fun, params, jac=True, method="L-BFGS-B", callback=callback,
