@@ -201,15 +201,20 @@ def test_feature_magnitude_sweep(solver, magnitude, C, sparse):
 
 # -- extremes: many classes, many features -------------------------------------------
 
+def _separated_classes(k, d):
+    """Two samples per class around k well-separated random centres."""
+    rng = np.random.RandomState(0)
+    y = np.arange(2 * k) % k
+    return 5 * rng.randn(k, d)[y] + 0.1 * rng.randn(2 * k, d), y
+
+
 @solvers
 def test_many_classes(solver):
     """50 well-separated classes: every training sample predicted right."""
-    rng = np.random.RandomState(0)
     k, d = 50, 8
-    y = np.arange(2 * k) % k
-    X = 5 * rng.randn(k, d)[y] + 0.1 * rng.randn(2 * k, d)
-    # dual_cd's exact finishing steps (bounded least squares on up to n(k − 1)
-    # pairs) take most of its time here: fewer epochs keep the test short.
+    X, y = _separated_classes(k, d)
+    # dual_cd's exact finishing steps (up to n(k − 1) pairs) take most of its
+    # time here: fewer epochs keep the test short.
     max_iter = 50 if solver == "dual_cd" else 300
     model = _fit(X, y, solver=solver, C=1e-3, max_iter=max_iter)
     _assert_finite(model)
@@ -220,10 +225,8 @@ def test_many_classes(solver):
 @pytest.mark.slow
 @solvers
 def test_thousand_classes(solver):
-    rng = np.random.RandomState(0)
     k, d = 1000, 20
-    y = np.arange(2 * k) % k
-    X = 5 * rng.randn(k, d)[y] + 0.1 * rng.randn(2 * k, d)
+    X, y = _separated_classes(k, d)
     # Full batches: 200 epochs of batches of 8 leave a few samples misclassified.
     model = _fit(X, y, solver=solver, C=1e-3, max_iter=200, n_threads=2,
                  batch_size=None)

@@ -63,7 +63,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
-import scipy.optimize
 import scipy.sparse as sp
 from scipy.linalg import LinAlgWarning
 from numba import njit
@@ -449,13 +448,6 @@ class _Problem:
                 solution = scipy.linalg.solve(system, rhs, assume_a="sym")
         except (np.linalg.LinAlgError, LinAlgWarning):
             solution = scipy.linalg.lstsq(system, rhs, lapack_driver="gelsy")[0]
-        values = solution[:n_free]
-        cap = self.bound[free_i] if self.bounded else np.inf
-        if np.any(values < 0) or np.any(values > cap):
-            # With more free pairs than the dimension of W (a degenerate dual) the
-            # system is singular and has many solutions; look for one in the box
-            # before the active-set rounds move pairs to their bounds.
-            solution = _solve_in_box(system, rhs, solution, n_free, cap)
         alpha[free_i, free_j] = solution[:n_free]
         return alpha
 
@@ -482,23 +474,6 @@ class _Problem:
     def to_coef(self, W):
         """(k, d) float64 copy of a solver-layout weight matrix."""
         return np.ascontiguousarray(W.T) if self.sparse else np.array(W)
-
-
-def _solve_in_box(system, rhs, solution, n_free, cap):
-    """A solution of ``system @ x = rhs`` with its first ``n_free`` entries in
-    [0, cap], if the bounded least-squares problem finds one with a negligible
-    residual; otherwise ``solution`` unchanged."""
-    lower = np.full(system.shape[1], -np.inf)
-    upper = np.full(system.shape[1], np.inf)
-    lower[:n_free] = 0.0
-    upper[:n_free] = cap
-    bounded = scipy.optimize.lsq_linear(system, rhs, bounds=(lower, upper),
-                                        method="bvls", tol=1e-14)
-    scale = max(float(np.abs(rhs).max()), np.finfo(float).tiny)
-    residual = float(np.abs(system @ bounded.x - rhs).max())
-    if not np.all(np.isfinite(bounded.x)) or residual > 1e-10 * scale:
-        return solution
-    return bounded.x
 
 
 def minimize_dual_cd(objective, *, tol, max_iter, random_state, alpha0=None,
