@@ -40,7 +40,6 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 from dask import delayed
-from scipy.optimize import linprog
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -312,26 +311,6 @@ def _block_repaired_dual(X_block, y_block, w_block, labels, shared):
                            [alpha.sum(), conjugate, loss_mean]])
 
 
-def _repair_factors(flows):
-    """Factors φ ∈ [0, 1] keeping the most flow subject to conservation at every
-    class (the LP of :mod:`sksvm._solvers.certificate`); None if it fails."""
-    k = flows.shape[0]
-    factors = np.zeros((k, k))
-    source, target = np.nonzero(flows)
-    values = flows[source, target]
-    if not values.size:
-        return factors
-    balance = np.zeros((k, values.size))
-    balance[target, np.arange(values.size)] += values
-    balance[source, np.arange(values.size)] -= values
-    result = linprog(-values, A_eq=balance[:-1], b_eq=np.zeros(k - 1),
-                     bounds=(0.0, 1.0), method="highs")
-    if result.status != 0:
-        return None
-    factors[source, target] = np.clip(result.x, 0.0, 1.0)
-    return factors
-
-
 class DaskMulticlassSVMObjective(MulticlassSVMObjective):
     """:class:`~sksvm._objective.MulticlassSVMObjective` over a Dask array.
 
@@ -430,7 +409,7 @@ class DaskMulticlassSVMObjective(MulticlassSVMObjective):
         intercept = np.ascontiguousarray(intercept, dtype=np.float64)
         settings = (self.loss, self.margin, mu, self.weight_sum)
         flows = self._run(_block_flows, coef, intercept, settings).reshape(k, k)
-        factors = _repair_factors(flows)
+        factors = certificate.repair_factors(flows)
         if factors is None:
             return None
         total = self._run(_block_repaired_dual, coef, intercept, settings, factors)

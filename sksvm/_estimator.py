@@ -269,7 +269,8 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
                 else:
                     if state is None:
                         state = SubgradientState.start(
-                            coef0, intercept0, X, sample_weight, self.C, self.margin)
+                            coef0, intercept0, X, sample_weight, self.C, self.margin,
+                            self.fit_intercept)
                     result = minimize_subgradient(
                         objective, state, tol=self.tol, max_iter=self.max_iter,
                         batch_size=self.batch_size,
@@ -348,7 +349,8 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
                     None if first_call else self._full_parameters(), all_classes,
                     X.shape[1])
                 state = SubgradientState.start(
-                    coef0, intercept0, X, sample_weight, self.C, self.margin)
+                    coef0, intercept0, X, sample_weight, self.C, self.margin,
+                    self.fit_intercept)
             else:
                 state = copy.deepcopy(state)
             n = X.shape[0]

@@ -55,13 +55,6 @@ def iris_data():
 # Known shortfalls, measured and tracked; each stays visible as an xfail (not strict,
 # so a fix shows up as XPASS) until the solver improves.
 KNOWN_SHORTFALLS = {
-    "test_subgradient[n45-d4-k4-C0.01-intercept": (
-        "stochastic subgradient: 3000 epochs of batches of 8 end 2-7 % above the "
-        "optimum with an intercept on uncentred data (O(1/(C t)) rate)"),
-    "test_subgradient[n60-d6-k5-C0.001": (
-        "stochastic subgradient at C=1e-3 on a nearly separable problem (J* = 0.003 "
-        "with intercept): 3000 epochs end 10-50 % above J*; 30000 per-sample epochs "
-        "reach 1.8 % without intercept"),
     "test_hinge_tight_tol[lbfgs-n60-d6-k5-C0.001-intercept": (
         "lbfgs with intercept at tol=1e-10 on a nearly separable problem: the "
         "active-set finish is not reached within max_iter=5000"),

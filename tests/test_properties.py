@@ -271,31 +271,26 @@ def test_duality_gap_bounds_suboptimality(problem, loss, fit_intercept, solver,
 @pytest.mark.parametrize("X, y", [
     pytest.param(
         np.array([[-0.25, 0.5], [0.25, 0.0], [1.0, 0.0]] + [[0.0, 0.0]] * 8),
-        np.arange(11) % 2, id="active-set", marks=pytest.mark.xfail(reason=(
-            "with an intercept, the active-set step clips its dual point into the "
-            "box, which breaks the intercept's constraint Aᵀ1 = 0, and still "
-            "certifies it (_solvers/active_set.py): gap 1e-16 claimed at 3e-4 "
-            "above the optimum"), strict=False)),
+        np.arange(11) % 2, id="active-set"),
     pytest.param(np.zeros((5, 1)), np.array([0, 1, 0, 1, 0]), id="start-point"),
 ])
 def test_lbfgs_certificate_with_intercept(X, y):
-    """Two counterexamples found by test_duality_gap_bounds_suboptimality (the
-    second, the check at the starting point, is fixed)."""
+    """Two counterexamples found by test_duality_gap_bounds_suboptimality: the
+    active-set step's dual point clipped into its box (now repaired so that
+    Aᵀ1 = 0), and the check at the starting point."""
     model = _fit(X, y, C=1e-2, tol=1e-8)
     _, _, optimum = cvxpy_optimum(X, y, 2, 1e-2)
     value, bound = _suboptimality_bound(model, X, y)
     assert value - optimum <= bound + 1e-8 * optimum
 
 
-@pytest.mark.xfail(reason=(
-    "L-BFGS on the hinge minimizes smoothed objectives whose true value can rise, "
-    "and the final active-set step is tried from wherever max_iter stops: the "
-    "returned objective is not monotone in max_iter (up to +14 % here, 7 -> 10)"),
-    strict=False)
 @pytest.mark.parametrize("loss, fit_intercept, seed, max_iter", [
     ("hinge", False, 4, 7), ("squared_hinge", True, 1, 45)])
 def test_lbfgs_more_iterations_never_worse(loss, fit_intercept, seed, max_iter):
-    """The strict property: one more L-BFGS iteration never raises the objective."""
+    """The strict property: one more L-BFGS iteration never raises the objective.
+
+    Two counterexamples found before the solver returned the lowest point of its
+    path (up to +14 % from 7 to 10 iterations on the hinge)."""
     from conftest import make_problem
 
     X, y = make_problem(n=20, d=3, k=3, seed=seed)

@@ -137,15 +137,9 @@ def test_feature_magnitude_lbfgs_is_exact(exponent, fit_intercept):
     assert scaled.duality_gap_ == reference.duality_gap_
 
 
-SUBGRADIENT_SMALL_FEATURES = pytest.mark.xfail(reason=(
-    "the subgradient solver moves the intercept max(mean ‖x‖², 1) times faster "
-    "than the weights (_solvers/subgradient.py): below unit norms the intercept "
-    "steps are too large by 1/mean ‖x‖² and the intercept diverges"), strict=False)
-
-
 @pytest.mark.parametrize("solver, exponent", [
     ("dual_cd", -500), ("dual_cd", 500), ("subgradient", 500),
-    pytest.param("subgradient", -500, marks=SUBGRADIENT_SMALL_FEATURES)])
+    ("subgradient", -500)])
 def test_feature_magnitude_other_solvers(solver, exponent):
     """The same equivalence for the other solvers (which do not rescale): the
     objective of the scaled fit equals that of the fit on X, and is certified

@@ -23,6 +23,8 @@ import scipy.linalg
 import scipy.sparse as sp
 from scipy.linalg import LinAlgWarning
 
+from .certificate import gap_at_dual_point, repair_dual_point
+
 # Largest free set for which the dense (|F| + k)² solve is attempted.
 MAX_FREE_PAIRS = 1000
 
@@ -80,12 +82,12 @@ def polish(objective, coef, intercept, mu, max_rounds=4):
         above = alpha > upper_limit
         new_free[free_i[below | above], free_j[below | above]] = False
         new_upper[free_i[above], free_j[above]] = True
-        alpha = np.clip(alpha, 0.0, upper_limit)
-        A = np.where(upper, bound[:, None], 0.0)
-        A[free_i, free_j] = alpha
-        A[rows, y] = 0.0
-        A[rows, y] = -A.sum(axis=1)
-        candidate = _certify(objective, A, new_intercept, alpha, bound[free_i])
+        dual_point = np.where(upper, bound[:, None], 0.0)
+        dual_point[free_i, free_j] = np.clip(alpha, 0.0, upper_limit)
+        dual_point[rows, y] = 0.0
+        candidate = _certify(objective, dual_point, new_intercept)
+        if candidate is None:
+            break
         if best is None or candidate[2] < best[2]:
             best = candidate
         # Pairs whose margin crossed zero change sides.
@@ -159,17 +161,16 @@ def _solve_partition(objective, free, upper, bound):
     return solution[:n_free], intercept
 
 
-def _certify(objective, A, intercept, alpha_free, bound_free):
-    """(coef, intercept, relative gap) for the feasible dual point A."""
-    X, y = objective.X, objective.y
-    rows = np.arange(X.shape[0])
-    coef = -np.asarray(A.T @ X) / objective.C
-    alpha_sum = -A[rows, y].sum()  # Σ_i Σ_{j≠y_i} α_ij
-    conjugate = 0.0
-    if objective.loss != "hinge":  # Σ (s_i/S) a²/4 with α = (s_i/S) a
-        conjugate = float(np.sum(alpha_free ** 2 / (4 * bound_free)))
-    dual = objective.dual_value(objective.margin * alpha_sum, A.sum(axis=0), coef,
-                                conjugate, intercept)
-    primal = objective.value(coef, intercept)
-    gap = (primal - dual) / max(abs(primal), np.finfo(float).tiny)
+def _certify(objective, alpha, intercept):
+    """(coef, intercept, relative gap) at W(α), or None.
+
+    Clipping α into its box breaks the intercept's constraint Aᵀ1 = 0, without
+    which the dual value bounds J only at this intercept: with an intercept, α is
+    first repaired (sksvm._solvers.certificate).
+    """
+    if objective.fit_intercept:
+        alpha = repair_dual_point(objective, alpha)
+        if alpha is None:
+            return None
+    gap, coef = gap_at_dual_point(objective, None, intercept, alpha)
     return coef, intercept, gap

@@ -2,15 +2,19 @@
 
 Step t uses η_t = 1/(C (t + t0)): the iterate is shrunk by (1 − η_t C) for the
 penalty, then moved against the batch's loss subgradient, normalized by the batch's
-total sample weight. The returned model is the running average of the iterates,
+expected share of the total sample weight (an unbiased estimate of the gradient). The returned model is the running average of the iterates,
 which gives the O(1/(C t)) rate. With ``batch_size`` None (or ≥ n) every step sees the
 whole data set in a fixed order, so the solver is deterministic.
 
-The offset t0 sets the first step to a fraction of ``margin / mean(‖x_i‖²)`` (a
+The offset t0 sets the first step to a fraction of ``margin / mean(‖x_i − μ‖²)`` (a
 step that would move a typical score by one margin), instead of Pegasos' 1/C, which
 overshoots badly for small C. Iterates are averaged with weights growing like t².
+With an intercept the steps are taken on rows centred on their weighted mean μ
+(implicitly for sparse X): the intercept is unpenalized, and on uncentred data it
+is otherwise strongly coupled to the weights.
 """
 
+import bisect
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,9 +33,13 @@ class SubgradientState:
     ``coef``/``intercept`` are the current iterate; ``coef_avg``/``intercept_avg``
     its weighted running average, which is the model; ``average_weight`` is the sum
     of the averaging weights so far; ``n_steps`` counts the steps taken and ``t0`` is
-    the step offset. The intercept moves ``intercept_step_scale`` (the mean ‖x‖²)
-    times faster than the weights, as if it were the weight of a constant feature
-    of that squared norm: otherwise, on uncentred data, it lags far behind.
+    the step offset. ``center`` is the point μ the iteration centres the rows on
+    (the weighted mean of the first data seen, or zero without an intercept): the
+    steps act on the parameters (W, b + Wμ) of the centred problem, which has the
+    same solutions but decouples the intercept from the weights on uncentred data.
+    The intercept moves ``intercept_step_scale`` (the mean ‖x − μ‖²) times faster
+    than the weights, as the weight of a constant feature of that squared norm
+    would: the steps are then invariant to the scale of the features.
     """
 
     coef: np.ndarray
@@ -40,16 +48,22 @@ class SubgradientState:
     intercept_avg: np.ndarray
     n_steps: int
     t0: float
-    intercept_step_scale: float = 1.0
+    center: np.ndarray
+    intercept_step_scale: float
     average_weight: float = 0.0
 
     @classmethod
-    def start(cls, coef, intercept, X, sample_weight, C, margin):
+    def start(cls, coef, intercept, X, sample_weight, C, margin, fit_intercept):
         """A fresh state at ``(coef, intercept)`` with step sizes set from the data."""
-        mean_sq_norm = _mean_squared_norm(X, sample_weight)
+        center = (_weighted_mean_row(X, sample_weight) if fit_intercept
+                  else np.zeros(X.shape[1]))
+        mean_sq_norm = _mean_squared_norm(X, sample_weight, center)
         t0 = max(1.0, T0_FACTOR * mean_sq_norm / (C * margin))
+        # = mean_sq_norm unless that is tiny: the first intercept step is then
+        # still a quarter margin per unit of loss derivative.
+        intercept_step_scale = C * margin * t0 / T0_FACTOR
         return cls(coef.copy(), intercept.copy(), coef.copy(), intercept.copy(), 0, t0,
-                   intercept_step_scale=max(mean_sq_norm, 1.0))
+                   center, intercept_step_scale)
 
 
 # Lazy representation used inside an epoch (Xu 2011-style averaged SGD):
@@ -71,12 +85,13 @@ T0_FACTOR = 4.0
 
 @njit(cache=True)
 def _epoch_dense(X, y, sample_weight, order, batch_size, V, intercept, U,
-                 intercept_sum, n_steps, t0, C, loss_code, margin, fit_intercept,
-                 intercept_step_scale, average_power):
+                 intercept_sum, center, n_steps, t0, C, loss_code, margin,
+                 fit_intercept, intercept_step_scale, average_power, mean_weight):
     """One pass over ``order`` on dense X with V, U in the (k, d) layout.
 
-    Returns ``(n_steps, scale, a)``; on return W = scale·V and the sum of all
-    iterates is U + a·V.
+    Rows enter as x − ``center``; ``intercept`` is the centred problem's.
+    Returns ``(n_steps, scale, a, weight_sum)``; on return W = scale·V and the sum
+    of all iterates is U + a·V.
     """
     k, d = V.shape
     n = order.shape[0]
@@ -89,7 +104,6 @@ def _epoch_dense(X, y, sample_weight, order, batch_size, V, intercept, U,
     weight_sum = 0.0
     for lo in range(0, n, batch_size):
         hi = min(lo + batch_size, n)
-        batch_weight = 0.0
         any_nonzero = False
         for r in range(lo, hi):  # every score of the batch at the current iterate
             i = order[r]
@@ -97,22 +111,23 @@ def _epoch_dense(X, y, sample_weight, order, batch_size, V, intercept, U,
             s = sample_weight[i]
             if s == 0.0:
                 continue
-            batch_weight += s
             for j in range(k):
                 acc = 0.0
                 for f in range(d):
-                    acc += X[i, f] * V[j, f]
+                    acc += (X[i, f] - center[f]) * V[j, f]
                 z[j] = scale * acc + intercept[j]
             if _margin_derivatives(z, y[i], s, loss_code, margin, 0.0, row_coeffs,
                                    stats):
                 any_nonzero = True
                 coeffs[r - lo, :] = row_coeffs
-        if batch_weight == 0.0:
-            continue
         n_steps += 1
         eta = 1.0 / (C * (n_steps + t0))
         scale *= 1.0 - eta * C
-        step = eta / batch_weight
+        # The batch's share of the total weight S is (hi − lo)·S/n on average: this
+        # normalization keeps the step an unbiased estimate of the full gradient
+        # (dividing by the batch's own weight would cancel the weights of a
+        # single-sample batch).
+        step = eta / ((hi - lo) * mean_weight)
         if any_nonzero:
             factor = step / scale
             for r in range(lo, hi):
@@ -121,7 +136,7 @@ def _epoch_dense(X, y, sample_weight, order, batch_size, V, intercept, U,
                     c = coeffs[r - lo, j]
                     if c != 0.0:
                         for f in range(d):
-                            delta = -factor * c * X[i, f]
+                            delta = -factor * c * (X[i, f] - center[f])
                             V[j, f] += delta
                             U[j, f] -= a * delta
                         if fit_intercept:
@@ -139,21 +154,38 @@ def _epoch_dense(X, y, sample_weight, order, batch_size, V, intercept, U,
 
 @njit(cache=True)
 def _epoch_csr(data, indices, indptr, y, sample_weight, order, batch_size, V_t,
-               intercept, U_t, intercept_sum, n_steps, t0, C, loss_code, margin,
-               fit_intercept, intercept_step_scale, average_power):
-    """CSR counterpart of :func:`_epoch_dense`, with V, U in the (d, k) layout."""
+               intercept, U_t, intercept_sum, center, row_dot_center, n_steps, t0, C,
+               loss_code, margin, fit_intercept, intercept_step_scale, average_power,
+               mean_weight):
+    """CSR counterpart of :func:`_epoch_dense`, with V, U in the (d, k) layout.
+
+    Centring must not densify the rows, so it is lazy as well: the centred
+    iterate is scale·(V − center ⊗ g) and the sum of iterates U − center ⊗ h + a·(V −
+    center ⊗ g), with the k-vectors g, h taking the steps' ``center`` parts.
+    ``row_dot_center`` holds x_i·center. Returns ``(n_steps, scale, a, weight_sum,
+    g, h)``.
+    """
     d, k = V_t.shape
     n = order.shape[0]
     coeffs = np.zeros((batch_size, k))
     z = np.empty(k)
     row_coeffs = np.empty(k)
     stats = np.zeros(4)
+    g = np.zeros(k)
+    h = np.zeros(k)
+    center_sq = 0.0
+    for f in range(d):
+        center_sq += center[f] * center[f]
+    V_dot_center = np.zeros(k)  # V_j · center, kept up to date
+    if fit_intercept:
+        for f in range(d):
+            for j in range(k):
+                V_dot_center[j] += V_t[f, j] * center[f]
     scale = 1.0
     a = 0.0
     weight_sum = 0.0
     for lo in range(0, n, batch_size):
         hi = min(lo + batch_size, n)
-        batch_weight = 0.0
         any_nonzero = False
         for r in range(lo, hi):
             i = order[r]
@@ -161,7 +193,6 @@ def _epoch_csr(data, indices, indptr, y, sample_weight, order, batch_size, V_t,
             s = sample_weight[i]
             if s == 0.0:
                 continue
-            batch_weight += s
             z[:] = 0.0
             for p in range(indptr[i], indptr[i + 1]):
                 f = indices[p]
@@ -169,17 +200,18 @@ def _epoch_csr(data, indices, indptr, y, sample_weight, order, batch_size, V_t,
                 for j in range(k):
                     z[j] += v * V_t[f, j]
             for j in range(k):
-                z[j] = scale * z[j] + intercept[j]
+                # (V_j − g_j·center)·(x_i − center)
+                centred = (z[j] - g[j] * row_dot_center[i]
+                           - V_dot_center[j] + g[j] * center_sq)
+                z[j] = scale * centred + intercept[j]
             if _margin_derivatives(z, y[i], s, loss_code, margin, 0.0, row_coeffs,
                                    stats):
                 any_nonzero = True
                 coeffs[r - lo, :] = row_coeffs
-        if batch_weight == 0.0:
-            continue
         n_steps += 1
         eta = 1.0 / (C * (n_steps + t0))
         scale *= 1.0 - eta * C
-        step = eta / batch_weight
+        step = eta / ((hi - lo) * mean_weight)  # as in _epoch_dense
         if any_nonzero:
             factor = step / scale
             for r in range(lo, hi):
@@ -195,60 +227,85 @@ def _epoch_csr(data, indices, indptr, y, sample_weight, order, batch_size, V_t,
                             U_t[f, j] -= a * delta
                 if fit_intercept:
                     for j in range(k):
-                        intercept[j] -= step * intercept_step_scale * coeffs[r - lo, j]
+                        c = coeffs[r - lo, j]
+                        intercept[j] -= step * intercept_step_scale * c
+                        V_dot_center[j] -= factor * c * row_dot_center[i]
+                        g[j] -= factor * c
+                        h[j] += a * factor * c
         weight = float(n_steps) ** average_power
         a += weight * scale
         intercept_sum += weight * intercept
         weight_sum += weight
         if scale < _MIN_SCALE:
             V_t *= scale
+            g *= scale
+            V_dot_center *= scale
             a /= scale
             scale = 1.0
-    return n_steps, scale, a, weight_sum
+    return n_steps, scale, a, weight_sum, g, h
 
 
-def _mean_squared_norm(X, sample_weight):
+def _weighted_mean_row(X, sample_weight):
+    return np.asarray(X.T @ sample_weight, dtype=np.float64).ravel() / sample_weight.sum()
+
+
+def _mean_squared_norm(X, sample_weight, center):
+    """Weighted mean of ‖x_i − center‖²."""
     if sp.issparse(X):
-        sq_norms = np.asarray(X.multiply(X).sum(axis=1)).ravel()
+        sq_norms = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
     else:
         sq_norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
-    return float(np.average(sq_norms, weights=sample_weight))
+    sq_norms += float(center @ center) - 2.0 * np.asarray(X @ center, dtype=np.float64)
+    return float(np.average(np.maximum(sq_norms, 0.0), weights=sample_weight))
 
 
 def run_epoch(objective, state, order, batch_size):
     """One pass over ``objective``'s data in ``order``, updating ``state`` in place."""
     X = objective.X
     sparse = sp.issparse(X)
-    # Lazy form for the epoch: V = W (scale 1), U = weighted sum of past iterates.
+    center = state.center
+    # Lazy form for the epoch: V = W (scale 1), U = weighted sum of past iterates;
+    # the intercept is the centred problem's, b + W·center.
     past_weight = state.average_weight
     V = np.array(state.coef.T if sparse else state.coef, order="C")
     U = np.array((state.coef_avg * past_weight).T if sparse
                  else state.coef_avg * past_weight, order="C")
-    intercept_sum = state.intercept_avg * past_weight
+    intercept = state.intercept + state.coef @ center
+    intercept_sum = (state.intercept_avg + state.coef_avg @ center) * past_weight
     args = (objective.y, objective.sample_weight, order, batch_size)
     tail = (state.n_steps, state.t0, objective.C, LOSS_CODES[objective.loss],
             objective.margin, objective.fit_intercept, state.intercept_step_scale,
-            AVERAGE_POWER)
+            AVERAGE_POWER,
+            float(np.mean(objective.sample_weight)))
     if sparse:
-        n_steps, scale, a, weight_sum = _epoch_csr(
-            X.data, X.indices, X.indptr, *args, V, state.intercept, U, intercept_sum,
-            *tail)
-        V, U = V.T, U.T
+        row_dot_center = np.asarray(X @ center, dtype=np.float64)
+        n_steps, scale, a, weight_sum, g, h = _epoch_csr(
+            X.data, X.indices, X.indptr, *args, V, intercept, U, intercept_sum,
+            center, row_dot_center, *tail)
+        V = (V - np.outer(center, g)).T
+        U = (U - np.outer(center, h)).T
     else:
         n_steps, scale, a, weight_sum = _epoch_dense(
-            X, *args, V, state.intercept, U, intercept_sum, *tail)
+            X, *args, V, intercept, U, intercept_sum, center, *tail)
     if n_steps == state.n_steps:
         return
     state.n_steps = n_steps
     state.average_weight = past_weight + weight_sum
     state.coef = np.ascontiguousarray(scale * V)
     state.coef_avg = np.ascontiguousarray((U + a * V) / state.average_weight)
-    state.intercept_avg = intercept_sum / state.average_weight
+    state.intercept = intercept - state.coef @ center
+    state.intercept_avg = (intercept_sum / state.average_weight
+                           - state.coef_avg @ center)
 
 
 def minimize_subgradient(objective, state, *, tol, max_iter, batch_size,
                          random_state, verbose=0):
-    """Run epochs until the averaged objective's relative change per epoch is ≤ tol.
+    """Run epochs until the averaged objective's relative change is ≤ tol.
+
+    The change is measured since the epoch at which half of the steps so far had
+    been taken: the averaged iterate approaches the optimum at a rate O(1/t), so
+    the decrease over the last doubling of t estimates the excess J − J* that
+    remains (a change per epoch would not: on small data an epoch is a few steps).
 
     Parameters
     ----------
@@ -272,7 +329,8 @@ def minimize_subgradient(objective, state, *, tol, max_iter, batch_size,
     n = objective.X.shape[0]
     full_batch = batch_size is None or batch_size >= n
     batch = n if full_batch else int(batch_size)
-    previous = objective.value(state.coef_avg, state.intercept_avg)
+    steps_seen = [state.n_steps]
+    values_seen = [objective.value(state.coef_avg, state.intercept_avg)]
     converged = False
     change = np.inf
     epoch = 0
@@ -280,10 +338,14 @@ def minimize_subgradient(objective, state, *, tol, max_iter, batch_size,
         order = objective.rows if full_batch else random_state.permutation(n)
         run_epoch(objective, state, order.astype(np.int64, copy=False), batch)
         current = objective.value(state.coef_avg, state.intercept_avg)
-        change = abs(previous - current) / max(abs(current), np.finfo(float).tiny)
+        # The last epoch that ended with at most half of the steps taken so far.
+        half = bisect.bisect_right(steps_seen, state.n_steps // 2) - 1
+        reference = values_seen[max(half, 0)]
+        change = abs(reference - current) / max(abs(current), np.finfo(float).tiny)
         log.record(epoch, current, objective.n_evaluations, change,
                    extra=f"steps {state.n_steps}  ")
-        previous = current
+        steps_seen.append(state.n_steps)
+        values_seen.append(current)
         if change <= tol:
             converged = True
             break
