@@ -418,17 +418,16 @@ class _Problem:
             return alpha
         free_t = self.y[free_i]
         W_fixed = self.rebuild(alpha, np.empty_like(self.V))
-        Xf = self.X[free_i]
-        Xf = Xf.toarray() if self.sparse else np.asarray(Xf)
-        Xf = Xf.astype(np.float64)
-        scores = Xf @ (W_fixed if self.sparse else W_fixed.T)
+        Xf = self.X[free_i].astype(np.float64)  # stays sparse for CSR X
+        scores = np.asarray(Xf @ (W_fixed if self.sparse else W_fixed.T))
         pair = np.arange(n_free)
         rhs = -(self.margin + scores[pair, free_j] - scores[pair, free_t])
         label = ((free_t[None, :] == free_j[:, None]).astype(float)
                  - (free_j[None, :] == free_j[:, None])
                  - (free_t[None, :] == free_t[:, None])
                  + (free_j[None, :] == free_t[:, None]))
-        M = (Xf @ Xf.T) * label / C
+        gram = Xf @ Xf.T
+        M = (gram.toarray() if self.sparse else gram) * label / C
         if not self.bounded:
             M[pair, pair] -= 0.5 / self.bound[free_i]
         if self.fit_intercept:
