@@ -46,7 +46,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import ThreadpoolController
 
-from ._objective import MulticlassSVMObjective, block_loss_grad
+from ._objective import (MulticlassSVMObjective, block_loss_grad,
+                         intercept_scale, mean_square)
 from ._solvers import certificate, minimize_lbfgs
 from ._threads import effective_n_threads
 
@@ -311,6 +312,11 @@ def _block_repaired_dual(X_block, y_block, w_block, labels, shared):
                            [alpha.sum(), conjugate, loss_mean]])
 
 
+def _block_mean_square_sum(X_block):
+    """Sum of the squared entries of one block, as a 1×1 array."""
+    return np.array([[mean_square(X_block) * X_block.shape[0] * X_block.shape[1]]])
+
+
 class DaskMulticlassSVMObjective(MulticlassSVMObjective):
     """:class:`~sksvm._objective.MulticlassSVMObjective` over a Dask array.
 
@@ -357,6 +363,7 @@ class DaskMulticlassSVMObjective(MulticlassSVMObjective):
         self.n_threads = int(n_threads)
         self.weight_sum = float(weight_sum)
         self.n_evaluations = 0
+        self.intercept_scale = 1.0
         self.split_every = split_every
         self._blocks = list(zip(
             X.to_delayed().ravel(), y.to_delayed().ravel(),
@@ -488,6 +495,10 @@ def fit(estimator, X, y, sample_weight=None):
         X, y, sample_weight, classes, class_weight, float(weight_sums.sum()),
         C=estimator.C, loss=estimator.loss, margin=estimator.margin,
         fit_intercept=estimator.fit_intercept, n_threads=n_threads)
+    if estimator.fit_intercept:  # one more pass over X, as in memory
+        objective.intercept_scale = intercept_scale(
+            float(X.map_blocks(_block_mean_square_sum, chunks=(1, 1), dtype=float)
+                  .sum().compute()) / (X.shape[0] * X.shape[1]))
     coef0, intercept0, _ = estimator._start_point(previous, classes, X.shape[1])
     result = minimize_lbfgs(objective, coef0, intercept0, tol=estimator.tol,
                             max_iter=estimator.max_iter, verbose=estimator.verbose)

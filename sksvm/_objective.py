@@ -105,6 +105,8 @@ class MulticlassSVMObjective:
         self.weight_sum = float(sample_weight.sum())
         self.rows = np.arange(X.shape[0], dtype=np.int64)
         self.n_evaluations = 0
+        # The packed vector holds b / intercept_scale (see pack).
+        self.intercept_scale = 1.0
 
     # -- packing ---------------------------------------------------------------
     @property
@@ -113,15 +115,21 @@ class MulticlassSVMObjective:
         return k * d + (k if self.fit_intercept else 0)
 
     def pack(self, coef, intercept):
+        """One vector of the parameters, the intercept divided by ``intercept_scale``.
+
+        Optimizers that are not invariant to a rescaling of single variables
+        (L-BFGS) see the intercept as the weight of a constant feature of that
+        magnitude.
+        """
         if self.fit_intercept:
-            return np.concatenate([coef.ravel(), intercept])
+            return np.concatenate([coef.ravel(), intercept / self.intercept_scale])
         return coef.ravel().copy()
 
     def unpack(self, params):
         k, d = self.n_classes, self.n_features
         coef = params[: k * d].reshape(k, d)
         if self.fit_intercept:
-            intercept = params[k * d:]
+            intercept = params[k * d:] * self.intercept_scale
         else:
             intercept = np.zeros(k)
         return coef, intercept
@@ -201,6 +209,26 @@ class MulticlassSVMObjective:
         """``(value, gradient)`` on the packed vector, for scipy.optimize."""
         coef, intercept = self.unpack(params)
         ev = self.evaluate(coef, intercept, mu)
-        grad = (np.concatenate([ev.grad_coef.ravel(), ev.grad_intercept])
+        grad = (np.concatenate([ev.grad_coef.ravel(),
+                                ev.grad_intercept * self.intercept_scale])
                 if self.fit_intercept else ev.grad_coef.ravel())
         return ev, grad
+
+
+def intercept_scale(mean_square):
+    """Power of two nearest the root mean square entry of X (given its mean
+    square), or 1.
+
+    L-BFGS then moves the intercept as the weight of a constant feature of the
+    features' typical magnitude, and its path does not depend on the scale of X.
+    """
+    if not 0.0 < mean_square < np.inf:
+        return 1.0
+    return float(np.ldexp(1.0, int(np.round(0.5 * np.log2(mean_square)))))
+
+
+def mean_square(X):
+    """Mean of the squared entries of X (dense or CSR), in float64."""
+    values = X.data if sp.issparse(X) else X.reshape(-1)
+    squares = np.einsum("i,i->", values, values, dtype=np.float64)
+    return float(squares) / max(X.shape[0] * X.shape[1], 1)

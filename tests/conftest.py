@@ -55,12 +55,6 @@ def iris_data():
 # Known shortfalls, measured and tracked; each stays visible as an xfail (not strict,
 # so a fix shows up as XPASS) until the solver improves.
 KNOWN_SHORTFALLS = {
-    "test_hinge_tight_tol[lbfgs-n60-d6-k5-C0.001-intercept": (
-        "lbfgs with intercept at tol=1e-10 on a nearly separable problem: the "
-        "active-set finish is not reached within max_iter=5000"),
-    "test_warm_start_lbfgs[": (
-        "a hinge warm start restarts the smoothing path from mu=margin instead of "
-        "finishing from the previous solution"),
     "test_float32_close_to_float64[False-hinge]": (
         "dense float32 products are computed in float32: a tight tol cannot be "
         "certified on float32 input"),

@@ -27,6 +27,8 @@ from .certificate import gap_at_dual_point, repair_dual_point
 
 # Largest free set for which the dense (|F| + k)² solve is attempted.
 MAX_FREE_PAIRS = 1000
+# Margins above −ZERO_MARGIN·δ count as free, not as zero.
+ZERO_MARGIN = 1e-9
 
 
 def _gram(rows):
@@ -63,12 +65,14 @@ def polish(objective, coef, intercept, mu, max_rounds=4):
     rows = np.arange(objective.X.shape[0])
     bound = objective.sample_weight / objective.weight_sum
     margins = _margins(objective, coef, intercept)
+    # Margins at 0 up to rounding (an exact solution's free pairs) count as free.
+    at_zero = -ZERO_MARGIN * objective.margin
     if hinge:
         upper = margins >= mu
-        free = (margins > 0) & ~upper
+        free = (margins > at_zero) & ~upper
     else:
         upper = np.zeros_like(margins, dtype=bool)
-        free = margins > 0
+        free = margins > at_zero
     best = None
     for _ in range(max_rounds):
         if np.count_nonzero(free) > MAX_FREE_PAIRS:

@@ -185,15 +185,16 @@ def minimize_lbfgs(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         state["cheap_tol"] = state.get("cheap_tol", tol) / 2
         return False
 
-    def try_polish(x, final=False):
+    def try_polish(x, final=False, width=None):
         """Keep the active-set solution from x if it meets ``tol`` (or, when
-        ``final``, if it certifies a smaller gap); returns whether it met tol."""
+        ``final``, if it certifies a smaller gap); returns whether it met tol.
+        ``width`` (default: the current μ) separates free pairs from bound ones."""
         # -- objectives without in-memory rows (sksvm._dask) skip this step ------
         if not getattr(objective, "supports_active_set", True):
             return False
         # ------------------------------------------------------------------------
         coef, intercept = objective.unpack(x)
-        polished = polish(objective, coef, intercept, mu)
+        polished = polish(objective, coef, intercept, mu if width is None else width)
         if polished is None:
             return False
         coef_p, intercept_p, gap_p = polished
@@ -211,8 +212,17 @@ def minimize_lbfgs(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         return state["converged"]
 
     averages = _AveragedDual(objective)
+    warm = bool(np.any(params))
+    if smooth and mu_start is None and warm:
+        mu = _warm_start_width(objective, params, mu)
     # e.g. a warm start at the optimum; with an intercept, confirmed like any gap
     state["converged"] = certify(params)[1] <= tol and certified(params)
+    if warm and not state["converged"]:
+        # A previous solution is often the exact one of its active set, which only
+        # the finishing step can certify (no loss derivative is its dual point):
+        # its free pairs sit at margin 0 up to rounding.
+        try_polish(params, width=WARM_START_FREE_WIDTH * objective.margin)
+        params = state.pop("polished", params)
     while not state["converged"] and state["n_iter"] < max_iter:
         result = minimize(
             fun, params, jac=True, method="L-BFGS-B", callback=callback,
@@ -261,6 +271,33 @@ def minimize_lbfgs(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
     return SolverResult(coef=coef.copy(), intercept=intercept.copy(),
                         n_iter=state["n_iter"], converged=state["converged"],
                         gap=state["gap"], history=log.records)
+
+
+# Widths tried at a warm start: the margin times WARM_START_DECREASE**j, j < ...
+WARM_START_DECREASE = 0.1
+WARM_START_WIDTHS = 9
+# Pairs within this (relative to the margin) of margin 0 count as free when a warm
+# start is first tried as an exact active-set solution.
+WARM_START_FREE_WIDTH = 1e-8
+
+
+def _warm_start_width(objective, params, mu_max):
+    """The smoothing width, among a geometric grid below ``mu_max``, whose dual
+    point at ``params`` has the highest dual value.
+
+    A warm start near a previous solution need not retrace the continuation from
+    the largest width: the width that certifies the point best is where it stands.
+    """
+    coef, intercept = objective.unpack(params)
+    best_mu, best_dual = mu_max, -np.inf
+    for j in range(WARM_START_WIDTHS):
+        mu = mu_max * WARM_START_DECREASE ** j
+        if mu < MU_FLOOR * objective.margin:
+            break
+        dual = objective.evaluate(coef, intercept, mu).dual_value
+        if dual > best_dual:
+            best_mu, best_dual = mu, dual
+    return best_mu
 
 
 def _grad_norm(ev):
