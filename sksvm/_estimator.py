@@ -71,7 +71,8 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         objective (exactly so when ``fit_intercept=False``). For ``"dual_cd"``,
         the same relative gap, which bounds the relative suboptimality exactly,
         with or without an intercept. For ``"subgradient"``, the relative change
-        of the averaged objective over one epoch.
+        of the averaged objective since half of the steps so far had been taken
+        (at its O(1/t) rate, an estimate of the remaining relative excess).
     max_iter : int, default=10000
         Maximum number of L-BFGS iterations (over all smoothing stages), or of
         epochs for ``"subgradient"`` and ``"dual_cd"``.
