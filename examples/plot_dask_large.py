@@ -56,7 +56,7 @@ N_ROWS = int(os.environ.get("SKSVM_DASK_ROWS", 40_000))
 COMPARE_ROWS = int(os.environ.get("SKSVM_DASK_COMPARE_ROWS", min(N_ROWS, 40_000)))
 N_FEATURES, N_CLASSES = 100, 10
 CHUNK_ROWS = 100_000 if N_ROWS >= 1_000_000 else 10_000
-PARAMS = dict(C=1e-3, fit_intercept=False, tol=1e-3)
+PARAMS = dict(C=1e-3, solver="lbfgs", fit_intercept=False, tol=1e-3)
 WORKER_MEMORY = "4GiB"
 
 CENTERS = 0.3 * np.random.default_rng(0).standard_normal((N_CLASSES, N_FEATURES))

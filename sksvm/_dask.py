@@ -448,7 +448,7 @@ class DaskMulticlassSVMObjective(MulticlassSVMObjective):
 
 def fit(estimator, X, y, sample_weight=None):
     """``LinearMulticlassSVM.fit`` on a Dask array (called by the estimator)."""
-    if estimator.solver != "lbfgs":
+    if estimator.solver not in ("auto", "lbfgs"):
         raise ValueError(
             f"solver={estimator.solver!r} does not support Dask arrays; use "
             "solver='lbfgs' (exact: one pass over the data per L-BFGS iteration), or "
@@ -516,6 +516,7 @@ def fit(estimator, X, y, sample_weight=None):
     estimator._dual_cd_state = None
     estimator._subgradient_state = None
     estimator._solver_history = result.history
+    estimator.solver_ = "lbfgs"
     return estimator
 
 

@@ -55,8 +55,11 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
     margin : float, default=1.0
         The margin :math:`\delta > 0` required between the true class's score and
         every other class's score.
-    solver : {"lbfgs", "subgradient", "dual_cd"}, default="lbfgs"
-        ``"lbfgs"``: L-BFGS on the squared hinge, or on a sequence of smoothed
+    solver : {"auto", "lbfgs", "subgradient", "dual_cd"}, default="auto"
+        ``"auto"`` chooses the solver measured fastest for the input:
+        ``"dual_cd"`` for the hinge and for sparse input, ``"lbfgs"`` for the
+        squared hinge on dense input and for Dask arrays; ``solver_`` tells which
+        ran. ``"lbfgs"``: L-BFGS on the squared hinge, or on a sequence of smoothed
         hinges with decreasing smoothing width (continuation), stopped by a
         duality-gap certificate. ``"subgradient"``: Pegasos-type (mini-batch)
         subgradient descent with iterate averaging. ``"dual_cd"``: exact block
@@ -115,6 +118,9 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
     n_iter_ : int
         Number of L-BFGS iterations, or of subgradient or ``"dual_cd"`` epochs
         run.
+    solver_ : str
+        The solver that ran: ``solver``, or the one ``"auto"`` chose
+        (``"subgradient"`` after :meth:`partial_fit`).
     duality_gap_ : float
         Relative duality gap :math:`(J - D) / J` at the returned solution, an
         upper bound on its relative suboptimality :math:`(J - J^*) / J`. For
@@ -181,7 +187,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         "C": [Interval(Real, 0, None, closed="neither")],
         "loss": [StrOptions({"hinge", "squared_hinge"})],
         "margin": [Interval(Real, 0, None, closed="neither")],
-        "solver": [StrOptions({"lbfgs", "subgradient", "dual_cd"})],
+        "solver": [StrOptions({"auto", "lbfgs", "subgradient", "dual_cd"})],
         "fit_intercept": ["boolean"],
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -193,7 +199,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
     }
 
-    def __init__(self, C=1e-4, *, loss="hinge", margin=1.0, solver="lbfgs",
+    def __init__(self, C=1e-4, *, loss="hinge", margin=1.0, solver="auto",
                  fit_intercept=True, tol=1e-3, max_iter=10000, batch_size=None,
                  class_weight=None, warm_start=False, random_state=None, verbose=0,
                  n_threads=None):
@@ -251,14 +257,16 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
             sample_weight = self._weights(X, y, classes, y_encoded, sample_weight)
             _check_feature_scale(X, self.C)
             objective = self._objective(X, y_encoded, sample_weight, len(classes))
-            coef0, intercept0, state = self._start_point(previous, classes, X.shape[1])
+            solver = self._chosen_solver(X)
+            coef0, intercept0, state = self._start_point(previous, classes, X.shape[1],
+                                                         solver)
             with numba_threads(objective.n_threads):
-                if self.solver == "lbfgs":
+                if solver == "lbfgs":
                     result = _minimize_lbfgs_rescaled(
                         objective, coef0, intercept0, tol=self.tol,
                         max_iter=self.max_iter, verbose=self.verbose)
                     state = None
-                elif self.solver == "dual_cd":
+                elif solver == "dual_cd":
                     fingerprint = (data_fingerprint(X, y_encoded)
                                    if self.warm_start else None)
                     alpha0, center0 = self._dual_cd_start(fingerprint, intercept0)
@@ -277,17 +285,17 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
                         batch_size=self.batch_size,
                         random_state=check_random_state(self.random_state),
                         verbose=self.verbose)
-                duality_gap = self._duality_gap(objective, result)
+                duality_gap = self._duality_gap(objective, result, solver)
             if not result.converged and result.n_iter < self.max_iter:
                 warnings.warn(
-                    f"LinearMulticlassSVM (solver={self.solver!r}) did not converge: "
+                    f"LinearMulticlassSVM (solver={solver!r}) did not converge: "
                     f"it stopped after {result.n_iter} of max_iter={self.max_iter} "
                     f"iterations, unable to make progress (last criterion "
                     f"{result.gap:.3g} > tol={self.tol:g}). Scale the features, "
                     "try another solver or increase tol.", ConvergenceWarning)
             elif not result.converged:
                 warnings.warn(
-                    f"LinearMulticlassSVM (solver={self.solver!r}) did not converge "
+                    f"LinearMulticlassSVM (solver={solver!r}) did not converge "
                     f"within max_iter={self.max_iter} iterations (last criterion "
                     f"{result.gap:.3g} > tol={self.tol:g}). Increase max_iter or tol.",
                     ConvergenceWarning)
@@ -295,7 +303,8 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
             self.duality_gap_ = duality_gap
             self._dual_cd_state = (
                 (fingerprint, result.alpha)
-                if self.solver == "dual_cd" and self.warm_start else None)
+                if solver == "dual_cd" and self.warm_start else None)
+            self.solver_ = solver
             self._subgradient_state = state
             self._solver_history = result.history
         return self
@@ -366,6 +375,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
             self._subgradient_state = state
             self.duality_gap_ = np.nan
             self._dual_cd_state = None
+            self.solver_ = "subgradient"
         return self
 
     def objective(self, X, y, sample_weight=None):
@@ -504,7 +514,19 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         return (self.classes_, *self._full_parameters(),
                 getattr(self, "_subgradient_state", None))
 
-    def _start_point(self, previous, classes, n_features):
+    def _chosen_solver(self, X):
+        """``solver``, or for ``"auto"`` the solver measured fastest on such input
+        (benchmarks/results/core_measurements.md): dual coordinate ascent for the
+        hinge, and for the squared hinge on sparse data; L-BFGS for the squared
+        hinge on dense data, where dual_cd's many inner-margin samples make it
+        slow."""
+        if self.solver != "auto":
+            return self.solver
+        if self.loss == "hinge" or sp.issparse(X):
+            return "dual_cd"
+        return "lbfgs"
+
+    def _start_point(self, previous, classes, n_features, solver=None):
         k = len(classes)
         if previous is None:
             return np.zeros((k, n_features)), np.zeros(k), None
@@ -522,7 +544,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
                 f"fit ({coef.shape[1]}); X has {n_features}.")
         if not self.fit_intercept:
             intercept = np.zeros_like(intercept)
-        if state is not None and self.solver == "subgradient":
+        if state is not None and solver == "subgradient":
             state = copy.deepcopy(state)
         else:
             state = None
@@ -536,9 +558,9 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
             return None, None
         return saved[1], intercept0
 
-    def _duality_gap(self, objective, result):
+    def _duality_gap(self, objective, result, solver):
         """Relative duality gap at the solver's solution (``duality_gap_``)."""
-        if self.solver == "lbfgs" and objective.fit_intercept and not result.converged:
+        if solver == "lbfgs" and objective.fit_intercept and not result.converged:
             # Where L-BFGS did not stop, its gap holds the intercept fixed: certify
             # the point with a repaired dual point, as it does where it stops.
             widths = {0.0, result.history[-1]["mu"] if result.history else 0.0}
@@ -546,7 +568,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
                     for mu in sorted(widths)]
             gaps = [gap for gap in gaps if gap is not None]
             return float(min(gaps)) if gaps else np.nan
-        if self.solver != "subgradient":
+        if solver != "subgradient":
             return float(result.gap)
         # Dual point α = (s/S)·ℓ'(m) at the final point, scaled by the best θ in
         # [0, 1] (θα stays feasible; D(θα) = θL − θ²Q is maximized in closed form).

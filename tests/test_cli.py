@@ -173,7 +173,7 @@ def test_csv_with_header_string_labels_and_unlabeled_predict(problem, tmp_path,
     verbose = run("train", "train.csv", "-o", "model.skops", *FIT_ARGS,
                   "--label-column", "species", "--verbose", cwd=tmp_path)
     assert "60 samples, 4 features, 3 classes" in verbose.stderr
-    assert "[lbfgs] iter" in verbose.stderr  # per-iteration progress
+    assert "[dual_cd] iter" in verbose.stderr  # per-iteration progress (solver "auto")
     assert "saved the model to model.skops" in verbose.stderr
     assert verbose.stdout == ""
 

@@ -34,12 +34,14 @@ def _expected_failed_checks(estimator):
     return {}
 
 
-# Every (solver, loss) combination ("dual_cd" in tests/test_dual_cd.py). Only the
-# mini-batch configuration lists expected failures.
+# The default ("auto": dual_cd for the hinge) and every (solver, loss) combination
+# (more "dual_cd" in tests/test_dual_cd.py). Only the mini-batch configuration lists
+# expected failures.
 @parametrize_with_checks(
     [
         LinearMulticlassSVM(),
-        LinearMulticlassSVM(loss="squared_hinge"),
+        LinearMulticlassSVM(solver="lbfgs"),
+        LinearMulticlassSVM(solver="lbfgs", loss="squared_hinge"),
         LinearMulticlassSVM(solver="subgradient"),
         LinearMulticlassSVM(solver="subgradient", loss="squared_hinge"),
         STOCHASTIC,
@@ -259,7 +261,7 @@ def test_objective_matches_numpy(loss, k):
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_warm_start_lbfgs(loss, fit_intercept, multiclass_data):
     X, y = multiclass_data
-    est = _fit(X, y, C=1e-2, loss=loss, fit_intercept=fit_intercept)
+    est = _fit(X, y, C=1e-2, loss=loss, fit_intercept=fit_intercept, solver="lbfgs")
     coef, value, n_cold = est.coef_.copy(), est.objective(X, y), est.n_iter_
     est.set_params(warm_start=True).fit(X, y)
     # Restarting at a solution that met tol needs (almost) no iterations.
@@ -632,9 +634,10 @@ def test_failed_partial_fit_keeps_state(multiclass_data):
 
 # -- dtypes and sparse input ---------------------------------------------------------
 
+@pytest.mark.parametrize("solver", ["lbfgs", "dual_cd"])
 @pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
 @pytest.mark.parametrize("sparse", [False, True])
-def test_float32_close_to_float64(loss, sparse):
+def test_float32_close_to_float64(loss, sparse, solver):
     X, y = make_problem(n=40, d=5, k=3, seed=44, sparsity=0.3 if sparse else 0.0)
     X32 = X.astype(np.float32)
     X64 = X32.astype(np.float64)  # the same values, so only arithmetic differs
@@ -642,7 +645,8 @@ def test_float32_close_to_float64(loss, sparse):
         X32, X64_in = sp.csr_matrix(X32), sp.csr_matrix(X64)
     else:
         X64_in = X64
-    params = dict(C=1e-2, loss=loss, tol=1e-10, max_iter=5000)
+    params = dict(C=1e-2, loss=loss, tol=1e-10, max_iter=5000, solver=solver,
+                  random_state=0)
     est32 = _fit(X32, y, **params)
     est64 = _fit(X64_in, y, **params)
     assert est32.coef_.dtype == np.float64

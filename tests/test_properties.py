@@ -278,7 +278,7 @@ def test_lbfgs_certificate_with_intercept(X, y):
     """Two counterexamples found by test_duality_gap_bounds_suboptimality: the
     active-set step's dual point clipped into its box (now repaired so that
     Aᵀ1 = 0), and the check at the starting point."""
-    model = _fit(X, y, C=1e-2, tol=1e-8)
+    model = _fit(X, y, C=1e-2, tol=1e-8, solver="lbfgs")
     _, _, optimum = cvxpy_optimum(X, y, 2, 1e-2)
     value, bound = _suboptimality_bound(model, X, y)
     assert value - optimum <= bound + 1e-8 * optimum
@@ -294,7 +294,8 @@ def test_lbfgs_more_iterations_never_worse(loss, fit_intercept, seed, max_iter):
     from conftest import make_problem
 
     X, y = make_problem(n=20, d=3, k=3, seed=seed)
-    params = dict(C=1e-2, loss=loss, fit_intercept=fit_intercept, tol=0.0)
+    params = dict(C=1e-2, loss=loss, fit_intercept=fit_intercept, tol=0.0,
+                  solver="lbfgs")
     values = [_fit(X, y, max_iter=m, **params).objective(X, y)
               for m in range(max_iter, max_iter + 4)]
     assert np.all(np.diff(values) <= 1e-12 * values[0])

@@ -529,7 +529,8 @@ def test_convergence_warning_tells_an_early_stop(monkeypatch):
 
     monkeypatch.setattr(estimator_module, "minimize_lbfgs", give_up_early)
     with pytest.warns(ConvergenceWarning, match="stopped after 3 of max_iter=50 "):
-        LinearMulticlassSVM(C=1e-2, max_iter=50, n_threads=1).fit(X, y)
+        LinearMulticlassSVM(C=1e-2, max_iter=50, n_threads=1,
+                            solver="lbfgs").fit(X, y)
 
 
 # -- integrity: inputs and models ---------------------------------------------------
