@@ -47,7 +47,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import ThreadpoolController
 
 from ._objective import (MulticlassSVMObjective, block_loss_grad,
-                         intercept_scale, mean_square)
+                         intercept_scale, sum_of_squares)
 from ._solvers import certificate, minimize_lbfgs
 from ._threads import effective_n_threads
 
@@ -312,9 +312,9 @@ def _block_repaired_dual(X_block, y_block, w_block, labels, shared):
                            [alpha.sum(), conjugate, loss_mean]])
 
 
-def _block_mean_square_sum(X_block):
+def _block_sum_of_squares(X_block):
     """Sum of the squared entries of one block, as a 1×1 array."""
-    return np.array([[mean_square(X_block) * X_block.shape[0] * X_block.shape[1]]])
+    return np.array([[sum_of_squares(X_block)]])
 
 
 class DaskMulticlassSVMObjective(MulticlassSVMObjective):
@@ -497,8 +497,8 @@ def fit(estimator, X, y, sample_weight=None):
         fit_intercept=estimator.fit_intercept, n_threads=n_threads)
     if estimator.fit_intercept:  # one more pass over X, as in memory
         objective.intercept_scale = intercept_scale(
-            float(X.map_blocks(_block_mean_square_sum, chunks=(1, 1), dtype=float)
-                  .sum().compute()) / (X.shape[0] * X.shape[1]))
+            float(X.map_blocks(_block_sum_of_squares, chunks=(1, 1), dtype=float)
+                  .sum().compute()), X.shape[0] * X.shape[1])
     coef0, intercept0, _ = estimator._start_point(previous, classes, X.shape[1])
     result = minimize_lbfgs(objective, coef0, intercept0, tol=estimator.tol,
                             max_iter=estimator.max_iter, verbose=estimator.verbose)

@@ -17,7 +17,7 @@ from sklearn.utils.validation import (_check_sample_weight, check_is_fitted,
                                       validate_data)
 
 from ._loss import scale_sample_weight
-from ._objective import MulticlassSVMObjective, intercept_scale, mean_square
+from ._objective import MulticlassSVMObjective, intercept_scale, sum_of_squares
 from ._solvers import (SubgradientState, minimize_lbfgs, minimize_subgradient)
 from ._solvers.certificate import repaired_gap
 from ._solvers.dual_cd import data_fingerprint, minimize_dual_cd
@@ -670,7 +670,8 @@ def _minimize_lbfgs_rescaled(objective, coef0, intercept0, **options):
             objective.n_classes, C=objective.C * scale ** 2, loss=objective.loss,
             margin=objective.margin, fit_intercept=objective.fit_intercept,
             n_threads=objective.n_threads)
-    objective.intercept_scale = intercept_scale(mean_square(objective.X))
+    n, d = objective.X.shape
+    objective.intercept_scale = intercept_scale(sum_of_squares(objective.X), n * d)
     result = minimize_lbfgs(objective, coef0 / scale, intercept0, **options)
     result.coef = result.coef * scale
     return result

@@ -215,20 +215,20 @@ class MulticlassSVMObjective:
         return ev, grad
 
 
-def intercept_scale(mean_square):
-    """Power of two nearest the root mean square entry of X (given its mean
-    square), or 1.
+def intercept_scale(square_sum, size):
+    """Power of two nearest the root mean square entry of X (given the sum of its
+    ``size`` squared entries), or 1.
 
     L-BFGS then moves the intercept as the weight of a constant feature of the
     features' typical magnitude, and its path does not depend on the scale of X.
     """
+    mean_square = square_sum / max(size, 1)
     if not 0.0 < mean_square < np.inf:
         return 1.0
     return float(np.ldexp(1.0, int(np.round(0.5 * np.log2(mean_square)))))
 
 
-def mean_square(X):
-    """Mean of the squared entries of X (dense or CSR), in float64."""
+def sum_of_squares(X):
+    """Sum of the squared entries of X (dense or CSR), in float64, without a copy."""
     values = X.data if sp.issparse(X) else X.reshape(-1)
-    squares = np.einsum("i,i->", values, values, dtype=np.float64)
-    return float(squares) / max(X.shape[0] * X.shape[1], 1)
+    return float(np.einsum("i,i->", values, values, dtype=np.float64))

@@ -249,26 +249,20 @@ def test_subgradient_with_intercept_ignores_a_shift_of_the_data(
     np.testing.assert_allclose(values, values[0], rtol=1e-6)
 
 
-def test_subgradient_squared_hinge_on_rows_of_large_norm():
+def test_subgradient_squared_hinge_on_rows_of_large_norm(monkeypatch):
     """Found by the benchmarks: on standardized Fashion-MNIST (rare pixels make a
     few rows' norms far above the mean) single-sample squared-hinge steps
     diverged, to weights of 6e28 after one epoch and NaN later. The step is now
     capped so that no row's own term overshoots its margins. At C = 1e-3,
     ‖W*‖ ≤ sqrt(2 J(0) / C) = sqrt(2 · 9 / 1e-3) ≈ 134."""
-    directory = os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist")
-    path = os.path.join(directory, "train-images-idx3-ubyte.gz")
-    if not os.path.exists(path):
-        pytest.skip("needs the Debian package dataset-fashion-mnist")
-    import gzip
+    monkeypatch.syspath_prepend(os.path.join(os.path.dirname(__file__), os.pardir,
+                                             "benchmarks"))
+    import datasets
 
-    with gzip.open(path) as handle:
-        images = np.frombuffer(handle.read(), dtype=np.uint8, offset=16)
-    with gzip.open(path.replace("images-idx3", "labels-idx1")) as handle:
-        labels = np.frombuffer(handle.read(), dtype=np.uint8, offset=8).astype(int)
-    X = images.reshape(-1, 784)[:5000].astype(np.float64)
-    y = labels[:5000]
-    std = X.std(axis=0)
-    X = (X - X.mean(axis=0)) / np.where(std > 0, std, 1.0)
+    if not datasets.fashion_mnist_available():
+        pytest.skip("needs the Debian package dataset-fashion-mnist")
+    X, y, _, _ = datasets.load_fashion_mnist()
+    X, y = X[:5000], y[:5000]
     model = _fit(X, y, solver="subgradient", loss="squared_hinge", C=1e-3,
                  fit_intercept=False, batch_size=1, max_iter=2, tol=0.0,
                  random_state=0)

@@ -198,17 +198,18 @@ def minimize_lbfgs(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         if polished is None:
             return False
         coef_p, intercept_p, gap_p = polished
-        remember_if_lowest(objective.value(coef_p, intercept_p),
-                           objective.pack(coef_p, intercept_p))
+        value_p = objective.value(coef_p, intercept_p)
+        packed_p = objective.pack(coef_p, intercept_p)
+        remember_if_lowest(value_p, packed_p)
         if not (gap_p <= tol or (
                 final and gap_p < state["gap"]
-                and objective.value(coef_p, intercept_p) <= objective.value(coef, intercept))):
+                and value_p <= objective.value(coef, intercept))):
             return False
-        state["polished"] = objective.pack(coef_p, intercept_p)
+        state["polished"] = packed_p
         state["gap"] = gap_p
         state["converged"] = gap_p <= tol
-        log.record(state["n_iter"], objective.value(coef_p, intercept_p),
-                   objective.n_evaluations, gap_p, mu, extra="active-set solve  ")
+        log.record(state["n_iter"], value_p, objective.n_evaluations, gap_p, mu,
+                   extra="active-set solve  ")
         return state["converged"]
 
     averages = _AveragedDual(objective)

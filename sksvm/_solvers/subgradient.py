@@ -2,9 +2,10 @@
 
 Step t uses η_t = 1/(C (t + t0)): the iterate is shrunk by (1 − η_t C) for the
 penalty, then moved against the batch's loss subgradient, normalized by the batch's
-expected share of the total sample weight (an unbiased estimate of the gradient). The returned model is the running average of the iterates,
-which gives the O(1/(C t)) rate. With ``batch_size`` None (or ≥ n) every step sees the
-whole data set in a fixed order, so the solver is deterministic.
+expected share of the total sample weight (an unbiased estimate of the gradient).
+The returned model is the running average of the iterates, which gives the
+O(1/(C t)) rate. With ``batch_size`` None (or ≥ n) every step sees the whole data
+set in a fixed order, so the solver is deterministic.
 
 The offset t0 sets the first step to a fraction of ``margin / mean(‖x_i − μ‖²)`` (a
 step that would move a typical score by one margin), instead of Pegasos' 1/C, which
@@ -84,15 +85,13 @@ T0_FACTOR = 4.0
 
 
 @njit(cache=True)
-def _step_curvature(row_coeffs, label, weight, row_sq_norm, loss_code):
+def _step_curvature(row_coeffs, label, weight, row_sq_norm):
     """Bound on how fast a squared-hinge step moves this row's own margins.
 
     A step of size η on row i changes its margins m_ij by at most
     η·2·s_i·(1 + v_i)·‖x_i − μ‖²·max_j m_ij, with v_i its violated classes (the
-    derivatives 2m grow with the margins; the hinge's are bounded, hence 0).
+    derivatives 2m grow with the margins; the hinge's are bounded and need no cap).
     """
-    if loss_code != SQUARED_HINGE:
-        return 0.0
     violated = 0
     for j in range(row_coeffs.shape[0]):
         if j != label and row_coeffs[j] != 0.0:
@@ -114,9 +113,8 @@ def _capped_step(n_steps, t0, C, curvature, batch_mass):
 
 @njit(cache=True)
 def _epoch_dense(X, y, sample_weight, order, batch_size, V, intercept, U,
-                 intercept_sum, center, row_sq_norms, n_steps, t0, C, loss_code,
-                 margin, fit_intercept, intercept_step_scale, average_power,
-                 mean_weight):
+                 intercept_sum, center, n_steps, t0, C, loss_code, margin,
+                 fit_intercept, intercept_step_scale, average_power, mean_weight):
     """One pass over ``order`` on dense X with V, U in the (k, d) layout.
 
     Rows enter as x − ``center``; ``intercept`` is the centred problem's.
@@ -151,8 +149,12 @@ def _epoch_dense(X, y, sample_weight, order, batch_size, V, intercept, U,
                                    stats):
                 any_nonzero = True
                 coeffs[r - lo, :] = row_coeffs
-                curvature = max(curvature, _step_curvature(
-                    row_coeffs, y[i], s, row_sq_norms[i], loss_code))
+                if loss_code == SQUARED_HINGE:
+                    sq_norm = 0.0
+                    for f in range(d):
+                        sq_norm += (X[i, f] - center[f]) ** 2
+                    curvature = max(curvature, _step_curvature(row_coeffs, y[i], s,
+                                                               sq_norm))
         n_steps += 1
         eta = _capped_step(n_steps, t0, C, curvature, (hi - lo) * mean_weight)
         scale *= 1.0 - eta * C
@@ -187,9 +189,9 @@ def _epoch_dense(X, y, sample_weight, order, batch_size, V, intercept, U,
 
 @njit(cache=True)
 def _epoch_csr(data, indices, indptr, y, sample_weight, order, batch_size, V_t,
-               intercept, U_t, intercept_sum, center, row_dot_center, row_sq_norms,
-               n_steps, t0, C, loss_code, margin, fit_intercept, intercept_step_scale,
-               average_power, mean_weight):
+               intercept, U_t, intercept_sum, center, row_dot_center, n_steps, t0, C,
+               loss_code, margin, fit_intercept, intercept_step_scale, average_power,
+               mean_weight):
     """CSR counterpart of :func:`_epoch_dense`, with V, U in the (d, k) layout.
 
     Centring must not densify the rows, so it is lazy as well: the centred
@@ -242,8 +244,12 @@ def _epoch_csr(data, indices, indptr, y, sample_weight, order, batch_size, V_t,
                                    stats):
                 any_nonzero = True
                 coeffs[r - lo, :] = row_coeffs
-                curvature = max(curvature, _step_curvature(
-                    row_coeffs, y[i], s, row_sq_norms[i], loss_code))
+                if loss_code == SQUARED_HINGE:
+                    sq_norm = center_sq - 2.0 * row_dot_center[i]
+                    for p in range(indptr[i], indptr[i + 1]):
+                        sq_norm += data[p] * data[p]
+                    curvature = max(curvature, _step_curvature(row_coeffs, y[i], s,
+                                                               max(sq_norm, 0.0)))
         n_steps += 1
         eta = _capped_step(n_steps, t0, C, curvature, (hi - lo) * mean_weight)
         scale *= 1.0 - eta * C
@@ -285,19 +291,14 @@ def _weighted_mean_row(X, sample_weight):
     return np.asarray(X.T @ sample_weight, dtype=np.float64).ravel() / sample_weight.sum()
 
 
-def _centred_sq_norms(X, center):
-    """‖x_i − center‖² for every row, without forming X − center."""
+def _mean_squared_norm(X, sample_weight, center):
+    """Weighted mean of ‖x_i − center‖², without forming X − center."""
     if sp.issparse(X):
         sq_norms = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
     else:
         sq_norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
     sq_norms += float(center @ center) - 2.0 * np.asarray(X @ center, dtype=np.float64)
-    return np.maximum(sq_norms, 0.0)
-
-
-def _mean_squared_norm(X, sample_weight, center):
-    """Weighted mean of ‖x_i − center‖²."""
-    return float(np.average(_centred_sq_norms(X, center), weights=sample_weight))
+    return float(np.average(np.maximum(sq_norms, 0.0), weights=sample_weight))
 
 
 def run_epoch(objective, state, order, batch_size):
@@ -313,24 +314,21 @@ def run_epoch(objective, state, order, batch_size):
                  else state.coef_avg * past_weight, order="C")
     intercept = state.intercept + state.coef @ center
     intercept_sum = (state.intercept_avg + state.coef_avg @ center) * past_weight
-    # Centred squared row norms, for the squared hinge's step cap only.
-    row_sq_norms = (_centred_sq_norms(X, center) if objective.loss == "squared_hinge"
-                    else np.zeros(X.shape[0]))
     args = (objective.y, objective.sample_weight, order, batch_size)
     tail = (state.n_steps, state.t0, objective.C, LOSS_CODES[objective.loss],
             objective.margin, objective.fit_intercept, state.intercept_step_scale,
-            AVERAGE_POWER,
-            float(np.mean(objective.sample_weight)))
+            AVERAGE_POWER, objective.weight_sum / X.shape[0])
     if sparse:
-        row_dot_center = np.asarray(X @ center, dtype=np.float64)
+        row_dot_center = (np.asarray(X @ center, dtype=np.float64)
+                          if objective.fit_intercept else np.zeros(X.shape[0]))
         n_steps, scale, a, weight_sum, g, h = _epoch_csr(
             X.data, X.indices, X.indptr, *args, V, intercept, U, intercept_sum,
-            center, row_dot_center, row_sq_norms, *tail)
+            center, row_dot_center, *tail)
         V = (V - np.outer(center, g)).T
         U = (U - np.outer(center, h)).T
     else:
         n_steps, scale, a, weight_sum = _epoch_dense(
-            X, *args, V, intercept, U, intercept_sum, center, row_sq_norms, *tail)
+            X, *args, V, intercept, U, intercept_sum, center, *tail)
     if n_steps == state.n_steps:
         return
     state.n_steps = n_steps
