@@ -393,6 +393,32 @@ def csr_epoch(data, indices, indptr, y, bound, qv, mdot, mu_sq, order, n_active,
 
 
 @njit(cache=True)
+def chunked_order(active, chunk_size, chunk_rank, uniform, out):
+    """A visiting order of the sorted sample indices ``active`` that keeps memory
+    access local: consecutive runs of ``chunk_size`` entries (chunks) are visited
+    in the order of ``chunk_rank`` (a permutation of the chunks), each chunk
+    shuffled (Fisher–Yates, with the uniform draws ``uniform``). Writes into
+    ``out``."""
+    m = active.shape[0]
+    n_chunks = chunk_rank.shape[0]
+    pos = 0
+    for c in range(n_chunks):
+        lo = chunk_rank[c] * chunk_size
+        hi = min(lo + chunk_size, m)
+        start = pos
+        for r in range(lo, hi):
+            out[pos] = active[r]
+            pos += 1
+        for r in range(pos - 1, start, -1):
+            j = start + int(uniform[r] * (r - start + 1))
+            if j > r:
+                j = r
+            tmp = out[r]
+            out[r] = out[j]
+            out[j] = tmp
+
+
+@njit(cache=True)
 def dense_row_dots(X, v):
     """X v for dense X of any float dtype (no copy of X), float64."""
     n, d = X.shape

@@ -17,7 +17,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sksvm import LinearMulticlassSVM
 from sksvm import _dual_kernels as K
 from sksvm._objective import MulticlassSVMObjective
-from sksvm._solvers.dual_cd import minimize_dual_cd
+from sksvm._solvers.dual_cd import minimize_dual_cd, shuffle
 
 from _reference import cvxpy_optimum, numpy_objective
 from conftest import make_problem
@@ -125,6 +125,31 @@ def test_path_flow_removes_net_flow():
             assert np.all(P >= 0.0) and np.all(P <= F + 1e-15)
             R = F - P
             assert_allclose(R.sum(axis=1) - R.sum(axis=0), 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 4, 64])
+def test_shuffle_is_a_local_permutation(chunk_size):
+    """shuffle permutes order[:n_active] and leaves the rest; with chunks, every
+    run of chunk_size visits comes from chunk_size consecutive active samples,
+    and the chunks' order and contents vary between draws."""
+    rng = np.random.RandomState(0)
+    n, n_active = 1000, 777
+    order = rng.permutation(n).astype(np.int64)
+    before = order.copy()
+    draws = []
+    for _ in range(2):
+        shuffle(order, n_active, rng, chunk_size)
+        assert_array_equal(np.sort(order[:n_active]), np.sort(before[:n_active]))
+        assert_array_equal(order[n_active:], before[n_active:])
+        draws.append(order[:n_active].copy())
+    assert not np.array_equal(draws[0], draws[1])
+    if chunk_size > 1:
+        ranks = np.searchsorted(np.sort(before[:n_active]), draws[0]) // chunk_size
+        # The last chunk is shorter, so compare chunk labels, not positions.
+        runs = np.split(ranks, np.flatnonzero(np.diff(ranks)) + 1)
+        sizes = sorted(len(r) for r in runs)
+        assert len(runs) == -(-n_active // chunk_size)
+        assert sizes[1:] == [chunk_size] * (len(runs) - 1)
 
 
 # -- against the exact optimum ---------------------------------------------------------

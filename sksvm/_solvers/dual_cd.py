@@ -10,9 +10,12 @@ dual has no upper bound and a diagonal term Σ α_ij²/(4 c_i).
 
 Stopping. Every ``check_interval`` data passes' worth of work, a full pass computes
 the primal J(W, b) at W = W(α); with the dual value D(α) this gives the relative
-duality gap (J − D)/J, and the solver stops once it is ≤ ``tol``. Without an
-intercept that gap certifies J(W) − min J ≤ tol·J(W) (exactly, up to the
-floating-point drift of the incrementally updated W, ~1e-13 relative).
+duality gap (J − D)/J, and the solver stops once it is ≤ ``tol``. Every J(W)
+and every D(α) bounds min J, whichever pass they come from, so the solver keeps
+the point of lowest J seen and the highest D: J fluctuates from pass to pass
+while D rises. Without an intercept that gap certifies J(W) − min J ≤ tol·J(W)
+(exactly, up to the floating-point drift of the incrementally updated W, ~1e-13
+relative). A cold start skips the pass at W = 0.
 
 Shrinking (as liblinear does). A block whose variables all sit at a bound with
 their dual gradient (the margins m_ij) beyond the previous epoch's largest KKT
@@ -72,6 +75,8 @@ from ._result import ProgressLog, SolverResult
 
 # Below this many multiply-adds (nnz·k) a gap pass runs on one thread.
 PARALLEL_MIN_WORK = 2_000_000
+# Samples per chunk of the visiting order on CSR input (see shuffle).
+SPARSE_CHUNK_SIZE = 64
 # The exact finishing step is attempted while at most this many pairs are free,
 # with up to FINISH_ROUNDS active-set corrections, and once more at convergence
 # when the gap is above FINISH_FROM.
@@ -475,6 +480,28 @@ class _Problem:
         return np.ascontiguousarray(W.T) if self.sparse else np.array(W)
 
 
+def shuffle(order, n_active, random_state, chunk_size):
+    """Reorder ``order[:n_active]`` at random, in chunks of nearby samples: runs of
+    ``chunk_size`` consecutive indices (of the sorted active samples) in random
+    order, each run shuffled; ``chunk_size=1`` is a uniform random permutation.
+
+    On CSR input a uniform permutation makes every block step miss the cache on
+    its short row of X and on its row of α; chunks keep those reads within a few
+    pages. On sparse text (50k × 50k, 30 nonzeros per row) this made epochs ~28 %
+    faster at the same number of epochs; chunks of 256 already needed more
+    epochs. Dense rows are long enough for the hardware prefetcher, and there
+    chunks of 64 saved ~12 % per epoch but took 16 % more epochs on
+    Fashion-MNIST, so dense input keeps the uniform permutation.
+    """
+    if chunk_size <= 1:
+        order[:n_active] = order[:n_active][random_state.permutation(n_active)]
+        return
+    active = np.sort(order[:n_active])
+    n_chunks = -(-n_active // chunk_size)
+    K.chunked_order(active, chunk_size, random_state.permutation(n_chunks),
+                    random_state.random_sample(n_active), order)
+
+
 def minimize_dual_cd(objective, *, tol, max_iter, random_state, alpha0=None,
                      center0=None, shrinking=True, check_interval=CHECK_INTERVAL,
                      verbose=0):
@@ -525,7 +552,19 @@ def minimize_dual_cd(objective, *, tol, max_iter, random_state, alpha0=None,
     shrinkable = np.zeros(n, dtype=np.bool_)
     eps = np.inf
     tiny = np.finfo(float).tiny
-    st = dict(n_checks=0, work_since_finish=0.0)
+    st = dict(n_checks=0, work_since_finish=0.0, best=None, lower=-np.inf)
+
+    def best_point(coef, intercept, primal, lower):
+        """Record a primal point and a lower bound on min J; returns the point
+        with the lowest J so far, with its gap to the highest lower bound so far
+        (both are bounds on min J, whichever iterates they come from):
+        (coef, intercept, relative gap, J)."""
+        st["lower"] = max(st["lower"], lower)
+        if st["best"] is None or primal < st["best"][2]:
+            st["best"] = (coef, intercept, primal)
+        coef, intercept, primal = st["best"]
+        return (coef, intercept, (primal - st["lower"]) / max(abs(primal), tiny),
+                primal)
 
     def try_finish(point, final):
         """The exact finishing step; returns the better of it and ``point``."""
@@ -555,11 +594,12 @@ def minimize_dual_cd(objective, *, tol, max_iter, random_state, alpha0=None,
         new_alpha, W, b, gap, primal = candidate
         alpha[:] = new_alpha
         pb.set_point(alpha, center, b)
-        return (pb.to_coef(W), b, gap, primal)
+        return best_point(pb.to_coef(W), b, primal,
+                          primal - gap * max(abs(primal), tiny))
 
     def check(epoch):
         """Full pass: certified gap and shrinking set. Returns (point, done) with
-        point = (coef, intercept, relative gap)."""
+        point = (coef, intercept, relative gap, J) from :func:`best_point`."""
         nonlocal order, n_active
         st["n_checks"] += 1
         pb.refresh(alpha, center)
@@ -576,12 +616,13 @@ def minimize_dual_cd(objective, *, tol, max_iter, random_state, alpha0=None,
             # dual of the inner (proximal) problem: this is the inner gap.
             inner_gap = (primal - dual + float(np.dot(pb.aux[0], pb.aux[2]))) / scale
             extra = f"inner gap {inner_gap:.2e}  "
-            relative = np.inf
+            lower = -np.inf
             if inner_gap <= max(tol, CERTIFY_BELOW):
-                relative = (primal - pb.certified_intercept_dual(alpha)) / scale
+                lower = pb.certified_intercept_dual(alpha)
         else:
-            relative = (primal - dual) / scale
-        point = (pb.to_coef(W), b.copy(), relative, primal)
+            lower = dual
+        point = best_point(pb.to_coef(W), b.copy(), primal, lower)
+        relative = point[2]
         if tol < relative:
             point = try_finish(point, final=False)
         elif FINISH_FROM < relative <= tol:
@@ -600,13 +641,18 @@ def minimize_dual_cd(objective, *, tol, max_iter, random_state, alpha0=None,
                    extra=f"{extra}active {n_active}/{all_active.shape[0]}  ")
         return point, done
 
-    point, converged = check(0)
     epoch = 0
+    if alpha0 is None and center0 is None:
+        # Cold start at W = 0: nothing to certify or shrink yet, skip the pass.
+        point, converged = None, False
+    else:
+        point, converged = check(0)
     work_since_check = 0
     while not converged and epoch < max_iter:
         epoch += 1
         if n_active > 1:
-            order[:n_active] = order[:n_active][random_state.permutation(n_active)]
+            shuffle(order, n_active, random_state,
+                    SPARSE_CHUNK_SIZE if pb.sparse else 1)
         n_active, max_viol, work = pb.epoch(order, n_active, alpha, shrinking, eps)
         eps = max_viol
         work_since_check += work
@@ -620,11 +666,10 @@ def minimize_dual_cd(objective, *, tol, max_iter, random_state, alpha0=None,
                 order = all_active.copy()
                 n_active = order.shape[0]
                 eps = 0.0
-    coef, intercept, gap, _ = point
-    if not np.isfinite(gap):
+    if not np.isfinite(point[2]):
         # Stopped (max_iter) before the inner problem was solved: certify anyway.
-        gap = pb.relative_gap(alpha, pb.V if not pb.fit_intercept else
-                              pb.primal_point()[0], intercept)
+        point = best_point(*point[:2], point[3], pb.certified_intercept_dual(alpha))
+    coef, intercept, gap, _ = point
     # J − D ≥ 0 in exact arithmetic; at the optimum rounding can give −1e-16.
     gap = max(gap, 0.0)
     return DualCDResult(coef=coef, intercept=intercept, n_iter=epoch,
