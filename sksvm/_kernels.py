@@ -115,6 +115,32 @@ def dense_rows_loss_grad(X, y, sample_weight, rows, lo, hi, coef, intercept,
                 grad_intercept[j] += aj
 
 
+@njit(cache=True, inline="always")
+def _csr_row_scores(data, indices, indptr, i, coef_t, intercept, z):
+    """Scores z = coef x_i + intercept of CSR row i (``coef_t`` is (d, k))."""
+    k = coef_t.shape[1]
+    for j in range(k):
+        z[j] = intercept[j]
+    for p in range(indptr[i], indptr[i + 1]):
+        f = indices[p]
+        v = data[p]
+        for j in range(k):
+            z[j] += v * coef_t[f, j]
+
+
+@njit(cache=True, inline="always")
+def _csr_row_scatter(data, indices, indptr, i, a, grad_coef_t, grad_intercept):
+    """Add a x_iᵀ (transposed, (d, k)) and a to the gradient sums."""
+    k = a.shape[0]
+    for p in range(indptr[i], indptr[i + 1]):
+        f = indices[p]
+        v = data[p]
+        for j in range(k):
+            grad_coef_t[f, j] += a[j] * v
+    for j in range(k):
+        grad_intercept[j] += a[j]
+
+
 @njit(cache=True, fastmath=_FASTMATH)
 def csr_rows_loss_grad(data, indices, indptr, y, sample_weight, rows, lo, hi,
                        coef_t, intercept, loss_code, margin, mu, grad_coef_t,
@@ -128,22 +154,39 @@ def csr_rows_loss_grad(data, indices, indptr, y, sample_weight, rows, lo, hi,
         s = sample_weight[i]
         if s == 0.0:
             continue
-        for j in range(k):
-            z[j] = intercept[j]
-        for p in range(indptr[i], indptr[i + 1]):
-            f = indices[p]
-            v = data[p]
-            for j in range(k):
-                z[j] += v * coef_t[f, j]
-        if not _margin_derivatives(z, y[i], s, loss_code, margin, mu, a, stats):
+        _csr_row_scores(data, indices, indptr, i, coef_t, intercept, z)
+        if _margin_derivatives(z, y[i], s, loss_code, margin, mu, a, stats):
+            _csr_row_scatter(data, indices, indptr, i, a, grad_coef_t,
+                             grad_intercept)
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _csr_block_coefficients(data, indices, indptr, y, sample_weight, lo, hi, coef_t,
+                            intercept, loss_code, margin, mu, coeffs, active, stats):
+    """First pass over rows lo:hi: the loss derivatives of row lo + r into
+    ``coeffs[r]``, and whether any is nonzero into ``active[r]``."""
+    k = coef_t.shape[1]
+    z = np.empty(k)
+    for i in range(lo, hi):
+        r = i - lo
+        s = sample_weight[i]
+        active[r] = False
+        if s == 0.0:
             continue
-        for p in range(indptr[i], indptr[i + 1]):
-            f = indices[p]
-            v = data[p]
-            for j in range(k):
-                grad_coef_t[f, j] += a[j] * v
-        for j in range(k):
-            grad_intercept[j] += a[j]
+        _csr_row_scores(data, indices, indptr, i, coef_t, intercept, z)
+        active[r] = _margin_derivatives(z, y[i], s, loss_code, margin, mu,
+                                        coeffs[r], stats)
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _csr_block_scatter(data, indices, indptr, lo, hi, coeffs, active, grad_coef_t,
+                       grad_intercept):
+    """Second pass over rows lo:hi: their gradient contributions."""
+    for i in range(lo, hi):
+        r = i - lo
+        if active[r]:
+            _csr_row_scatter(data, indices, indptr, i, coeffs[r], grad_coef_t,
+                             grad_intercept)
 
 
 # Rows per BLAS block: small enough that a block of X stays in cache between the
@@ -208,21 +251,51 @@ def dense_loss_grad(X, y, sample_weight, coef, intercept, loss_code, margin, mu,
     return _reduce_parts(stat_parts, grad_parts, intercept_parts)
 
 
+# The CSR kernel's two passes work on blocks of rows whose coefficient buffers take
+# at most this fraction of the bytes of X (and at least CSR_MIN_BLOCK_ROWS rows).
+CSR_BUFFER_FRACTION = 0.25
+CSR_MIN_BLOCK_ROWS = 4096
+
+
+def csr_block_rows(data, indices, n_classes, n_chunks):
+    """Rows per block of :func:`csr_loss_grad` for a CSR matrix with these arrays."""
+    x_bytes = data.nbytes + indices.nbytes
+    return max(CSR_MIN_BLOCK_ROWS,
+               int(CSR_BUFFER_FRACTION * x_bytes) // (8 * n_classes * n_chunks))
+
+
 @njit(cache=True, parallel=True)
 def csr_loss_grad(data, indices, indptr, y, sample_weight, coef_t, intercept,
-                  loss_code, margin, mu, n_chunks):
-    """CSR counterpart of :func:`dense_loss_grad`; the gradient is (d, k)."""
+                  loss_code, margin, mu, n_chunks, block):
+    """CSR counterpart of :func:`dense_loss_grad`; the gradient is (d, k).
+
+    Rows are split into ``n_chunks`` chunks as in :func:`dense_loss_grad`. Within a
+    chunk, each block of rows is read twice: once to gather its scores and store
+    its loss derivatives, once to scatter them into the gradient. Reading X twice
+    is cheap next to the random reads of coef (gather) and writes of the gradient
+    (scatter), and separate passes keep only one of those two (d, k) arrays in
+    cache at a time: on 50000 × 100000 at 0.1 % density, k = 20, the fused
+    single pass took twice as long. The summation order, and so the result, is
+    that of a single pass. ``block`` rows per block, see :func:`csr_block_rows`.
+    """
     d, k = coef_t.shape
     n = indptr.shape[0] - 1
-    rows = np.arange(n)
     grad_parts = np.zeros((n_chunks, d, k))
     intercept_parts = np.zeros((n_chunks, k))
     stat_parts = np.zeros((n_chunks, N_STATS))
     for c in prange(n_chunks):
-        csr_rows_loss_grad(data, indices, indptr, y, sample_weight, rows,
-                           c * n // n_chunks, (c + 1) * n // n_chunks, coef_t,
-                           intercept, loss_code, margin, mu, grad_parts[c],
-                           intercept_parts[c], stat_parts[c])
+        lo = c * n // n_chunks
+        hi = (c + 1) * n // n_chunks
+        rows = max(min(block, hi - lo), 0)
+        coeffs = np.empty((rows, k))
+        active = np.empty(rows, dtype=np.bool_)
+        for start in range(lo, hi, block):
+            stop = min(start + block, hi)
+            _csr_block_coefficients(data, indices, indptr, y, sample_weight, start,
+                                    stop, coef_t, intercept, loss_code, margin, mu,
+                                    coeffs, active, stat_parts[c])
+            _csr_block_scatter(data, indices, indptr, start, stop, coeffs, active,
+                               grad_parts[c], intercept_parts[c])
     return _reduce_parts(stat_parts, grad_parts, intercept_parts)
 
 

@@ -66,7 +66,8 @@ def block_loss_grad(X, y, sample_weight, coef, intercept, loss_code, margin, mu,
     if sp.issparse(X):
         stats, grad_t, grad_intercept = _kernels.csr_loss_grad(
             X.data, X.indices, X.indptr, y, sample_weight,
-            np.ascontiguousarray(coef.T), intercept, loss_code, margin, mu, n_chunks)
+            np.ascontiguousarray(coef.T), intercept, loss_code, margin, mu, n_chunks,
+            _kernels.csr_block_rows(X.data, X.indices, coef.shape[0], n_chunks))
         return stats, np.ascontiguousarray(grad_t.T), grad_intercept
     return _kernels.dense_loss_grad(X, y, sample_weight, coef, intercept, loss_code,
                                     margin, mu, n_chunks)

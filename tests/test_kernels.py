@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import check_grad
 
 from sksvm import loss_gradient
@@ -270,12 +270,17 @@ LOSS_CODES = {"hinge": _kernels.HINGE, "squared_hinge": _kernels.SQUARED_HINGE,
               "smoothed_hinge": _kernels.SMOOTHED_HINGE}
 
 
-def _block(X, y, sw, coef, intercept, code, margin, mu, n_chunks):
-    """Full-data parallel kernel, dense or CSR: (stats, grad (k, d), grad_intercept)."""
+def _block(X, y, sw, coef, intercept, code, margin, mu, n_chunks, block_rows=None):
+    """Full-data parallel kernel, dense or CSR: (stats, grad (k, d), grad_intercept).
+    ``block_rows``: rows per block of the CSR kernel's two passes (its default rule
+    when None)."""
     if sp.issparse(X):
+        if block_rows is None:
+            block_rows = _kernels.csr_block_rows(X.data, X.indices, coef.shape[0],
+                                                 n_chunks)
         stats, g_t, g_i = _kernels.csr_loss_grad(
             X.data, X.indices, X.indptr, y, sw, np.ascontiguousarray(coef.T),
-            intercept, code, margin, mu, n_chunks)
+            intercept, code, margin, mu, n_chunks, block_rows)
         return stats, g_t.T, g_i
     return _kernels.dense_loss_grad(X, y, sw, coef, intercept, code, margin, mu,
                                     n_chunks)
@@ -328,13 +333,17 @@ def test_block_kernels_add_up(loss, container):
     second = _block(X[m:], y[m:], sw[m:], *args, 1)
     chunked = _block(X, y, sw, *args, 2)
     many = _block(X, y, sw, *args, 7)
+    # CSR: many blocks per chunk, the last one short (150 / 2 chunks, 16 rows each).
+    small_blocks = _block(X, y, sw, *args, 2, block_rows=16)
     rtol = RTOL32 if container.endswith("32") else 1e-12
-    for part_whole, p1, p2, p_chunk, p_many in zip(whole, first, second, chunked,
-                                                   many):
+    for part_whole, p1, p2, p_chunk, p_many, p_small in zip(
+            whole, first, second, chunked, many, small_blocks):
         atol = rtol * np.abs(part_whole).max()
         assert_allclose(p1 + p2, part_whole, rtol=rtol, atol=atol)
         assert_allclose(p_chunk, part_whole, rtol=rtol, atol=atol)
         assert_allclose(p_many, part_whole, rtol=rtol, atol=atol)
+        # The two passes sum in the order of one: identical to whole chunks.
+        assert_array_equal(p_small, p_chunk)
     # The sums are Σ s ℓ etc. and Σ_i A_ij x_i with A_ij = s_i ℓ'(m_ij).
     stats, g_coef, g_int = whole
     rtol = RTOL32 if container.endswith("32") else 1e-11
