@@ -679,3 +679,29 @@ def test_zero_weight_equals_removal(solver, multiclass_data):
     removed = _quiet_fit(X[sw > 0], y[sw > 0], **params)
     assert_allclose(weighted.decision_function(X), removed.decision_function(X),
                     rtol=1e-6, atol=1e-6)
+
+
+def test_lbfgs_memory_shrinks_only_for_wide_sparse_problems():
+    """Full L-BFGS memory unless the problem has many parameters and reading the
+    correction pairs would outweigh an evaluation."""
+    from sksvm._objective import MulticlassSVMObjective
+    from sksvm._solvers.lbfgs import MAX_MEMORY, MIN_MEMORY, default_memory
+
+    def memory(X, k):
+        y = np.arange(X.shape[0]) % k
+        return default_memory(MulticlassSVMObjective(
+            X, y.astype(np.int64), np.ones(X.shape[0]), k, C=1e-3, loss="hinge",
+            margin=1.0, fit_intercept=False, n_threads=1))
+
+    # Small dense, tiny: full memory.
+    assert memory(np.ones((60, 6)), 5) == MAX_MEMORY
+    # Many parameters and (almost) nothing stored: the least memory.
+    assert memory(sp.csr_matrix((100, 20_000)), 10) == MIN_MEMORY
+    wide = sp.random(50_000, 100_000, density=1e-3, format="csr",
+                     random_state=np.random.default_rng(0))
+    m = memory(wide, 20)
+    # 5e6 stored entries · 20 / 4 over 2 · 2e6 parameters.
+    assert m == 6
+    narrow = sp.random(50_000, 2_000, density=0.05, format="csr",
+                       random_state=np.random.default_rng(0))
+    assert memory(narrow, 20) == MAX_MEMORY  # 40k parameters: below the threshold
