@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/run.py                 # full run (~40 min on 2 cores)
+    python benchmarks/run.py                 # full run (~25 min on 2 cores)
     python benchmarks/run.py --quick         # small subsets and short caps (smoke test)
     python benchmarks/run.py --datasets fashion,sparse --repeats 3
 
