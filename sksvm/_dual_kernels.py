@@ -411,7 +411,7 @@ def chunked_order(active, chunk_size, chunk_rank, uniform, out):
             pos += 1
         for r in range(pos - 1, start, -1):
             j = start + int(uniform[r] * (r - start + 1))
-            if j > r:
+            if j > r:  # u < 1, but u·m can round up to m
                 j = r
             tmp = out[r]
             out[r] = out[j]

@@ -697,11 +697,14 @@ def test_lbfgs_memory_shrinks_only_for_wide_sparse_problems():
     assert memory(np.ones((60, 6)), 5) == MAX_MEMORY
     # Many parameters and (almost) nothing stored: the least memory.
     assert memory(sp.csr_matrix((100, 20_000)), 10) == MIN_MEMORY
-    wide = sp.random(50_000, 100_000, density=1e-3, format="csr",
-                     random_state=np.random.default_rng(0))
-    m = memory(wide, 20)
+    def banded(n, d, per_row):
+        """n × d CSR with per_row consecutive stored entries per row (only the
+        number of stored entries matters to the rule)."""
+        columns = (np.arange(n)[:, None] * per_row + np.arange(per_row)) % d
+        return sp.csr_matrix((np.ones(n * per_row), columns.ravel(),
+                              np.arange(n + 1) * per_row), shape=(n, d))
+
     # 5e6 stored entries · 20 / 4 over 2 · 2e6 parameters.
-    assert m == 6
-    narrow = sp.random(50_000, 2_000, density=0.05, format="csr",
-                       random_state=np.random.default_rng(0))
-    assert memory(narrow, 20) == MAX_MEMORY  # 40k parameters: below the threshold
+    assert memory(banded(50_000, 100_000, 100), 20) == 6
+    # 40k parameters: below the threshold, whatever the data.
+    assert memory(banded(50_000, 2_000, 1), 20) == MAX_MEMORY
