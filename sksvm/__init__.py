@@ -1,7 +1,7 @@
 """sksvm: a scikit-learn compatible linear multiclass SVM (Weston-Watkins)."""
 
 from ._estimator import LinearMulticlassSVM
-from ._loss import loss_gradient
+from ._loss_gradient import loss_gradient
 
 __version__ = "0.1.0"
 

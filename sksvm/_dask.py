@@ -19,19 +19,21 @@ One evaluation of the objective at (W, b):
    same ``finalize`` as in memory (normalization by S, penalty, dual values), and
    L-BFGS takes its step there.
 
+:func:`make_objective` is all the estimator calls: it validates the labels and
+weights with the same functions as the in-memory path (:mod:`sksvm._validation`),
+in one pass over y and the weights, and returns the objective.
+
 Each evaluation is one pass over the data: over worker memory if X is persisted,
 otherwise over X's source (its graph is recomputed, e.g. read from disk or
-generated). The active-set finishing step of :mod:`sksvm._solvers.active_set`
-needs the rows in memory, so :class:`DaskMulticlassSVMObjective` declares it
-unavailable (``supports_active_set = False``, checked by ``minimize_lbfgs``) and
-the solver ends with smoothing continuation alone, certified by the same duality
-gap. The repaired-dual certificate used with an intercept
-(:mod:`sksvm._solvers.certificate`) is computed here in two passes
+generated). The active-set finishing step of :mod:`sksvm._certificate` needs the
+rows in memory, so :class:`DaskMulticlassSVMObjective` declares
+``rows_in_memory = False`` and L-BFGS ends with smoothing continuation alone,
+certified by the same duality gap. The repaired-dual certificate used with an
+intercept is computed here in two passes
 (:meth:`DaskMulticlassSVMObjective.repaired_gap`).
 """
 
 import sys
-import warnings
 from contextlib import contextmanager
 
 import dask
@@ -40,16 +42,15 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 from dask import delayed
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import ThreadpoolController
 
-from ._objective import (MulticlassSVMObjective, block_loss_grad,
-                         intercept_scale, sum_of_squares)
-from ._solvers import certificate, minimize_lbfgs
+from . import _certificate
+from ._losses import get_loss
+from ._objective import FeatureStatistics, ObjectiveBase, block_loss_grad
 from ._threads import effective_n_threads
+from ._validation import (check_class_totals, check_classes, check_weight_values,
+                          class_weight_factors, weight_scale)
 
 # Number of partial results added by one task of the tree reductions.
 SPLIT_EVERY = 8
@@ -124,15 +125,13 @@ def _block_rows(X_block):
     return np.ascontiguousarray(X_block, dtype=dtype)
 
 
-def _block_weights(y_block, w_block, classes, class_weight):
+def _block_weights(y_block, w_block, classes, class_factors):
     """Encoded labels and effective sample weights of one block."""
     y_block = np.asarray(y_block)
     y_encoded = np.searchsorted(classes, y_block).astype(np.int64)
     weights = (np.ones(y_block.shape[0]) if w_block is None
                else np.asarray(w_block, dtype=np.float64))
-    if class_weight is not None:
-        weights = weights * class_weight[y_encoded]
-    return y_encoded, np.ascontiguousarray(weights)
+    return y_encoded, np.ascontiguousarray(weights * class_factors[y_encoded])
 
 
 def _distributed_client():
@@ -174,18 +173,21 @@ def _add(*arrays):
 # -- one pass for the classes and the weights ------------------------------------------
 
 def _label_summary(y_block, w_block):
-    """(labels, counts, weight sums, smallest weight, weights all finite) of a block."""
+    """(labels, counts, weight sums, largest weights, smallest weight, weights all
+    finite) of a block; the sums and largest weights are per label."""
     labels, inverse = np.unique(np.asarray(y_block), return_inverse=True)
     inverse = inverse.ravel()
     counts = np.bincount(inverse, minlength=len(labels))
     if w_block is None:
-        return labels, counts, counts.astype(np.float64), 1.0, True
+        return labels, counts, counts.astype(np.float64), np.ones(len(labels)), 1.0, True
     w_block = np.asarray(w_block, dtype=np.float64)
     finite = bool(np.all(np.isfinite(w_block)))
-    sums = np.bincount(inverse, weights=np.where(np.isfinite(w_block), w_block, 0.0),
-                       minlength=len(labels))
+    clean = np.where(np.isfinite(w_block), w_block, 0.0)
+    sums = np.bincount(inverse, weights=clean, minlength=len(labels))
+    largest = np.zeros(len(labels))
+    np.maximum.at(largest, inverse, clean)
     smallest = float(np.nanmin(w_block)) if w_block.size else np.inf
-    return labels, counts, sums, smallest, finite
+    return labels, counts, sums, largest, smallest, finite
 
 
 def _merge_summaries(*summaries):
@@ -196,14 +198,17 @@ def _merge_summaries(*summaries):
                          minlength=len(merged)).astype(np.int64)
     sums = np.bincount(inverse, weights=np.concatenate([s[2] for s in summaries]),
                        minlength=len(merged))
-    return (merged, counts, sums, min(s[3] for s in summaries),
-            all(s[4] for s in summaries))
+    largest = np.zeros(len(merged))
+    np.maximum.at(largest, inverse, np.concatenate([s[3] for s in summaries]))
+    return (merged, counts, sums, largest, min(s[4] for s in summaries),
+            all(s[5] for s in summaries))
 
 
 def summarize_labels(y, sample_weight):
-    """Classes, their counts and weight sums, in one pass over y (and the weights).
+    """Classes, their counts, weight sums and largest weights, the smallest weight
+    and whether all weights are finite, in one pass over y (and the weights).
 
-    This is ``da.unique(y, return_counts=True)`` with the per-class sums of the
+    This is ``da.unique(y, return_counts=True)`` with per-class statistics of the
     sample weights computed in the same pass, so that class weights, the total
     weight S and the checks on the weights cost no further pass.
     """
@@ -218,7 +223,7 @@ def summarize_labels(y, sample_weight):
     return dask.compute(parts[0])[0]
 
 
-# -- the objective ---------------------------------------------------------------------
+# -- block tasks ------------------------------------------------------------------------
 
 _BLAS_CONTROLLER = []
 
@@ -241,88 +246,78 @@ def _kernel_threads(n_threads):
         numba.set_num_threads(previous)
 
 
-def _block_sums(X_block, y_block, w_block, labels, params, loss_code, margin, mu,
-                n_threads):
+def _block_sums(X_block, y_block, w_block, labels, params, loss_code, margin,
+                smoothing, n_threads):
     """Unnormalized sums of one row block, flattened: [stats, grad, grad_intercept]."""
-    classes, class_weight = labels
+    classes, class_factors = labels
     coef, intercept = params
     X_block = _block_rows(X_block)
-    y_encoded, weights = _block_weights(y_block, w_block, classes, class_weight)
+    y_encoded, weights = _block_weights(y_block, w_block, classes, class_factors)
     k, d = coef.shape
     if X_block.shape[0] == 0:
         return np.zeros(4 + k * d + k)
     with _kernel_threads(n_threads) as threads:
         stats, grad, grad_intercept = block_loss_grad(
-            X_block, y_encoded, weights, coef, intercept, loss_code, margin, mu,
+            X_block, y_encoded, weights, coef, intercept, loss_code, margin, smoothing,
             threads)
     return np.concatenate([stats, grad.ravel(), grad_intercept])
 
 
-def _block_margin_derivatives(X_block, y_block, w_block, labels, coef, intercept,
-                              settings):
-    """Encoded labels, bounds s_i/S, margins and α = bound·ℓ'(m) of one block,
-    exactly as :func:`sksvm._solvers.certificate.repaired_gap` computes them."""
-    loss, margin, mu, weight_sum = settings
-    classes, class_weight = labels
+def _block_dual_point(X_block, y_block, w_block, labels, coef, intercept, settings):
+    """The block's rows, encoded labels, bounds s_i/S, margins and dual point
+    (:func:`sksvm._certificate.dual_point`)."""
+    loss, margin, smoothing, weight_sum = settings
+    classes, class_factors = labels
     X_block = _block_rows(X_block)
-    y_encoded, weights = _block_weights(y_block, w_block, classes, class_weight)
-    rows = np.arange(X_block.shape[0])
+    y_encoded, weights = _block_weights(y_block, w_block, classes, class_factors)
     bound = weights / weight_sum
-    scores = np.asarray(X_block @ coef.T) + intercept
-    margins = margin + scores - scores[rows, y_encoded][:, None]
-    margins[rows, y_encoded] = -np.inf
-    if loss == "hinge":
-        derivative = (np.clip(margins / mu, 0.0, 1.0) if mu > 0
-                      else (margins > 0).astype(float))
-    else:
-        derivative = 2.0 * np.maximum(margins, 0.0)
-    return X_block, y_encoded, bound, margins, bound[:, None] * derivative
+    margins, alpha = _certificate.dual_point(X_block, y_encoded, bound, coef,
+                                             intercept, margin, loss, smoothing)
+    return X_block, y_encoded, bound, margins, alpha
 
 
 def _block_flows(X_block, y_block, w_block, labels, shared):
     """Flows F[c', c] = Σ_{i: y_i = c'} α_ic of one block, flattened."""
     coef, intercept, settings = shared
-    k = coef.shape[0]
-    _, y_encoded, _, _, alpha = _block_margin_derivatives(
-        X_block, y_block, w_block, labels, coef, intercept, settings)
-    flows = np.zeros((k, k))
-    np.add.at(flows, y_encoded, alpha)
-    return flows.ravel()
+    _, y_encoded, _, _, alpha = _block_dual_point(X_block, y_block, w_block, labels,
+                                                  coef, intercept, settings)
+    return _certificate.class_flows(y_encoded, alpha, coef.shape[0]).ravel()
 
 
 def _block_repaired_dual(X_block, y_block, w_block, labels, shared):
-    """[AᵀX, Aᵀ1, Σα, Σ α²/(4 bound), Σ s ℓ(m)] of one block for the repaired α."""
+    """[AᵀX, Σα, conjugate sum, Σ (s/S) ℓ(m)] of one block for the repaired α."""
     coef, intercept, settings, factors = shared
-    loss = settings[0]
-    X_block, y_encoded, bound, margins, alpha = _block_margin_derivatives(
+    loss = get_loss(settings[0])
+    X_block, y_encoded, bound, margins, alpha = _block_dual_point(
         X_block, y_block, w_block, labels, coef, intercept, settings)
     rows = np.arange(X_block.shape[0])
     alpha = alpha * factors[y_encoded]
     A = alpha.copy()
     A[rows, y_encoded] = -alpha.sum(axis=1)
     AtX = np.asarray(X_block.T @ A).T
-    positive = bound > 0
-    conjugate = (float(np.sum(alpha[positive] ** 2 / (4 * bound[positive, None])))
-                 if loss != "hinge" else 0.0)
-    positive_margins = np.maximum(margins, 0.0)
-    per_row = (positive_margins if loss == "hinge"
-               else positive_margins ** 2).sum(axis=1)
-    loss_mean = float(np.dot(bound, per_row))  # Σ (s_i/S) Σ_j ℓ(m_ij)
-    return np.concatenate([AtX.ravel(), A.sum(axis=0),
-                           [alpha.sum(), conjugate, loss_mean]])
+    loss_mean = float(np.dot(bound, loss.value(margins).sum(axis=1)))
+    return np.concatenate([AtX.ravel(), [alpha.sum(), loss.conjugate_sum(alpha, bound),
+                                         loss_mean]])
 
 
-def _block_sum_of_squares(X_block):
-    """Sum of the squared entries of one block, as a 1×1 array."""
-    return np.array([[sum_of_squares(X_block)]])
+def _block_feature_statistics(X_block):
+    """[max |x|, largest row size, Σ x², size] of one block, as a 1×4 array."""
+    X_block = _block_rows(X_block)
+    values = X_block.data if sp.issparse(X_block) else X_block.reshape(-1)
+    if values.size == 0:
+        return np.zeros((1, 4))
+    row_size = (np.diff(X_block.indptr).max() if sp.issparse(X_block)
+                else X_block.shape[1])
+    return np.array([[max(values.max(), -values.min()), row_size,
+                      np.einsum("i,i->", values, values, dtype=np.float64),
+                      X_block.shape[0] * X_block.shape[1]]], dtype=np.float64)
 
 
-class DaskMulticlassSVMObjective(MulticlassSVMObjective):
-    """:class:`~sksvm._objective.MulticlassSVMObjective` over a Dask array.
+# -- the objective ---------------------------------------------------------------------
 
-    Only the evaluation differs: the block sums come from the workers and are
-    normalized by the inherited :meth:`finalize`. Packing, the dual values and the
-    flat interface used by :func:`~sksvm._solvers.minimize_lbfgs` are inherited.
+class DaskMulticlassSVMObjective(ObjectiveBase):
+    """The objective over a Dask array: the block sums come from the workers and are
+    normalized by the inherited :meth:`~sksvm._objective.ObjectiveBase.finalize`.
 
     Parameters
     ----------
@@ -334,191 +329,135 @@ class DaskMulticlassSVMObjective(MulticlassSVMObjective):
         Chunked like X's rows.
     classes : ndarray of shape (k,)
         Sorted labels; label ``classes[j]`` is class index j.
-    class_weight : ndarray of shape (k,) or None
-        Factors multiplying the sample weights of each class.
+    class_factors : ndarray of shape (k,)
+        Factors multiplying the sample weights of each class (the class weights,
+        times the power of two that keeps the weights near 1).
     weight_sum : float
         S, the sum of the effective sample weights.
-    n_threads : int
-        Numba threads per block task (Dask runs the tasks in parallel).
+    C, loss, margin, fit_intercept, n_threads
+        As in :class:`~sksvm._objective.ObjectiveBase`; ``n_threads`` is per block
+        task (Dask runs the tasks in parallel).
     """
 
-    #: The active-set finishing step needs the rows in memory; minimize_lbfgs
-    #: skips it for this objective.
-    supports_active_set = False
+    #: The rows stay in their blocks: X, y and sample_weight are not arrays here.
+    rows_in_memory = False
 
-    def __init__(self, X, y, sample_weight, classes, class_weight, weight_sum, *, C,
+    def __init__(self, X, y, sample_weight, classes, class_factors, weight_sum, *, C,
                  loss, margin, fit_intercept, n_threads, split_every=SPLIT_EVERY):
-        # The parent's __init__ would read X; set the same attributes here. X, y
-        # and sample_weight get other names: code written for in-memory rows
-        # (``objective.X``) fails loudly instead of pulling the data to the client.
+        super().__init__(len(classes), X.shape[1], weight_sum, C=C, loss=loss,
+                         margin=margin, fit_intercept=fit_intercept,
+                         n_threads=n_threads)
         self.dask_X = X
         self.dask_y = y
         self.dask_sample_weight = sample_weight
-        self.n_classes = len(classes)
-        self.n_features = X.shape[1]
-        self.C = float(C)
-        self.loss = loss
-        self.margin = float(margin)
-        self.fit_intercept = fit_intercept
-        self.n_threads = int(n_threads)
-        self.weight_sum = float(weight_sum)
-        self.n_evaluations = 0
-        self.intercept_scale = 1.0
+        self.classes = np.asarray(classes)
+        self.class_factors = np.asarray(class_factors, dtype=np.float64)
         self.split_every = split_every
         self._blocks = list(zip(
             X.to_delayed().ravel(), y.to_delayed().ravel(),
             [None] * X.numblocks[0] if sample_weight is None
             else sample_weight.to_delayed().ravel()))
-        self._labels = (np.asarray(classes),
-                        None if class_weight is None
-                        else np.asarray(class_weight, dtype=np.float64))
         self._shared_labels = None
-
-    def block_sums(self, coef, intercept, loss_code, mu):
-        """(stats, grad_sum, grad_intercept_sum) over all blocks: one pass over X."""
-        if self._shared_labels is None:
-            self._shared_labels = _share(self._labels)
-        params = _share((coef, intercept))
-        parts = [delayed(_block_sums, pure=True)(
-                     X_block, y_block, w_block, self._shared_labels, params,
-                     loss_code, self.margin, mu, self.n_threads)
-                 for X_block, y_block, w_block in self._blocks]
-        total = dask.compute(_tree_sum(parts, self.split_every))[0]
-        k, d = coef.shape
-        stats = total[:4]
-        grad_sum = total[4:4 + k * d].reshape(k, d)
-        grad_intercept_sum = total[4 + k * d:]
-        return stats, grad_sum, grad_intercept_sum
+        self._feature_statistics = None
 
     def _run(self, function, *shared):
         """Sum of ``function(X_block, y_block, w_block, labels, *shared)`` over the
         blocks, as one flat float64 vector; ``shared`` is sent to the workers once."""
         if self._shared_labels is None:
-            self._shared_labels = _share(self._labels)
-        shared = _share(shared)
+            self._shared_labels = _share((self.classes, self.class_factors))
         parts = [delayed(function, pure=True)(X_block, y_block, w_block,
-                                              self._shared_labels, shared)
+                                              self._shared_labels, *shared)
                  for X_block, y_block, w_block in self._blocks]
         return dask.compute(_tree_sum(parts, self.split_every))[0]
 
-    def repaired_gap(self, coef, intercept, mu):
-        """Distributed :func:`sksvm._solvers.certificate.repaired_gap` (two passes).
-
-        The first pass sums the k×k flows between classes, the client solves the
-        small linear program for the repair factors, the second pass sums the
-        repaired dual point's AᵀX, Aᵀ1, Σα, conjugate terms and the primal loss.
-        Returns None when the LP is too large or fails, as in memory.
-        """
-        k = self.n_classes
-        if k > certificate.MAX_CLASSES:
-            return None
-        coef = np.ascontiguousarray(coef, dtype=np.float64)
-        intercept = np.ascontiguousarray(intercept, dtype=np.float64)
-        settings = (self.loss, self.margin, mu, self.weight_sum)
-        flows = self._run(_block_flows, coef, intercept, settings).reshape(k, k)
-        factors = certificate.repair_factors(flows)
-        if factors is None:
-            return None
-        total = self._run(_block_repaired_dual, coef, intercept, settings, factors)
-        d = coef.shape[1]
-        AtX = total[:k * d].reshape(k, d)
-        A_sum = total[k * d:k * d + k]
-        alpha_sum, conjugate, loss_mean = total[k * d + k:]
-        dual = self.dual_value(self.margin * alpha_sum, A_sum, -AtX / self.C,
-                               conjugate if self.loss != "hinge" else 0.0, intercept)
-        primal = loss_mean + 0.5 * self.C * float(np.vdot(coef, coef))
-        return (primal - dual) / max(abs(primal), np.finfo(float).tiny)
-
-    def evaluate(self, coef, intercept, mu=0.0):
-        """Objective, gradient and dual values at ``(coef, intercept)``."""
-        coef = np.ascontiguousarray(coef, dtype=np.float64)
-        intercept = np.ascontiguousarray(intercept, dtype=np.float64)
-        loss_code = self._loss_code(mu)
-        self.n_evaluations += 1
-        stats, grad_sum, grad_intercept_sum = self.block_sums(coef, intercept,
-                                                              loss_code, mu)
-        if not (np.all(np.isfinite(stats)) and np.all(np.isfinite(grad_sum))):
+    def block_sums(self, coef, intercept, loss_code, smoothing):
+        """(stats, grad_sum, grad_intercept_sum) over all blocks: one pass over X."""
+        total = self._run(_block_sums, _share((coef, intercept)), loss_code,
+                          self.margin, smoothing, self.n_threads)
+        k, d = coef.shape
+        stats = total[:4]
+        if not (np.all(np.isfinite(stats)) and np.all(np.isfinite(total))):
             if np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept)):
                 raise ValueError("Input X contains NaN or infinity (in a row with "
                                  "positive sample weight).")
-        return self.finalize(coef, intercept, stats, grad_sum, grad_intercept_sum, mu)
+        return stats, total[4:4 + k * d].reshape(k, d), total[4 + k * d:]
+
+    def feature_statistics(self):
+        """:class:`~sksvm._objective.FeatureStatistics` of X (one pass, once)."""
+        if self._feature_statistics is None:
+            parts = self.dask_X.map_blocks(_block_feature_statistics, chunks=(1, 4),
+                                           dtype=np.float64).compute()
+            self._feature_statistics = FeatureStatistics(
+                float(parts[:, 0].max(initial=0.0)), int(parts[:, 1].max(initial=0)),
+                float(parts[:, 2].sum()), int(parts[:, 3].sum()))
+        return self._feature_statistics
+
+    def with_scaled_features(self, factor):
+        """The objective of X·factor with C·factor² (lazily scaled blocks)."""
+        return DaskMulticlassSVMObjective(
+            self.dask_X * factor, self.dask_y, self.dask_sample_weight, self.classes,
+            self.class_factors, self.weight_sum,
+            **dict(self.settings(), C=self.C * factor ** 2),
+            split_every=self.split_every)
+
+    def repaired_gap(self, coef, intercept, smoothing=0.0):
+        """Distributed :func:`sksvm._certificate.repaired_gap` (two passes).
+
+        The first pass sums the k×k flows between classes, the client computes the
+        repair factors, the second pass sums the repaired dual point's AᵀX, Σα,
+        conjugate terms and the primal loss.
+        """
+        k, d = coef.shape
+        coef = np.ascontiguousarray(coef, dtype=np.float64)
+        intercept = np.ascontiguousarray(intercept, dtype=np.float64)
+        settings = (self.loss, self.margin, smoothing, self.weight_sum)
+        flows = self._run(_block_flows, _share((coef, intercept, settings)))
+        factors = _certificate.repair_factors(flows.reshape(k, k))
+        total = self._run(_block_repaired_dual,
+                          _share((coef, intercept, settings, factors)))
+        dual_coef = -total[:k * d].reshape(k, d) / self.C
+        alpha_sum, conjugate, loss_mean = total[k * d:]
+        dual = (self.margin * alpha_sum - 0.5 * self.C * float(np.vdot(dual_coef,
+                                                                      dual_coef))
+                - conjugate)
+        primal = loss_mean + 0.5 * self.C * float(np.vdot(coef, coef))
+        return _certificate.relative_gap(primal, dual)
 
 
-# -- the estimator's entry points ------------------------------------------------------
+def make_objective(X, y, sample_weight, class_weight, *, C, loss, margin,
+                   fit_intercept, n_threads):
+    """Validate a Dask fit's inputs; returns ``(objective, classes)``.
 
-def fit(estimator, X, y, sample_weight=None):
-    """``LinearMulticlassSVM.fit`` on a Dask array (called by the estimator)."""
-    if estimator.solver not in ("auto", "lbfgs"):
-        raise ValueError(
-            f"solver={estimator.solver!r} does not support Dask arrays; use "
-            "solver='lbfgs' (exact: one pass over the data per L-BFGS iteration), or "
-            "partial_fit through dask_ml.wrappers.Incremental for stochastic "
-            "subgradient passes over the blocks.")
+    The labels and weights are checked in one pass over y (and the weights) with
+    the same functions and messages as in memory.
+    """
     if y is None:
         raise ValueError("LinearMulticlassSVM requires y to be passed, but the target "
                          "y is None.")
-    previous = estimator._warm_start_point()
     X = _check_X(X)
     y = _aligned(y, X, "y", persist=True)
     if sample_weight is not None:
         sample_weight = _aligned(sample_weight, X, "sample_weight", np.float64,
                                  persist=True)
-
-    # One pass over y (and the weights): classes, counts, per-class weight sums.
-    classes, counts, weight_sums, smallest, finite = summarize_labels(y, sample_weight)
-    check_classification_targets(classes)
-    if len(classes) < 2:
-        raise ValueError(
-            "LinearMulticlassSVM needs samples of at least 2 classes in the data; got "
-            f"1 class: {classes[0]!r}.")
-    if not finite:
-        raise ValueError("sample_weight must be finite.")
-    if smallest < 0:
-        raise ValueError("Negative values in data passed to `sample_weight`")
-    class_weight = None
-    if estimator.class_weight is not None:
-        # compute_class_weight needs only the label counts: rebuild a y with them.
-        y_counts = np.repeat(classes, counts)
-        class_weight = compute_class_weight(estimator.class_weight, classes=classes,
-                                            y=y_counts)
-        weight_sums = weight_sums * class_weight
-    if weight_sums.sum() <= 0:
-        raise ValueError("The sample weights (times class weights) sum to zero; at "
-                         "least one sample needs a positive weight.")
-    if np.count_nonzero(weight_sums > 0) < 2:
-        raise ValueError("LinearMulticlassSVM needs samples of at least 2 classes "
-                         "with positive weight; only 1 class has positive sample "
-                         "weight.")
-
-    n_threads = 1 if estimator.n_threads is None else estimator.n_threads
+    classes, counts, weight_sums, largest, smallest, finite = summarize_labels(
+        y, sample_weight)
+    check_classes(classes)
+    check_weight_values(smallest, finite)
+    factors = class_weight_factors(class_weight, classes, counts)
+    if factors is None:
+        factors = np.ones(len(classes))
+    # The power of two that keeps the effective weights near 1, as in memory.
+    with np.errstate(over="ignore"):
+        factors = factors * weight_scale(float(np.max(largest * factors, initial=0.0)))
+        class_totals = weight_sums * factors
+    check_class_totals(class_totals)
     objective = DaskMulticlassSVMObjective(
-        X, y, sample_weight, classes, class_weight, float(weight_sums.sum()),
-        C=estimator.C, loss=estimator.loss, margin=estimator.margin,
-        fit_intercept=estimator.fit_intercept, n_threads=n_threads)
-    if estimator.fit_intercept:  # one more pass over X, as in memory
-        objective.intercept_scale = intercept_scale(
-            float(X.map_blocks(_block_sum_of_squares, chunks=(1, 1), dtype=float)
-                  .sum().compute()), X.shape[0] * X.shape[1])
-    coef0, intercept0, _ = estimator._start_point(previous, classes, X.shape[1])
-    result = minimize_lbfgs(objective, coef0, intercept0, tol=estimator.tol,
-                            max_iter=estimator.max_iter, verbose=estimator.verbose)
-    if not result.converged:
-        warnings.warn(
-            f"LinearMulticlassSVM (solver='lbfgs', Dask) did not converge within "
-            f"max_iter={estimator.max_iter} iterations (last criterion "
-            f"{result.gap:.3g} > tol={estimator.tol:g}). Increase max_iter or tol.",
-            ConvergenceWarning)
-    estimator._set_solution(classes, result.coef, result.intercept, result.n_iter)
-    estimator.n_features_in_ = X.shape[1]
-    if hasattr(estimator, "feature_names_in_"):
-        del estimator.feature_names_in_
-    estimator.duality_gap_ = float(result.gap)
-    estimator._dual_cd_state = None
-    estimator._subgradient_state = None
-    estimator._solver_history = result.history
-    estimator.solver_ = "lbfgs"
-    return estimator
+        X, y, sample_weight, classes, factors, float(class_totals.sum()), C=C,
+        loss=loss, margin=margin, fit_intercept=fit_intercept, n_threads=n_threads)
+    return objective, classes
 
+
+# -- lazy predictions ------------------------------------------------------------------
 
 def _block_decision(X_block, coef, intercept):
     scores = np.asarray(_block_rows(X_block) @ coef.T) + intercept

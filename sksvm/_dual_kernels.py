@@ -35,6 +35,8 @@ float64.
 import numpy as np
 from numba import njit
 
+from ._losses import HINGE, SQUARED_HINGE
+
 # Reassociation lets LLVM vectorize the dot products; NaN/inf semantics are kept
 # (inputs are validated for finiteness beforehand).
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
@@ -268,7 +270,7 @@ def _update_aux(delta, t, aux, C, lam, mdot_i):
 
 @njit(cache=True, fastmath=_FASTMATH)
 def dense_epoch(X, y, bound, qv, mdot, mu_sq, order, n_active, W, aux, alpha, lam,
-                C, margin, bounded, shrink, eps):
+                C, margin, loss_code, shrink, eps):
     """One pass of block coordinate ascent over ``order[:n_active]`` (dense X).
 
     ``W`` holds V = Σ α x_i (e_t − e_j)ᵀ / C (the raw, uncentered W(α)); ``aux``
@@ -279,6 +281,7 @@ def dense_epoch(X, y, bound, qv, mdot, mu_sq, order, n_active, W, aux, alpha, la
     entries of X read.
     """
     k, d = W.shape
+    bounded = loss_code == HINGE
     z = np.empty(k)
     g = np.empty(k)
     gs = np.empty(k)
@@ -331,9 +334,10 @@ def dense_epoch(X, y, bound, qv, mdot, mu_sq, order, n_active, W, aux, alpha, la
 
 @njit(cache=True, fastmath=_FASTMATH)
 def csr_epoch(data, indices, indptr, y, bound, qv, mdot, mu_sq, order, n_active, Wt,
-              aux, alpha, lam, C, margin, bounded, shrink, eps):
+              aux, alpha, lam, C, margin, loss_code, shrink, eps):
     """CSR counterpart of :func:`dense_epoch`; ``Wt`` is V transposed, (d, k)."""
     k = Wt.shape[1]
+    bounded = loss_code == HINGE
     z = np.empty(k)
     g = np.empty(k)
     gs = np.empty(k)
@@ -509,13 +513,15 @@ def _row_gap_terms(z, t, alpha_i, s, c, bounded, squared, margin, eps):
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
-def dense_gap_rows(X, y, sample_weight, bound, alpha, W, B, margin, bounded, squared,
-                   eps, lo, hi, shrinkable):
+def dense_gap_rows(X, y, sample_weight, bound, alpha, W, B, margin, loss_code, eps,
+                   lo, hi, shrinkable):
     """Rows ``lo:hi`` of a full pass at the current (W, B): returns
     ``(Σ_i s_i Σ_j ℓ(m_ij), Σ α, Σ α²/(4c) (squared hinge))`` and fills
     ``shrinkable[lo:hi]`` with the shrinking test at threshold ``eps`` (True for
     zero-weight rows)."""
     k, d = W.shape
+    bounded = loss_code == HINGE
+    squared = loss_code == SQUARED_HINGE
     z = np.empty(k)
     loss_sum = 0.0
     alpha_sum = 0.0
@@ -543,9 +549,11 @@ def dense_gap_rows(X, y, sample_weight, bound, alpha, W, B, margin, bounded, squ
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def csr_gap_rows(data, indices, indptr, y, sample_weight, bound, alpha, Wt, B, margin,
-                 bounded, squared, eps, lo, hi, shrinkable):
+                 loss_code, eps, lo, hi, shrinkable):
     """CSR counterpart of :func:`dense_gap_rows` (``Wt`` is (d, k))."""
     k = Wt.shape[1]
+    bounded = loss_code == HINGE
+    squared = loss_code == SQUARED_HINGE
     z = np.empty(k)
     loss_sum = 0.0
     alpha_sum = 0.0

@@ -1,28 +1,29 @@
-"""LinearMulticlassSVM: the scikit-learn estimator."""
+"""LinearMulticlassSVM: the scikit-learn estimator.
 
-import copy
+``fit`` validates the data (:mod:`sksvm._validation`), builds the objective over it
+(:mod:`sksvm._objective`, or :mod:`sksvm._dask` for Dask arrays), and hands it to a
+solver (:mod:`sksvm._solvers`), whose result it stores.
+"""
+
+import sys
 import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model._base import LinearClassifierMixin
-from sklearn.utils import check_random_state, compute_class_weight
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (_check_sample_weight, check_is_fitted,
-                                      validate_data)
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._loss import scale_sample_weight
-from ._objective import MulticlassSVMObjective, intercept_scale, sum_of_squares
-from ._solvers import (SubgradientState, minimize_lbfgs, minimize_subgradient)
-from ._solvers.certificate import repaired_gap
-from ._solvers.dual_cd import data_fingerprint, minimize_dual_cd
-from ._solvers.subgradient import run_epoch
+from ._objective import MulticlassSVMObjective
+from ._solvers import Start, choose_solver, solve
+from ._solvers.subgradient import partial_fit_epoch
 from ._threads import effective_n_threads, numba_threads
+from ._validation import check_classes, effective_weights
 
 _DTYPES = [np.float64, np.float32]
 
@@ -101,7 +102,18 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
     n_threads : int or None, default=None
         Number of threads for the loss and gradient evaluations. None uses all the
         threads numba has (``NUMBA_NUM_THREADS``). Results are bit-identical for
-        a fixed thread count.
+        a fixed thread count. On Dask arrays it is the number of threads of each
+        block task.
+    solver_options : dict or None, default=None
+        Options of the chosen solver, for tuning and benchmarks. ``"lbfgs"``:
+        ``memory`` (correction pairs; by default 30, fewer on very wide sparse
+        data), ``smoothing_start`` (first smoothing width; default ``margin``),
+        ``smoothing_decrease`` (factor between stages, default 0.3),
+        ``stage_gap_fraction`` (default 0.5). ``"dual_cd"``: ``shrinking``
+        (default True), ``check_interval`` (passes over X between duality-gap
+        checks, default 2.0). ``"subgradient"`` has none (``batch_size`` is a
+        parameter of its own). An option the solver does not have raises a
+        ValueError.
 
     Attributes
     ----------
@@ -126,13 +138,20 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         upper bound on its relative suboptimality :math:`(J - J^*) / J`. For
         ``"dual_cd"`` and ``"lbfgs"`` it is the solver's stopping certificate
         (when ``"lbfgs"`` did not converge with ``fit_intercept=True``, it comes
-        from a dual point repaired to satisfy the intercept's constraint, and is
-        NaN with more than 200 classes). For ``"subgradient"`` it is computed
+        from a dual point repaired to satisfy the intercept's constraint). For ``"subgradient"`` it is computed
         once at the end from the dual point
         :math:`\alpha_{ij} = (s_i/S)\,\ell'(m_{ij})`, scaled by the best factor
         in [0, 1] (often loose for that solver); with ``fit_intercept=True`` it
         then bounds the suboptimality with the intercept held at its returned
         value. NaN after :meth:`partial_fit`.
+    history_ : list of dict
+        The solver's convergence record, one dict per iteration (``"lbfgs"``),
+        epoch (``"subgradient"``) or duality-gap check (``"dual_cd"``), with keys
+        ``iteration``, ``n_evaluations``, ``time`` (seconds since the solver
+        started), ``objective`` (the true objective J), ``gap`` (the stopping
+        criterion: the relative duality gap, or for ``"subgradient"`` the relative
+        change of the averaged objective) and ``smoothing`` (the smoothing width
+        of ``"lbfgs"``, 0 otherwise). Empty after :meth:`partial_fit`.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -197,12 +216,13 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "solver_options": [dict, None],
     }
 
     def __init__(self, C=1e-4, *, loss="hinge", margin=1.0, solver="auto",
                  fit_intercept=True, tol=1e-3, max_iter=10000, batch_size=None,
                  class_weight=None, warm_start=False, random_state=None, verbose=0,
-                 n_threads=None):
+                 n_threads=None, solver_options=None):
         self.C = C
         self.loss = loss
         self.margin = margin
@@ -216,6 +236,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         self.random_state = random_state
         self.verbose = verbose
         self.n_threads = n_threads
+        self.solver_options = solver_options
 
     # -- public API --------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -224,9 +245,10 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
             Training data. float32 input is used as is; sparse input is converted to
-            CSR once.
+            CSR once. A Dask array is fitted where its blocks live
+            (:doc:`/dask`).
         y : array-like of shape (n_samples,)
             Class labels.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -238,75 +260,18 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         self : LinearMulticlassSVM
             The fitted estimator.
         """
-        # -- Dask arrays: distributed L-BFGS (sksvm/_dask.py, docs/dask.rst) -------
-        if _dask_input(X):
-            from . import _dask
-            with _restore_on_failure(self):
-                return _dask.fit(self, X, y, sample_weight)
-        # --------------------------------------------------------------------------
         with _restore_on_failure(self):
-            previous = self._warm_start_point()
-            X, y = validate_data(self, X, y, accept_sparse="csr", dtype=_DTYPES,
-                                 order="C", accept_large_sparse=True)
-            check_classification_targets(y)
-            classes, y_encoded = np.unique(y, return_inverse=True)
-            if len(classes) < 2:
-                raise ValueError(
-                    "LinearMulticlassSVM needs samples of at least 2 classes in the "
-                    f"data; got 1 class: {classes[0]!r}.")
-            sample_weight = self._weights(X, y, classes, y_encoded, sample_weight)
-            _check_feature_scale(X, self.C)
-            objective = self._objective(X, y_encoded, sample_weight, len(classes))
-            solver = self._chosen_solver(X)
-            coef0, intercept0, state = self._start_point(previous, classes, X.shape[1],
-                                                         solver)
+            previous = self._fitted_point() if self.warm_start else None
+            objective, classes = self._fit_objective(X, y, sample_weight)
+            solver = choose_solver(self.solver, objective)
+            start = self._start(previous, classes, objective.n_features, solver)
             with numba_threads(objective.n_threads):
-                if solver == "lbfgs":
-                    result = _minimize_lbfgs_rescaled(
-                        objective, coef0, intercept0, tol=self.tol,
-                        max_iter=self.max_iter, verbose=self.verbose)
-                    state = None
-                elif solver == "dual_cd":
-                    fingerprint = (data_fingerprint(X, y_encoded)
-                                   if self.warm_start else None)
-                    alpha0, center0 = self._dual_cd_start(fingerprint, intercept0)
-                    result = minimize_dual_cd(
-                        objective, tol=self.tol, max_iter=self.max_iter,
-                        random_state=check_random_state(self.random_state),
-                        alpha0=alpha0, center0=center0, verbose=self.verbose)
-                    state = None
-                else:
-                    if state is None:
-                        state = SubgradientState.start(
-                            coef0, intercept0, X, sample_weight, self.C, self.margin,
-                            self.fit_intercept)
-                    result = minimize_subgradient(
-                        objective, state, tol=self.tol, max_iter=self.max_iter,
-                        batch_size=self.batch_size,
-                        random_state=check_random_state(self.random_state),
-                        verbose=self.verbose)
-                duality_gap = self._duality_gap(objective, result, solver)
-            if not result.converged and result.n_iter < self.max_iter:
-                warnings.warn(
-                    f"LinearMulticlassSVM (solver={solver!r}) did not converge: "
-                    f"it stopped after {result.n_iter} of max_iter={self.max_iter} "
-                    f"iterations, unable to make progress (last criterion "
-                    f"{result.gap:.3g} > tol={self.tol:g}). Scale the features, "
-                    "try another solver or increase tol.", ConvergenceWarning)
-            elif not result.converged:
-                warnings.warn(
-                    f"LinearMulticlassSVM (solver={solver!r}) did not converge "
-                    f"within max_iter={self.max_iter} iterations (last criterion "
-                    f"{result.gap:.3g} > tol={self.tol:g}). Increase max_iter or tol.",
-                    ConvergenceWarning)
-            self._set_solution(classes, result.coef, result.intercept, result.n_iter)
-            self.duality_gap_ = duality_gap
-            self._dual_cd_state = (
-                (fingerprint, result.alpha)
-                if solver == "dual_cd" and self.warm_start else None)
-            self.solver_ = solver
-            self._subgradient_state = state
-            self._solver_history = result.history
+                result = solve(solver, objective, start, tol=self.tol,
+                               max_iter=self.max_iter,
+                               random_state=check_random_state(self.random_state),
+                               verbose=self.verbose, options=self.solver_options)
+            _warn_if_not_converged(result, solver, self.tol, self.max_iter)
+            self._set_solution(classes, result, solver, result.n_iter)
         return self
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -335,8 +300,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         None), in a random order drawn from ``random_state``. ``solver`` is
         ignored: partial fitting is always subgradient descent.
         """
-        if not hasattr(self, "classes_"):
-            self._validate_params()
+        self._validate_params()
         if self.class_weight == "balanced":
             raise ValueError("class_weight='balanced' is not supported by partial_fit: "
                              "the class frequencies of later chunks are unknown. "
@@ -349,33 +313,20 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
                                  accept_large_sparse=True)
             check_classification_targets(y)
             y_encoded = _encode_labels(y, all_classes)
-            sample_weight = self._weights(X, y, all_classes, y_encoded, sample_weight,
-                                          require_two_classes=False)
-            _check_feature_scale(X, self.C)
-            objective = self._objective(X, y_encoded, sample_weight, len(all_classes))
-            state = None if first_call else getattr(self, "_subgradient_state", None)
-            if state is None:
-                coef0, intercept0, _ = self._start_point(
-                    None if first_call else self._full_parameters(), all_classes,
-                    X.shape[1])
-                state = SubgradientState.start(
-                    coef0, intercept0, X, sample_weight, self.C, self.margin,
-                    self.fit_intercept)
+            objective = self._in_memory_objective(X, y_encoded, all_classes,
+                                                  sample_weight,
+                                                  require_two_classes=False)
+            if first_call:
+                start = Start.zeros(len(all_classes), X.shape[1])
             else:
-                state = copy.deepcopy(state)
-            n = X.shape[0]
-            batch = n if self.batch_size is None else min(self.batch_size, n)
-            random_state = check_random_state(self.random_state)
-            order = (objective.rows if batch >= n
-                     else random_state.permutation(n).astype(np.int64))
+                start = Start(*self._full_parameters(),
+                              state=self._solver_state_of("subgradient"))
             with numba_threads(objective.n_threads):
-                run_epoch(objective, state, order, batch)
-            self._set_solution(all_classes, state.coef_avg, state.intercept_avg,
-                               getattr(self, "n_iter_", 0) + 1 if not first_call else 1)
-            self._subgradient_state = state
-            self.duality_gap_ = np.nan
-            self._dual_cd_state = None
-            self.solver_ = "subgradient"
+                result = partial_fit_epoch(
+                    objective, start, batch_size=self.batch_size,
+                    random_state=check_random_state(self.random_state))
+            self._set_solution(all_classes, result, "subgradient",
+                               1 if first_call else self.n_iter_ + 1)
         return self
 
     def objective(self, X, y, sample_weight=None):
@@ -406,12 +357,10 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         if y_encoded.shape[0] != X.shape[0]:
             raise ValueError(f"X has {X.shape[0]} samples but y has "
                              f"{y_encoded.shape[0]}.")
-        sample_weight = self._weights(X, y, self.classes_, y_encoded, sample_weight,
-                                      require_two_classes=False)
-        objective = self._objective(X, y_encoded, sample_weight, len(self.classes_))
-        coef, intercept = self._full_parameters()
+        objective = self._in_memory_objective(X, y_encoded, self.classes_,
+                                              sample_weight, require_two_classes=False)
         with numba_threads(objective.n_threads):
-            return objective.value(coef, intercept)
+            return objective.value(*self._full_parameters())
 
     # -- Dask arrays: lazy results (sksvm/_dask.py, docs/dask.rst) ------------------
     def decision_function(self, X):
@@ -472,7 +421,6 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
             from . import _dask
             return _dask.score(self, X, y, sample_weight)
         return super().score(X, y, sample_weight=sample_weight)
-    # ------------------------------------------------------------------------------
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -480,59 +428,57 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         return tags
 
     # -- helpers -----------------------------------------------------------------
-    def _weights(self, X, y, classes, y_encoded, sample_weight,
-                 require_two_classes=True):
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                             ensure_non_negative=True, copy=True)
-        if self.class_weight is not None:
-            class_weight = compute_class_weight(self.class_weight, classes=classes,
-                                                y=y)
-            sample_weight *= class_weight[y_encoded]
-        if not np.all(np.isfinite(sample_weight)):
-            raise ValueError("sample_weight must be finite.")
-        if sample_weight.sum() <= 0:
-            raise ValueError("The sample weights (times class weights) sum to zero; "
-                             "at least one sample needs a positive weight.")
-        if require_two_classes:
-            weighted_classes = np.unique(y_encoded[sample_weight > 0])
-            if len(weighted_classes) < 2:
-                raise ValueError(
-                    "LinearMulticlassSVM needs samples of at least 2 classes with "
-                    "positive weight; only 1 class has positive sample weight.")
-        return scale_sample_weight(sample_weight)
+    def _objective_settings(self):
+        return dict(C=self.C, loss=self.loss, margin=self.margin,
+                    fit_intercept=self.fit_intercept,
+                    n_threads=effective_n_threads(self.n_threads))
 
-    def _objective(self, X, y_encoded, sample_weight, n_classes):
-        return MulticlassSVMObjective(
-            X, y_encoded.astype(np.int64), sample_weight, n_classes, C=self.C,
-            loss=self.loss, margin=self.margin, fit_intercept=self.fit_intercept,
-            n_threads=effective_n_threads(self.n_threads))
+    def _fit_objective(self, X, y, sample_weight):
+        """Validate the training data; returns the objective over it and the
+        classes. Dask arrays get an objective whose rows stay in their blocks."""
+        if _dask_input(X):
+            from . import _dask
+            objective, classes = _dask.make_objective(
+                X, y, sample_weight, self.class_weight, **self._objective_settings())
+            self.n_features_in_ = objective.n_features
+            self.__dict__.pop("feature_names_in_", None)
+        else:
+            X, y = validate_data(self, X, y, accept_sparse="csr", dtype=_DTYPES,
+                                 order="C", accept_large_sparse=True)
+            classes, y_encoded = np.unique(y, return_inverse=True)
+            check_classes(classes)
+            objective = self._in_memory_objective(X, y_encoded.ravel(), classes,
+                                                  sample_weight)
+        objective.check_feature_scale()
+        return objective, classes
 
-    def _warm_start_point(self):
-        """Fitted (classes, coef, intercept, state) to start from, if warm starting."""
-        if not (self.warm_start and hasattr(self, "coef_")):
+    def _in_memory_objective(self, X, y_encoded, classes, sample_weight,
+                             require_two_classes=True):
+        weights = effective_weights(X, y_encoded, classes, sample_weight,
+                                    self.class_weight, require_two_classes)
+        return MulticlassSVMObjective(X, y_encoded.astype(np.int64), weights,
+                                      len(classes), **self._objective_settings())
+
+    def _fitted_point(self):
+        """(classes, coef, intercept, solver state) of the fitted model, or None."""
+        if not hasattr(self, "coef_"):
             return None
         return (self.classes_, *self._full_parameters(),
-                getattr(self, "_subgradient_state", None))
+                getattr(self, "_solver_state", None))
 
-    def _chosen_solver(self, X):
-        """``solver``, or for ``"auto"`` the solver measured fastest on such input
-        (benchmarks/results/core_measurements.md): dual coordinate ascent for the
-        hinge, and for the squared hinge on sparse data; L-BFGS for the squared
-        hinge on dense data, where dual_cd's many inner-margin samples make it
-        slow."""
-        if self.solver != "auto":
-            return self.solver
-        if self.loss == "hinge" or sp.issparse(X):
-            return "dual_cd"
-        return "lbfgs"
+    def _solver_state_of(self, solver):
+        """The warm-start state the last fit's solver left, if that was ``solver``."""
+        name, state = getattr(self, "_solver_state", (None, None))
+        return state if name == solver else None
 
-    def _start_point(self, previous, classes, n_features, solver=None):
-        k = len(classes)
+    def _start(self, previous, classes, n_features, solver):
+        """The solver's start: zeros, or with ``warm_start`` the previous solution
+        and, from the same solver, its state."""
+        start = Start.zeros(len(classes), n_features)
+        start.keep_state = self.warm_start
         if previous is None:
-            return np.zeros((k, n_features)), np.zeros(k), None
-        if len(previous) == 2:  # parameters of this same model (partial_fit)
-            return previous[0], previous[1], None
-        old_classes, coef, intercept, state = previous
+            return start
+        old_classes, coef, intercept, (old_solver, state) = previous
         if not np.array_equal(old_classes, classes):
             raise ValueError(
                 "warm_start=True needs the same classes as the previous fit; got "
@@ -542,45 +488,10 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
             raise ValueError(
                 f"warm_start=True needs the same number of features as the previous "
                 f"fit ({coef.shape[1]}); X has {n_features}.")
-        if not self.fit_intercept:
-            intercept = np.zeros_like(intercept)
-        if state is not None and solver == "subgradient":
-            state = copy.deepcopy(state)
-        else:
-            state = None
-        return coef, intercept, state
-
-    def _dual_cd_start(self, fingerprint, intercept0):
-        """(alpha0, center0) for ``"dual_cd"``: the previous dual point when warm
-        starting on identical data, else (None, None)."""
-        saved = getattr(self, "_dual_cd_state", None)
-        if fingerprint is None or saved is None or saved[0] != fingerprint:
-            return None, None
-        return saved[1], intercept0
-
-    def _duality_gap(self, objective, result, solver):
-        """Relative duality gap at the solver's solution (``duality_gap_``)."""
-        if solver == "lbfgs" and objective.fit_intercept and not result.converged:
-            # Where L-BFGS did not stop, its gap holds the intercept fixed: certify
-            # the point with a repaired dual point, as it does where it stops.
-            widths = {0.0, result.history[-1]["mu"] if result.history else 0.0}
-            gaps = [repaired_gap(objective, result.coef, result.intercept, mu)
-                    for mu in sorted(widths)]
-            gaps = [gap for gap in gaps if gap is not None]
-            return float(min(gaps)) if gaps else np.nan
-        if solver != "subgradient":
-            return float(result.gap)
-        # Dual point α = (s/S)·ℓ'(m) at the final point, scaled by the best θ in
-        # [0, 1] (θα stays feasible; D(θα) = θL − θ²Q is maximized in closed form).
-        ev = objective.evaluate(result.coef, result.intercept)
-        linear = ev.dual_margin_term + float(np.dot(result.intercept,
-                                                    ev.grad_intercept))
-        quadratic = (0.5 * objective.C * float(np.vdot(ev.dual_coef, ev.dual_coef))
-                     + ev.dual_conjugate)
-        theta = min(1.0, max(0.0, linear / (2 * quadratic))) if quadratic > 0 else 1.0
-        dual = max(ev.dual_value, theta * linear - theta ** 2 * quadratic)
-        return float((ev.true_value - dual) / max(abs(ev.true_value),
-                                                   np.finfo(float).tiny))
+        start.coef = coef
+        start.intercept = intercept if self.fit_intercept else np.zeros_like(intercept)
+        start.state = state if old_solver == solver else None
+        return start
 
     def _full_parameters(self):
         """The (k, d) weights and (k,) intercepts behind ``coef_``/``intercept_``.
@@ -611,8 +522,9 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
                 f"first call to partial_fit ({self.classes_.tolist()!r}).")
         return self.classes_
 
-    def _set_solution(self, classes, coef, intercept, n_iter):
+    def _set_solution(self, classes, result, solver, n_iter):
         self.classes_ = classes
+        coef, intercept = result.coef, result.intercept
         if len(classes) == 2:
             self.coef_ = (coef[1] - coef[0])[np.newaxis, :]
             self.intercept_ = np.array([intercept[1] - intercept[0]])
@@ -621,74 +533,27 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
             # Only differences of intercepts matter; report the centred ones.
             self.intercept_ = np.array(intercept, dtype=np.float64) - np.mean(intercept)
         self.n_iter_ = int(n_iter)
+        self.duality_gap_ = float(result.duality_gap)
+        self.solver_ = solver
+        self.history_ = result.history
+        self._solver_state = (solver, result.state)
 
 
-# L-BFGS is not invariant to the scale of the features: its first step has unit
-# length, and the intercepts move on the scale of the scores while the weights move
-# on that scale divided by |x|. Features of magnitude outside
-# [2**-LBFGS_SCALE_EXPONENT, 2**LBFGS_SCALE_EXPONENT] are therefore brought to
-# [0.5, 1) by a power of two for it, which is exact: fitting X·s with C·s² gives
-# the weights divided by s.
-LBFGS_SCALE_EXPONENT = 10
-# Largest ‖x‖²/C (squared row norm over C) accepted. It is the scale of the
-# scores W·x, of the dual's quadratic terms and of the solvers' linear systems,
-# which must stay well inside the float64 range.
-MAX_SQUARED_NORM_OVER_C = 1e300
-
-
-def _feature_magnitude(X):
-    """The largest |x_ij| of X and the largest number of stored entries in a row."""
-    values = X.data if sp.issparse(X) else X
-    if values.size == 0:
-        return 0.0, 0
-    row_size = int(np.diff(X.indptr).max()) if sp.issparse(X) else X.shape[1]
-    return float(max(values.max(), -values.min())), row_size
-
-
-def _check_feature_scale(X, C):
-    """Refuse data and C for which ‖x‖²/C overflows the solvers' arithmetic."""
-    max_abs, row_size = _feature_magnitude(X)
-    with np.errstate(over="ignore"):
-        bound = row_size * np.float64(max_abs) ** 2 / C
-    if not bound <= MAX_SQUARED_NORM_OVER_C:
-        raise ValueError(
-            f"The features are too large for C={C:g}: X has entries up to "
-            f"{max_abs:.3g} in rows of up to {row_size} stored values, so the squared "
-            f"row norm over C reaches {bound:.3g}, beyond the "
-            f"{MAX_SQUARED_NORM_OVER_C:g} that float64 arithmetic supports. Scale the "
-            "features (e.g. with StandardScaler) or increase C.")
-
-
-def _minimize_lbfgs_rescaled(objective, coef0, intercept0, **options):
-    """:func:`minimize_lbfgs` with the features brought to unit magnitude by a power
-    of two when they are far from it (see ``LBFGS_SCALE_EXPONENT``); the result is
-    in the original scale."""
-    scale = _lbfgs_feature_scale(objective.X, objective.C)
-    if scale != 1.0:
-        objective = MulticlassSVMObjective(
-            objective.X * scale, objective.y, objective.sample_weight,
-            objective.n_classes, C=objective.C * scale ** 2, loss=objective.loss,
-            margin=objective.margin, fit_intercept=objective.fit_intercept,
-            n_threads=objective.n_threads)
-    n, d = objective.X.shape
-    objective.intercept_scale = intercept_scale(sum_of_squares(objective.X), n * d)
-    result = minimize_lbfgs(objective, coef0 / scale, intercept0, **options)
-    result.coef = result.coef * scale
-    return result
-
-
-def _lbfgs_feature_scale(X, C):
-    """Power of two bringing the features of X to [0.5, 1) for L-BFGS, or 1."""
-    max_abs, _ = _feature_magnitude(X)
-    if max_abs == 0.0:
-        return 1.0
-    exponent = np.frexp(max_abs)[1]
-    if abs(exponent) <= LBFGS_SCALE_EXPONENT:
-        return 1.0
-    # C·s² must stay finite (tiny features and a large C: the weights are ~0).
-    exponent = max(exponent, -((np.finfo(np.float64).maxexp - 2
-                                - np.frexp(C)[1]) // 2))
-    return float(np.ldexp(1.0, -exponent))
+def _warn_if_not_converged(result, solver, tol, max_iter):
+    """A ConvergenceWarning when the solver stopped above ``tol``."""
+    if result.converged:
+        return
+    if result.n_iter < max_iter:
+        warnings.warn(
+            f"LinearMulticlassSVM (solver={solver!r}) did not converge: it stopped "
+            f"after {result.n_iter} of max_iter={max_iter} iterations, unable to make "
+            f"progress (last criterion {result.criterion:.3g} > tol={tol:g}). Scale "
+            "the features, try another solver or increase tol.", ConvergenceWarning)
+    else:
+        warnings.warn(
+            f"LinearMulticlassSVM (solver={solver!r}) did not converge within "
+            f"max_iter={max_iter} iterations (last criterion {result.criterion:.3g} > "
+            f"tol={tol:g}). Increase max_iter or tol.", ConvergenceWarning)
 
 
 def _encode_labels(y, classes):
@@ -704,15 +569,11 @@ def _encode_labels(y, classes):
     return indices.astype(np.int64)
 
 
-# -- Dask arrays (sksvm/_dask.py) -----------------------------------------------------
 def _dask_input(X):
     """Whether X is a Dask collection. Never imports dask: a Dask object exists only
     once dask has been imported."""
-    import sys
-
     dask = sys.modules.get("dask")
     return dask is not None and dask.is_dask_collection(X)
-# -------------------------------------------------------------------------------------
 
 
 @contextmanager

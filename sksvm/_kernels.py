@@ -8,13 +8,12 @@ once, by the caller (see ``sksvm._objective``).
 Conventions
 -----------
 - ``y`` holds class indices ``0..k-1`` (int64); ``sample_weight`` is float64.
-- The parallel full-data kernels visit every row; the serial ``*_rows_*`` kernels
-  visit ``rows[lo:hi]`` (int64), e.g. a shuffled mini-batch. A row with weight 0 is
-  skipped.
+- The kernels visit every row; a row with weight 0 is skipped.
 - Dense kernels take ``coef`` of shape (k, d) and accumulate the gradient in the same
   layout. CSR kernels take the transpose ``coef_t`` of shape (d, k) so that the k
   weights of one feature are contiguous, and accumulate in that layout.
-- ``loss_code``: ``HINGE``, ``SQUARED_HINGE`` or ``SMOOTHED_HINGE`` (width ``mu``).
+- ``loss_code``: ``HINGE``, ``SQUARED_HINGE`` or ``SMOOTHED_HINGE`` (width ``mu``),
+  defined in :mod:`sksvm._losses`.
 
 Each kernel returns the four sums the objective needs (see MATH.md):
 
@@ -27,9 +26,7 @@ Each kernel returns the four sums the objective needs (see MATH.md):
 import numpy as np
 from numba import njit, prange
 
-HINGE = 0
-SQUARED_HINGE = 1
-SMOOTHED_HINGE = 2
+from ._losses import HINGE, SQUARED_HINGE
 
 N_STATS = 4
 
@@ -84,37 +81,6 @@ def _margin_derivatives(z, t, s, loss_code, margin, mu, a, stats):
     return dsum != 0.0
 
 
-@njit(cache=True, fastmath=_FASTMATH)
-def dense_rows_loss_grad(X, y, sample_weight, rows, lo, hi, coef, intercept,
-                         loss_code, margin, mu, grad_coef, grad_intercept, stats):
-    """Add the loss sums and gradient sums of ``rows[lo:hi]`` of dense ``X``.
-
-    ``grad_coef`` (k, d), ``grad_intercept`` (k,) and ``stats`` (4,) are
-    accumulated into, not overwritten.
-    """
-    k, d = coef.shape
-    z = np.empty(k)
-    a = np.empty(k)
-    for r in range(lo, hi):
-        i = rows[r]
-        s = sample_weight[i]
-        if s == 0.0:
-            continue
-        for j in range(k):
-            acc = 0.0
-            for f in range(d):
-                acc += X[i, f] * coef[j, f]
-            z[j] = acc + intercept[j]
-        if not _margin_derivatives(z, y[i], s, loss_code, margin, mu, a, stats):
-            continue
-        for j in range(k):
-            aj = a[j]
-            if aj != 0.0:
-                for f in range(d):
-                    grad_coef[j, f] += aj * X[i, f]
-                grad_intercept[j] += aj
-
-
 @njit(cache=True, inline="always")
 def _csr_row_scores(data, indices, indptr, i, coef_t, intercept, z):
     """Scores z = coef x_i + intercept of CSR row i (``coef_t`` is (d, k))."""
@@ -139,25 +105,6 @@ def _csr_row_scatter(data, indices, indptr, i, a, grad_coef_t, grad_intercept):
             grad_coef_t[f, j] += a[j] * v
     for j in range(k):
         grad_intercept[j] += a[j]
-
-
-@njit(cache=True, fastmath=_FASTMATH)
-def csr_rows_loss_grad(data, indices, indptr, y, sample_weight, rows, lo, hi,
-                       coef_t, intercept, loss_code, margin, mu, grad_coef_t,
-                       grad_intercept, stats):
-    """CSR counterpart of :func:`dense_rows_loss_grad` in the (d, k) layout."""
-    k = coef_t.shape[1]
-    z = np.empty(k)
-    a = np.empty(k)
-    for r in range(lo, hi):
-        i = rows[r]
-        s = sample_weight[i]
-        if s == 0.0:
-            continue
-        _csr_row_scores(data, indices, indptr, i, coef_t, intercept, z)
-        if _margin_derivatives(z, y[i], s, loss_code, margin, mu, a, stats):
-            _csr_row_scatter(data, indices, indptr, i, a, grad_coef_t,
-                             grad_intercept)
 
 
 @njit(cache=True, fastmath=_FASTMATH)

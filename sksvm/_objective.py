@@ -1,13 +1,21 @@
-"""The Weston-Watkins objective: normalization, penalty, packing and duality gap.
+"""The Weston-Watkins objective: normalization, penalty, dual values and capabilities.
 
-``MulticlassSVMObjective`` owns one validated data set and evaluates
+An objective owns one validated data set with its weights and evaluates
 
     J(W, b) = (1/S) Σ_i s_i Σ_{j≠y_i} ℓ(δ + (w_j − w_{y_i})·x_i + b_j − b_{y_i})
               + (C/2) ‖W‖_F²
 
-with the intercept b unpenalized (see MATH.md). Parameters are packed for the
-solvers as one flat vector: ``coef.ravel()`` (k·d entries, class-major) followed by
-the k intercepts when ``fit_intercept`` is True.
+with the intercept b unpenalized (MATH.md): ``coef`` W has shape (k, d), one row per
+class, and ``intercept`` b shape (k,). The kernels return unnormalized sums over rows
+(:mod:`sksvm._kernels`); :meth:`ObjectiveBase.finalize` normalizes them by S, adds
+the penalty and reads off the dual point of the loss derivatives.
+
+:class:`MulticlassSVMObjective` holds its rows in memory. Other storage (Dask arrays,
+:mod:`sksvm._dask`) subclasses :class:`ObjectiveBase` and declares what it can do in
+the capability attributes, which solvers check before they start:
+
+- ``rows_in_memory``: ``X``, ``y`` and ``sample_weight`` are arrays in this process
+  (coordinate ascent, the subgradient epochs and the active-set finisher need them).
 """
 
 from dataclasses import dataclass
@@ -15,20 +23,28 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from . import _kernels
+from . import _certificate, _kernels
+from ._losses import get_loss
+from ._validation import scale_sample_weight
 
-LOSS_CODES = {"hinge": _kernels.HINGE, "squared_hinge": _kernels.SQUARED_HINGE}
+# Largest ‖x‖²/C (squared row norm over C) accepted. It is the scale of the scores
+# W·x, of the dual's quadratic terms and of the solvers' linear systems, which must
+# stay well inside the float64 range.
+MAX_SQUARED_NORM_OVER_C = 1e300
 
 
 @dataclass
 class Evaluation:
     """One evaluation of the objective at ``(coef, intercept)``.
 
-    ``value`` is the objective being minimized (smoothed when ``mu > 0``);
+    ``value`` is the objective being minimized (smoothed when ``smoothing > 0``);
     ``true_value`` is always the unsmoothed objective; ``dual_value`` is the dual
     objective at the dual point induced by the loss derivatives, so that
     ``true_value - dual_value`` bounds the suboptimality (exactly so when there is no
     intercept; with an intercept it is the bound for the current ``b``).
+    ``dual_coef`` is that point's W(α), ``dual_margin_term`` its δ Σ α,
+    ``dual_conjugate`` its conjugate term and ``smoothing_conjugate`` the term the
+    smoothed problem's dual adds.
     """
 
     value: float
@@ -42,121 +58,83 @@ class Evaluation:
     dual_conjugate: float = 0.0
     smoothing_conjugate: float = 0.0
 
-    @property
-    def gap(self):
-        return self.true_value - self.dual_value
 
-    @property
-    def relative_gap(self):
-        return self.gap / max(abs(self.true_value), np.finfo(float).tiny)
+@dataclass(frozen=True)
+class FeatureStatistics:
+    """What the solvers need to know of the scale of X.
 
-    @property
-    def smoothed_gap(self):
-        """Duality gap of the (smoothed) problem actually being minimized."""
-        return self.value - self.smoothed_dual_value
-
-
-def block_loss_grad(X, y, sample_weight, coef, intercept, loss_code, margin, mu,
-                    n_chunks):
-    """Unnormalized sums over the rows of X, dense or CSR, in the (k, d) layout.
-
-    Returns ``(stats, grad_coef, grad_intercept)`` with ``stats`` the four sums
-    documented in :mod:`sksvm._kernels`.
+    ``max_abs`` is the largest |x_ij|, ``max_row_size`` the largest number of stored
+    entries in a row, ``sum_of_squares`` Σ x_ij² and ``size`` n·d.
     """
-    if sp.issparse(X):
-        stats, grad_t, grad_intercept = _kernels.csr_loss_grad(
-            X.data, X.indices, X.indptr, y, sample_weight,
-            np.ascontiguousarray(coef.T), intercept, loss_code, margin, mu, n_chunks,
-            _kernels.csr_block_rows(X.data, X.indices, coef.shape[0], n_chunks))
-        return stats, np.ascontiguousarray(grad_t.T), grad_intercept
-    return _kernels.dense_loss_grad(X, y, sample_weight, coef, intercept, loss_code,
-                                    margin, mu, n_chunks)
+
+    max_abs: float
+    max_row_size: int
+    sum_of_squares: float
+    size: int
 
 
-class MulticlassSVMObjective:
-    """Objective over one data set, for the solvers.
+class ObjectiveBase:
+    """What every objective shares: settings, normalization, penalty, dual values.
+
+    Subclasses provide :meth:`block_sums` (the kernels' unnormalized sums over all
+    rows), :meth:`feature_statistics`, :meth:`with_scaled_features` and
+    :meth:`repaired_gap`, and set the capability attributes.
 
     Parameters
     ----------
-    X : ndarray of shape (n, d), C-contiguous float32/float64, or CSR matrix
-    y : ndarray of shape (n,), int64 class indices in ``0..n_classes-1``
-    sample_weight : ndarray of shape (n,), float64, non-negative, positive sum
-    n_classes : int
+    n_classes, n_features : int
+    weight_sum : float
+        S, the sum of the (scaled) sample weights.
     C : float
         Regularization strength of the (C/2)‖W‖² penalty.
     loss : {"hinge", "squared_hinge"}
     margin : float
     fit_intercept : bool
     n_threads : int
-        Number of row chunks evaluated in parallel (and the numba thread count).
+        Threads of the kernels.
     """
 
-    def __init__(self, X, y, sample_weight, n_classes, *, C, loss, margin,
+    #: Whether X, y and sample_weight are arrays in this process.
+    rows_in_memory = True
+    #: Whether X is a sparse matrix.
+    is_sparse = False
+
+    def __init__(self, n_classes, n_features, weight_sum, *, C, loss, margin,
                  fit_intercept, n_threads):
-        self.X = X
-        self.y = y
-        self.sample_weight = sample_weight
-        self.n_classes = n_classes
-        self.n_features = X.shape[1]
+        self.n_classes = int(n_classes)
+        self.n_features = int(n_features)
+        self.weight_sum = float(weight_sum)
         self.C = float(C)
-        self.loss = loss
+        self.loss = get_loss(loss).name
         self.margin = float(margin)
-        self.fit_intercept = fit_intercept
+        self.fit_intercept = bool(fit_intercept)
         self.n_threads = int(n_threads)
-        self.weight_sum = float(sample_weight.sum())
-        self.rows = np.arange(X.shape[0], dtype=np.int64)
         self.n_evaluations = 0
-        # The packed vector holds b / intercept_scale (see pack).
-        self.intercept_scale = 1.0
 
-    # -- packing ---------------------------------------------------------------
-    @property
-    def n_params(self):
-        k, d = self.n_classes, self.n_features
-        return k * d + (k if self.fit_intercept else 0)
+    def settings(self):
+        """The keyword arguments that rebuild an objective like this one."""
+        return dict(C=self.C, loss=self.loss, margin=self.margin,
+                    fit_intercept=self.fit_intercept, n_threads=self.n_threads)
 
-    def pack(self, coef, intercept):
-        """One vector of the parameters, the intercept divided by ``intercept_scale``.
-
-        Optimizers that are not invariant to a rescaling of single variables
-        (L-BFGS) see the intercept as the weight of a constant feature of that
-        magnitude.
-        """
-        if self.fit_intercept:
-            return np.concatenate([coef.ravel(), intercept / self.intercept_scale])
-        return coef.ravel().copy()
-
-    def unpack(self, params):
-        k, d = self.n_classes, self.n_features
-        coef = params[: k * d].reshape(k, d)
-        if self.fit_intercept:
-            intercept = params[k * d:] * self.intercept_scale
-        else:
-            intercept = np.zeros(k)
-        return coef, intercept
-
-    # -- evaluation ------------------------------------------------------------
-    def _loss_code(self, mu):
-        if mu > 0:
-            if self.loss != "hinge":
-                raise ValueError("smoothing applies to loss='hinge' only.")
-            return _kernels.SMOOTHED_HINGE
-        return LOSS_CODES[self.loss]
-
-    def evaluate(self, coef, intercept, mu=0.0):
+    def evaluate(self, coef, intercept, smoothing=0.0):
         """Objective, gradient and dual values at ``(coef, intercept)``.
 
-        ``mu > 0`` selects the hinge smoothed with width ``mu``.
+        ``smoothing > 0`` selects the hinge smoothed with that width.
         """
         coef = np.ascontiguousarray(coef, dtype=np.float64)
         intercept = np.ascontiguousarray(intercept, dtype=np.float64)
+        loss_code = get_loss(self.loss).kernel_code(smoothing)
         self.n_evaluations += 1
-        stats, grad_sum, grad_intercept_sum = block_loss_grad(
-            self.X, self.y, self.sample_weight, coef, intercept,
-            self._loss_code(mu), self.margin, mu, self.n_threads)
-        return self.finalize(coef, intercept, stats, grad_sum, grad_intercept_sum, mu)
+        stats, grad_sum, grad_intercept_sum = self.block_sums(coef, intercept,
+                                                              loss_code, smoothing)
+        return self.finalize(coef, intercept, stats, grad_sum, grad_intercept_sum,
+                             smoothing)
 
-    def finalize(self, coef, intercept, stats, grad_sum, grad_intercept_sum, mu):
+    def value(self, coef, intercept):
+        """The true (unsmoothed) objective J(coef, intercept)."""
+        return self.evaluate(coef, intercept).true_value
+
+    def finalize(self, coef, intercept, stats, grad_sum, grad_intercept_sum, smoothing):
         """Turn the unnormalized block sums into an :class:`Evaluation`."""
         S, C = self.weight_sum, self.C
         loss_sum, hinge_sum, deriv_sum, deriv_sq_sum = stats
@@ -171,19 +149,17 @@ class MulticlassSVMObjective:
         # Conjugate terms: ℓ*(a) = a²/4 for the squared hinge (part of the true
         # dual), μa²/2 for the smoothed hinge (part of the smoothed dual only), 0 on
         # [0, 1] for the hinge.
-        conjugate = 0.25 * deriv_sq_sum / S if self.loss == "squared_hinge" else 0.0
+        conjugate = 0.0 if get_loss(self.loss).bounded else 0.25 * deriv_sq_sum / S
         dual = self.dual_value(margin_term, grad_intercept, dual_coef, conjugate,
                                intercept)
-        smoothing_conjugate = 0.5 * mu * deriv_sq_sum / S
-        smoothed_dual = dual - smoothing_conjugate
-        grad_coef = grad_coef + C * coef
+        smoothing_conjugate = 0.5 * smoothing * deriv_sq_sum / S
         return Evaluation(
             value=loss_sum / S + penalty,
-            grad_coef=grad_coef,
+            grad_coef=grad_coef + C * coef,
             grad_intercept=grad_intercept,
             true_value=hinge_sum / S + penalty,
             dual_value=dual,
-            smoothed_dual_value=smoothed_dual,
+            smoothed_dual_value=dual - smoothing_conjugate,
             dual_coef=dual_coef,
             dual_margin_term=margin_term,
             dual_conjugate=conjugate,
@@ -202,34 +178,97 @@ class MulticlassSVMObjective:
         return (margin_term + float(np.dot(intercept, intercept_residual))
                 - 0.5 * self.C * float(np.vdot(dual_coef, dual_coef)) - conjugate)
 
-    def value(self, coef, intercept):
-        """The true (unsmoothed) objective J(coef, intercept)."""
-        return self.evaluate(coef, intercept).true_value
+    def check_feature_scale(self):
+        """Refuse data and C for which ‖x‖²/C overflows the solvers' arithmetic."""
+        stats = self.feature_statistics()
+        with np.errstate(over="ignore"):
+            bound = stats.max_row_size * np.float64(stats.max_abs) ** 2 / self.C
+        if not bound <= MAX_SQUARED_NORM_OVER_C:
+            raise ValueError(
+                f"The features are too large for C={self.C:g}: X has entries up to "
+                f"{stats.max_abs:.3g} in rows of up to {stats.max_row_size} stored "
+                f"values, so the squared row norm over C reaches {bound:.3g}, beyond "
+                f"the {MAX_SQUARED_NORM_OVER_C:g} that float64 arithmetic supports. "
+                "Scale the features (e.g. with StandardScaler) or increase C.")
 
-    def flat_loss_gradient(self, params, mu=0.0):
-        """``(value, gradient)`` on the packed vector, for scipy.optimize."""
-        coef, intercept = self.unpack(params)
-        ev = self.evaluate(coef, intercept, mu)
-        grad = (np.concatenate([ev.grad_coef.ravel(),
-                                ev.grad_intercept * self.intercept_scale])
-                if self.fit_intercept else ev.grad_coef.ravel())
-        return ev, grad
 
+class MulticlassSVMObjective(ObjectiveBase):
+    """The objective over rows held in memory.
 
-def intercept_scale(square_sum, size):
-    """Power of two nearest the root mean square entry of X (given the sum of its
-    ``size`` squared entries), or 1.
-
-    L-BFGS then moves the intercept as the weight of a constant feature of the
-    features' typical magnitude, and its path does not depend on the scale of X.
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), C-contiguous float32/float64, or CSR matrix
+    y : ndarray of shape (n,), int64 class indices in ``0..n_classes-1``
+    sample_weight : ndarray of shape (n,), float64, non-negative, positive sum
+        The effective weights (class weights included). They are scaled by a power
+        of two when far from 1 (:func:`scale_sample_weight`); only their ratios
+        enter J.
+    n_classes : int
+    C, loss, margin, fit_intercept, n_threads
+        As in :class:`ObjectiveBase`.
     """
-    mean_square = square_sum / max(size, 1)
-    if not 0.0 < mean_square < np.inf:
-        return 1.0
-    return float(np.ldexp(1.0, int(np.round(0.5 * np.log2(mean_square)))))
+
+    rows_in_memory = True
+
+    def __init__(self, X, y, sample_weight, n_classes, *, C, loss, margin,
+                 fit_intercept, n_threads):
+        sample_weight = scale_sample_weight(sample_weight)
+        super().__init__(n_classes, X.shape[1], sample_weight.sum(), C=C, loss=loss,
+                         margin=margin, fit_intercept=fit_intercept,
+                         n_threads=n_threads)
+        self.X = X
+        self.y = y
+        self.sample_weight = sample_weight
+        self.is_sparse = sp.issparse(X)
+        self._feature_statistics = None
+
+    def block_sums(self, coef, intercept, loss_code, smoothing):
+        """Unnormalized sums over all rows (:mod:`sksvm._kernels`), (k, d) layout."""
+        return block_loss_grad(self.X, self.y, self.sample_weight, coef, intercept,
+                               loss_code, self.margin, smoothing, self.n_threads)
+
+    def feature_statistics(self):
+        """:class:`FeatureStatistics` of X (computed once, without a copy of X)."""
+        if self._feature_statistics is None:
+            X = self.X
+            values = X.data if sp.issparse(X) else X.reshape(-1)
+            if values.size == 0:
+                max_abs, row_size = 0.0, 0
+            else:
+                max_abs = float(max(values.max(), -values.min()))
+                row_size = (int(np.diff(X.indptr).max()) if sp.issparse(X)
+                            else X.shape[1])
+            self._feature_statistics = FeatureStatistics(
+                max_abs, row_size,
+                float(np.einsum("i,i->", values, values, dtype=np.float64)),
+                X.shape[0] * X.shape[1])
+        return self._feature_statistics
+
+    def with_scaled_features(self, factor):
+        """The objective of X·factor with C·factor², whose minimizer has the weights
+        divided by ``factor`` (and the same intercepts and J)."""
+        return MulticlassSVMObjective(self.X * factor, self.y, self.sample_weight,
+                                      self.n_classes, **dict(
+                                          self.settings(), C=self.C * factor ** 2))
+
+    def repaired_gap(self, coef, intercept, smoothing=0.0):
+        """Certified relative gap at ``(coef, intercept)`` (:mod:`sksvm._certificate`)."""
+        return _certificate.repaired_gap(self, coef, intercept, smoothing)
 
 
-def sum_of_squares(X):
-    """Sum of the squared entries of X (dense or CSR), in float64, without a copy."""
-    values = X.data if sp.issparse(X) else X.reshape(-1)
-    return float(np.einsum("i,i->", values, values, dtype=np.float64))
+def block_loss_grad(X, y, sample_weight, coef, intercept, loss_code, margin,
+                    smoothing, n_chunks):
+    """Unnormalized sums over the rows of X, dense or CSR, in the (k, d) layout.
+
+    Returns ``(stats, grad_coef, grad_intercept)`` with ``stats`` the four sums
+    documented in :mod:`sksvm._kernels`.
+    """
+    if sp.issparse(X):
+        stats, grad_t, grad_intercept = _kernels.csr_loss_grad(
+            X.data, X.indices, X.indptr, y, sample_weight,
+            np.ascontiguousarray(coef.T), intercept, loss_code, margin, smoothing,
+            n_chunks, _kernels.csr_block_rows(X.data, X.indices, coef.shape[0],
+                                              n_chunks))
+        return stats, np.ascontiguousarray(grad_t.T), grad_intercept
+    return _kernels.dense_loss_grad(X, y, sample_weight, coef, intercept, loss_code,
+                                    margin, smoothing, n_chunks)

@@ -1,10 +1,72 @@
-"""Solvers: each takes an objective and a start point and returns a SolverResult.
+"""The solvers, registered by name, and the rule behind ``solver="auto"``.
 
-No scikit-learn code lives here; the estimator translates its parameters.
+Each solver module follows the protocol of :mod:`sksvm._solvers._base`. No
+scikit-learn code lives here; the estimator translates its parameters.
 """
 
-from ._result import SolverResult
-from .lbfgs import minimize_lbfgs
-from .subgradient import SubgradientState, minimize_subgradient
+import inspect
 
-__all__ = ["SolverResult", "SubgradientState", "minimize_lbfgs", "minimize_subgradient"]
+from . import dual_cd, lbfgs, subgradient
+from ._base import ProgressLog, SolverResult, Start
+
+SOLVERS = {
+    "lbfgs": lbfgs,
+    "dual_cd": dual_cd,
+    "subgradient": subgradient,
+}
+
+# The protocol's own keyword arguments; everything else a solve() takes is an option.
+_PROTOCOL_ARGUMENTS = {"objective", "start", "tol", "max_iter", "random_state",
+                       "verbose"}
+
+
+def solver_options(name):
+    """The names of the options that solver ``name`` accepts."""
+    parameters = inspect.signature(SOLVERS[name].solve).parameters
+    return sorted(set(parameters) - _PROTOCOL_ARGUMENTS)
+
+
+def choose_solver(solver, objective):
+    """``solver``, or for ``"auto"`` the solver measured fastest on such input
+    (benchmarks/results/core_measurements.md): dual coordinate ascent for the hinge
+    and for sparse data, L-BFGS for the squared hinge on dense data (where
+    coordinate ascent's many inner-margin samples make it slow) and for objectives
+    whose rows are not in memory."""
+    if solver != "auto":
+        return solver
+    if not objective.rows_in_memory:
+        return "lbfgs"
+    if objective.loss == "hinge" or objective.is_sparse:
+        return "dual_cd"
+    return "lbfgs"
+
+
+def solve(name, objective, start, *, tol, max_iter, random_state, verbose,
+          options=None):
+    """Run solver ``name`` on ``objective`` from ``start``.
+
+    Checks first that the objective has the capabilities the solver requires and
+    that ``options`` (a dict or None) names only options of that solver.
+
+    Returns
+    -------
+    SolverResult
+    """
+    module = SOLVERS[name]
+    for capability in module.REQUIRES:
+        if not getattr(type(objective), capability):
+            raise ValueError(
+                f"solver={name!r} needs {capability.replace('_', ' ')}, which this "
+                f"input does not offer; use solver='lbfgs' (or 'auto').")
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(solver_options(name)))
+    if unknown:
+        raise ValueError(
+            f"Unknown solver_options {unknown} for solver={name!r}; it accepts "
+            f"{solver_options(name) or 'none'}.")
+    return module.solve(objective, start, tol=tol, max_iter=max_iter,
+                        random_state=random_state, verbose=verbose, **options)
+
+
+__all__ = ["SOLVERS", "ProgressLog", "SolverResult", "Start", "choose_solver",
+           "solve", "solver_options"]

@@ -32,55 +32,49 @@ method on b): the inner problem
     min_{W, b} J(W, b) + (1/(2λ)) ‖b − b_center‖²
 
 is the "intercept as a constant feature" problem of liblinear (feature value σ,
-λ = σ²/C) with its penalty centered at b_center instead of 0. Its dual is box
-constrained, so block coordinate ascent applies unchanged, with b = b_center +
-λ ρ(α). Because (W, b) on X and (W, b + Wμ) on X − 1μᵀ give the same scores, the
-inner problems are solved on the implicitly centered data (μ the weighted mean
-of the rows; for CSR input the centering costs O(k) per sample through V μ and
+λ = σ²/C) with its penalty centered at the anchor b_center instead of 0. Its dual
+is box constrained, so block coordinate ascent applies unchanged, with b = b_center
++ λ ρ(α). Because (W, b) on X and (W, b + Wμ) on X − 1μᵀ give the same scores, the
+inner problems are solved on the implicitly centered data (μ, ``center``, the
+weighted mean of the rows; for CSR input the centering costs O(k) per sample through V μ and
 ρ, see :mod:`sksvm._dual_kernels`), which conditions them far better. Once the
 inner gap is small, a certified gap of the *unpenalized* problem is computed: α
-is repaired into a point of the exact dual (ρ = 0) by removing the
-source-to-sink paths of the class-to-class flow F_tj = Σ_{y_i=t} α_ij (flow
-decomposition; each α_ij is scaled down by the same factor within its (y_i, j)
-pair, so the box is kept), and J(W, b) − D(α_repaired) bounds J(W, b) − min J.
-If that meets ``tol`` the solver stops; when the inner gap is below a tenth of
-it, the center moves to the current intercept (the multiplier update). λ is a
+is repaired into a point of the exact dual (ρ = 0, :mod:`sksvm._certificate`), and
+J(W, b) − D(α_repaired) bounds J(W, b) − min J. If that meets ``tol`` the solver
+stops; when the inner gap is below a tenth of it, the anchor moves to the current
+intercept (the multiplier update). λ is a
 tenth of the mean ‖x_i − μ‖² over C (measured best of 0.01–10 on small and text
 problems); the solution does not depend on it.
 
-Exact finishing. While at most ``MAX_FREE_PAIRS`` dual variables are strictly
-inside their box, the partition of the pairs read off α (at 0, free, at the
-bound) turns the optimality conditions into a linear system; solving it, with
-a few primal-dual active-set corrections, gives the exact optimum once the
-partition is right, with its own certificate. It is attempted at a check once the
+Exact finishing. While few dual variables are strictly inside their box, the
+partition of the pairs read off α (at 0, free, at the bound) is handed to the
+active-set finisher of :mod:`sksvm._certificate`, which gives the exact optimum
+once the partition is right, with its own certificate. It is attempted at a check once the
 epochs since the last attempt have cost about as much as the attempt would
 (O(n_free² · nnz/n + n_free³)), and once at convergence, each time only for a
 partition not tried before; it matters on small problems, where coordinate
 ascent's tail is slow.
 """
-
 import hashlib
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse as sp
-from scipy.linalg import LinAlgWarning
 from numba import njit
 
-from .. import _dual_kernels as K
-from ._result import ProgressLog, SolverResult
+from .. import _certificate, _dual_kernels
+from .._losses import get_loss
+from ._base import ProgressLog, SolverResult
+
+REQUIRES = ("rows_in_memory",)
 
 # Below this many multiply-adds (nnz·k) a gap pass runs on one thread.
 PARALLEL_MIN_WORK = 2_000_000
 # Samples per chunk of the visiting order on CSR input (see shuffle).
 SPARSE_CHUNK_SIZE = 64
-# The exact finishing step is attempted while at most this many pairs are free,
-# with up to FINISH_ROUNDS active-set corrections, and once more at convergence
-# when the gap is above FINISH_FROM.
-MAX_FREE_PAIRS = 1000
+# The exact finishing step makes up to FINISH_ROUNDS active-set corrections, and is
+# tried once more at convergence when the gap is above FINISH_FROM.
 FINISH_ROUNDS = 8
 FINISH_FROM = 1e-12
 # The fixed cost of an attempt (Python and LAPACK calls), in multiply-adds.
@@ -92,26 +86,27 @@ LAMBDA_FACTOR = 0.1
 # A gap pass is made once the epochs since the last one have read this many times
 # the entries of X.
 CHECK_INTERVAL = 2.0
-# The intercept center moves once the inner gap is below this fraction of the
+# The intercept's anchor moves once the inner gap is below this fraction of the
 # certified gap (inexact method of multipliers).
-CENTER_FRACTION = 0.1
+ANCHOR_FRACTION = 0.1
+
+_TINY = np.finfo(float).tiny
 
 
 @dataclass
-class DualCDResult(SolverResult):
-    """:class:`SolverResult` plus the dual point, for warm starts.
+class DualCDState:
+    """Warm-start state: the dual point of a fit and the data it belongs to.
 
     Attributes
     ----------
+    fingerprint : str
+        :func:`data_fingerprint` of the fit's (X, y).
     alpha : ndarray of shape (n, k)
         The dual variables α_ij (zero on the label entries).
-    center : ndarray of shape (k,)
-        The last intercept center of the method of multipliers (zeros without an
-        intercept).
     """
 
-    alpha: np.ndarray = None
-    center: np.ndarray = None
+    fingerprint: str
+    alpha: np.ndarray
 
 
 @njit(cache=True)
@@ -150,29 +145,32 @@ def data_fingerprint(X, y):
     return h.hexdigest()
 
 
-class _Problem:
-    """The data and the solver's state in kernel-ready form.
+class _DualData:
+    """The objective's data in kernel-ready form, fixed for the run.
 
-    State: ``V`` = the uncentered W(α) (layout (k, d) for dense X, (d, k) for
-    CSR), ``aux`` = (B̃, V μ, ρ(α)) with B̃ = center + λ ρ(α) the intercept of the
-    centered problem, and ``mu`` the centering vector (zero without intercept).
+    ``center`` is the weighted mean row μ the inner problems are centered on (zero
+    without an intercept), ``row_dot_center`` = X μ, ``prox_weight`` the λ of the
+    intercept's proximal term, and ``block_curvature`` the q_i = ‖x_i − μ‖²/C + λ of
+    the block problems. Weights are kept in the solver's layout: (k, d) for dense X,
+    (d, k) for CSR X.
     """
 
     def __init__(self, objective):
         X = objective.X
+        self.objective = objective
         self.sparse = sp.issparse(X)
         self.X = X
-        self.Xargs = (X.data, X.indices, X.indptr) if self.sparse else (X,)
+        self.rows = (X.data, X.indices, X.indptr) if self.sparse else (X,)
         self.y = objective.y
         self.sample_weight = objective.sample_weight
-        self.S = objective.weight_sum
-        self.bound = objective.sample_weight / self.S
+        self.weight_sum = objective.weight_sum
+        self.bound = objective.sample_weight / self.weight_sum
         self.C = objective.C
         self.margin = objective.margin
+        self.loss = get_loss(objective.loss)
         self.k = objective.n_classes
         self.d = objective.n_features
         self.n = X.shape[0]
-        self.bounded = objective.loss == "hinge"
         self.n_threads = objective.n_threads
         self.fit_intercept = objective.fit_intercept
         if self.sparse:
@@ -185,34 +183,36 @@ class _Problem:
             # With an intercept, (W, b) on X and (W, b + W μ) on X − 1μᵀ score
             # alike: solve the better-conditioned centered problem implicitly.
             if self.sparse:
-                self.mu = K.csr_weighted_mean(*self.Xargs, self.sample_weight, self.d)
-                self.mdot = K.csr_row_dots(*self.Xargs, self.mu)
+                self.center = _dual_kernels.csr_weighted_mean(
+                    *self.rows, self.sample_weight, self.d)
+                self.row_dot_center = _dual_kernels.csr_row_dots(*self.rows,
+                                                                 self.center)
             else:
-                self.mu = K.dense_weighted_mean(X, self.sample_weight)
-                self.mdot = K.dense_row_dots(X, self.mu)
-            self.mu_sq = float(self.mu @ self.mu)
-            centered = np.maximum(sq_norms - 2.0 * self.mdot + self.mu_sq, 0.0)
+                self.center = _dual_kernels.dense_weighted_mean(X, self.sample_weight)
+                self.row_dot_center = _dual_kernels.dense_row_dots(X, self.center)
+            self.center_sq = float(self.center @ self.center)
+            centered = np.maximum(sq_norms - 2.0 * self.row_dot_center
+                                  + self.center_sq, 0.0)
             positive = self.sample_weight > 0
             sigma2 = float(np.mean(centered[positive]))
-            self.lam = LAMBDA_FACTOR * (sigma2 if sigma2 > 0 else 1.0) / self.C
-            self.qv = centered / self.C + self.lam
+            self.prox_weight = LAMBDA_FACTOR * (sigma2 if sigma2 > 0 else 1.0) / self.C
+            self.block_curvature = centered / self.C + self.prox_weight
         else:
-            self.mu = np.zeros(self.d)
-            self.mdot = np.zeros(self.n)
-            self.mu_sq = 0.0
-            self.lam = 0.0
-            self.qv = sq_norms / self.C
-        shape = (self.d, self.k) if self.sparse else (self.k, self.d)
-        self.V = np.zeros(shape)
-        self.aux = np.zeros((3, self.k))
-        self._onehot = None
+            self.center = np.zeros(self.d)
+            self.row_dot_center = np.zeros(self.n)
+            self.center_sq = 0.0
+            self.prox_weight = 0.0
+            self.block_curvature = sq_norms / self.C
 
-    # -- kernels -----------------------------------------------------------------
-    def epoch(self, order, n_active, alpha, shrink, eps):
-        run = K.csr_epoch if self.sparse else K.dense_epoch
-        return run(*self.Xargs, self.y, self.bound, self.qv, self.mdot, self.mu_sq,
-                   order, n_active, self.V, self.aux, alpha, self.lam, self.C,
-                   self.margin, self.bounded, shrink, eps)
+    def new_weights(self):
+        return np.zeros((self.d, self.k) if self.sparse else (self.k, self.d))
+
+    def epoch(self, state, order, n_active, shrink, eps):
+        run = _dual_kernels.csr_epoch if self.sparse else _dual_kernels.dense_epoch
+        return run(*self.rows, self.y, self.bound, self.block_curvature,
+                   self.row_dot_center, self.center_sq, order, n_active,
+                   state.weights, state.offsets, state.alpha, self.prox_weight, self.C,
+                   self.margin, self.loss.code, shrink, eps)
 
     def gap_pass(self, alpha, eps, shrinkable, W, b):
         """(Σ s_i Σ ℓ, Σ α, conjugate sum) at the primal point (W, b) in the
@@ -223,9 +223,10 @@ class _Problem:
         and the chunk sums are added in order: deterministic for a fixed thread
         count.
         """
-        rows = K.csr_gap_rows if self.sparse else K.dense_gap_rows
-        head = (*self.Xargs, self.y, self.sample_weight, self.bound, alpha, W, b,
-                self.margin, self.bounded, not self.bounded, eps)
+        rows = (_dual_kernels.csr_gap_rows if self.sparse
+                else _dual_kernels.dense_gap_rows)
+        head = (*self.rows, self.y, self.sample_weight, self.bound, alpha, W, b,
+                self.margin, self.loss.code, eps)
         n_chunks = self.n_threads
         if n_chunks == 1 or self.nnz * self.k < PARALLEL_MIN_WORK:
             return rows(*head, 0, self.n, shrinkable)
@@ -238,246 +239,90 @@ class _Problem:
     def rebuild(self, alpha, out):
         """The uncentered W(α) into ``out`` (solver layout)."""
         if self.sparse:
-            K.csr_rebuild(*self.Xargs, self.y, alpha, self.C, out)
+            _dual_kernels.csr_rebuild(*self.rows, self.y, alpha, self.C, out)
         else:
-            K.dense_rebuild(self.X, self.y, alpha, self.C, out)
+            _dual_kernels.dense_rebuild(self.X, self.y, alpha, self.C, out)
         return out
-
-    # -- state -------------------------------------------------------------------
-    def refresh(self, alpha, center):
-        """Recompute ρ, V μ and B̃ from α (removes rounding drift)."""
-        rho = self.rho(alpha)
-        self.aux[2] = rho
-        self.aux[1] = (self.mu @ self.V) if self.sparse else (self.V @ self.mu)
-        self.aux[0] = center + self.lam * rho
-
-    def primal_point(self):
-        """(W, b) in the original coordinates, W in the solver's layout:
-        W̃ = V − μ ρᵀ/C and b = B̃ − W̃ μ."""
-        if not self.fit_intercept:
-            return self.V, np.zeros(self.k)
-        B, r, rho = self.aux
-        shift = rho / self.C
-        if self.sparse:
-            W = self.V - np.outer(self.mu, shift)
-        else:
-            W = self.V - np.outer(shift, self.mu)
-        return W, B - r + shift * self.mu_sq
-
-    def set_point(self, alpha, center, b):
-        """Make the primal point's intercept ``b`` for the current α: solve
-        b = B̃ − W̃ μ for the center."""
-        self.rebuild(alpha, self.V)
-        self.refresh(alpha, center)
-        if self.fit_intercept:
-            _, b_now = self.primal_point()
-            center += b - b_now
-            self.refresh(alpha, center)
-
-    # -- dual pieces -------------------------------------------------------------
-    def class_flow(self, alpha):
-        """F_tj = Σ_{i: y_i = t} α_ij, (k, k)."""
-        if self._onehot is None:
-            self._onehot = sp.csr_matrix(
-                (np.ones(self.n), (self.y, np.arange(self.n))), shape=(self.k, self.n))
-        return np.asarray(self._onehot @ alpha)
-
-    def rho(self, alpha):
-        """ρ(α) = Σ_i Σ_j α_ij (e_{y_i} − e_j): net outflow of the class flow."""
-        F = self.class_flow(alpha)
-        return F.sum(axis=1) - F.sum(axis=0)
-
-    def conjugate(self, alpha):
-        if self.bounded:
-            return 0.0
-        positive = self.bound > 0
-        a = alpha[positive]
-        return float(np.sum(a * a / (4.0 * self.bound[positive, None])))
 
     def dual_value(self, alpha_sum, conjugate, W):
         return (self.margin * alpha_sum - 0.5 * self.C * float(np.vdot(W, W))
                 - conjugate)
 
-    def certified_intercept_dual(self, alpha):
-        """D(α̃) for the repaired α̃ with ρ(α̃) = 0: a lower bound on min J with an
-        unpenalized intercept."""
-        F = self.class_flow(alpha)
-        excess = F.sum(axis=1) - F.sum(axis=0)
-        P = K.path_flow(F, excess, 1e-15 * max(float(F.sum()), 1e-300))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            keep = np.where(F > 0, 1.0 - np.clip(P / F, 0.0, 1.0), 1.0)
-        repaired = alpha * keep[self.y]
-        W = self.rebuild(repaired, np.empty_like(self.V))
-        return self.dual_value(float(repaired.sum()), self.conjugate(repaired), W)
-
-    def partition_key(self, alpha):
-        """A hash of which dual variables are at 0, strictly inside, at the bound."""
-        state = (alpha > 0).astype(np.int8)
-        if self.bounded:
-            state += alpha >= self.bound[:, None]
-        return hashlib.blake2b(state.tobytes(), digest_size=16).hexdigest()
-
-    def count_free(self, alpha):
-        """Number of dual variables strictly inside their box."""
-        if self.bounded:
-            return int(np.count_nonzero((alpha > 0) & (alpha < self.bound[:, None])))
-        return int(np.count_nonzero(alpha > 0))
-
-    def offlabel(self):
-        """(n, k) mask of the dual variables: j ≠ y_i and s_i > 0."""
-        mask = np.ones((self.n, self.k), dtype=bool)
-        mask[np.arange(self.n), self.y] = False
-        mask[self.bound == 0] = False
-        return mask
-
-    def relative_gap(self, alpha, W, B):
-        """Certified relative gap of the point (W, B) with the dual point α (for
-        which W must be W(α))."""
-        loss_sum, alpha_sum, conj = self.gap_pass(
-            alpha, np.inf, np.zeros(self.n, dtype=np.bool_), W, B)
-        primal = loss_sum / self.S + 0.5 * self.C * float(np.vdot(W, W))
-        if self.fit_intercept:
-            dual = self.certified_intercept_dual(alpha)
-        else:
-            dual = self.dual_value(alpha_sum, conj, W)
-        self.last_primal = primal
-        return (primal - dual) / max(abs(primal), np.finfo(float).tiny)
-
-    def margins(self, W, B):
-        scores = np.asarray(self.X @ W) if self.sparse else self.X @ W.T
-        scores = scores + B
-        rows = np.arange(self.n)
-        return self.margin + scores - scores[rows, self.y][:, None]
-
-    def finish(self, alpha, max_rounds=FINISH_ROUNDS):
-        """Exact solution on the partition of the pairs read off α.
-
-        Pairs with α_ij strictly inside the box are "free": at the optimum their
-        margin is 0 (hinge) or α_ij/(2c_i) (squared hinge); the others stay at
-        their bound. Given the partition these conditions, with ρ(α) = 0 when
-        there is an intercept, are a linear system in (α_free, b). The partition
-        is then corrected from the solution (pairs leaving the box, margins of
-        the fixed pairs of the wrong sign), as a primal-dual active-set method.
-
-        Returns ``(alpha, W, B, relative_gap, objective)`` of the best certified solution
-        found, or None when the free set is larger than ``MAX_FREE_PAIRS``.
-        """
-        offlabel = self.offlabel()
-        cap = self.bound[:, None]
-        if self.bounded:
-            upper = offlabel & (alpha >= cap)
-        else:
-            upper = np.zeros_like(offlabel)
-        free = offlabel & (alpha > 0) & ~upper
-        return self._finish_partition(free, upper, max_rounds)
-
-    def _finish_partition(self, free, upper, max_rounds):
-        """Primal-dual active-set rounds from the partition (free, upper)."""
-        offlabel = self.offlabel()
-        cap = self.bound[:, None]
-        best = None
-        for _ in range(max_rounds):
-            n_free = int(np.count_nonzero(free))
-            if n_free > MAX_FREE_PAIRS:
-                break
-            candidate = self._solve_partition(free, upper)
-            free_i, free_j = np.nonzero(free)
-            values = candidate[free_i, free_j]
-            low = values < 0
-            high = (values > cap[free_i, 0]) if self.bounded else np.zeros_like(low)
-            new_free = free.copy()
-            new_upper = upper.copy()
-            new_free[free_i[low | high], free_j[low | high]] = False
-            new_upper[free_i[high], free_j[high]] = True
-            np.maximum(candidate, 0.0, out=candidate)
-            if self.bounded:
-                np.minimum(candidate, cap, out=candidate)
-            W = self.rebuild(candidate, np.empty_like(self.V))
-            B = np.zeros(self.k)
-            if self.fit_intercept:
-                B = self._fit_intercept_from_free(candidate, free & new_free, W)
-            gap = self.relative_gap(candidate, W, B)
-            if best is None or gap < best[3]:
-                best = (candidate, W, B, gap, self.last_primal)
-            # Fixed pairs whose margin has the wrong sign become free.
-            m = self.margins(W, B)
-            zero = offlabel & ~free & ~upper
-            new_free |= zero & (m > 0)
-            if self.bounded:
-                leave = upper & (m < 0)
-                new_free |= leave
-                new_upper &= ~leave
-            if np.array_equal(new_free, free) and np.array_equal(new_upper, upper):
-                break
-            free, upper = new_free, new_upper
-        return best
-
-    def _solve_partition(self, free, upper):
-        """α with the fixed pairs at their bounds and the free pairs solving the
-        optimality system (module docstring of :meth:`finish`)."""
-        k, C = self.k, self.C
-        alpha = np.where(upper, self.bound[:, None], 0.0)
-        free_i, free_j = np.nonzero(free)
-        n_free = free_i.size
-        if n_free == 0:
-            return alpha
-        free_t = self.y[free_i]
-        W_fixed = self.rebuild(alpha, np.empty_like(self.V))
-        Xf = self.X[free_i].astype(np.float64)  # stays sparse for CSR X
-        scores = np.asarray(Xf @ (W_fixed if self.sparse else W_fixed.T))
-        pair = np.arange(n_free)
-        rhs = -(self.margin + scores[pair, free_j] - scores[pair, free_t])
-        label = ((free_t[None, :] == free_j[:, None]).astype(float)
-                 - (free_j[None, :] == free_j[:, None])
-                 - (free_t[None, :] == free_t[:, None])
-                 + (free_j[None, :] == free_t[:, None]))
-        gram = Xf @ Xf.T
-        M = (gram.toarray() if self.sparse else gram) * label / C
-        if not self.bounded:
-            M[pair, pair] -= 0.5 / self.bound[free_i]
-        if self.fit_intercept:
-            # b = Z β with Σ b = 0: b_l = β_l (l < k−1), b_{k−1} = −Σ β.
-            E = np.zeros((n_free, k))
-            E[pair, free_j] += 1.0
-            E[pair, free_t] -= 1.0
-            Ez = E[:, :-1] - E[:, -1:]
-            rho_fixed = self.rho(alpha)
-            system = np.block([[M, Ez], [Ez.T, np.zeros((k - 1, k - 1))]])
-            rhs = np.concatenate([rhs, rho_fixed[:-1] - rho_fixed[-1]])
-        else:
-            system = M
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", LinAlgWarning)
-                solution = scipy.linalg.solve(system, rhs, assume_a="sym")
-        except (np.linalg.LinAlgError, LinAlgWarning):
-            solution = scipy.linalg.lstsq(system, rhs, lapack_driver="gelsy")[0]
-        alpha[free_i, free_j] = solution[:n_free]
-        return alpha
-
-    def _fit_intercept_from_free(self, alpha, free, W):
-        """Intercepts (Σ b = 0) making the free pairs' margins as close as possible
-        to their optimal values, by least squares; zeros when nothing is free."""
-        k = self.k
-        free_i, free_j = np.nonzero(free)
-        if free_i.size == 0:
-            return np.zeros(k)
-        free_t = self.y[free_i]
-        Xf = self.X[free_i]
-        scores = np.asarray(Xf @ W) if self.sparse else Xf @ W.T
-        pair = np.arange(free_i.size)
-        target = 0.0 if self.bounded else alpha[free_i, free_j] * 0.5 / self.bound[free_i]
-        rhs = target - (self.margin + scores[pair, free_j] - scores[pair, free_t])
-        E = np.zeros((free_i.size, k))
-        E[pair, free_j] += 1.0
-        E[pair, free_t] -= 1.0
-        E = np.vstack([E, np.ones((1, k))])
-        rhs = np.append(rhs, 0.0)
-        return scipy.linalg.lstsq(E, rhs, lapack_driver="gelsy")[0]
-
     def to_coef(self, W):
         """(k, d) float64 copy of a solver-layout weight matrix."""
         return np.ascontiguousarray(W.T) if self.sparse else np.array(W)
+
+    def from_coef(self, coef):
+        """A (k, d) weight matrix in the solver's layout."""
+        return np.ascontiguousarray(coef.T) if self.sparse else coef
+
+    def class_flow_imbalance(self, alpha):
+        """ρ(α) = Σ_i Σ_j α_ij (e_{y_i} − e_j): net outflow of the class flow."""
+        flows = _certificate.class_flows(self.y, alpha, self.k)
+        return flows.sum(axis=1) - flows.sum(axis=0)
+
+
+class _DualState:
+    """The iterate: ``alpha``, the raw weights V = W(α) (solver layout), and the
+    ``offsets`` rows that give the centered problem's scores in O(k) (read by the
+    kernels, see :func:`sksvm._dual_kernels._offsets`): the centered problem's
+    intercept B̃ = anchor + λ ρ(α), V μ, and ρ(α). ``anchor`` is the center of the
+    intercept's proximal term (the method of multipliers' current intercept)."""
+
+    def __init__(self, data, alpha, anchor):
+        self.data = data
+        self.alpha = alpha
+        self.anchor = anchor
+        self.weights = data.new_weights()
+        self.offsets = np.zeros((3, data.k))
+
+    @property
+    def centered_intercept(self):
+        return self.offsets[0]
+
+    @property
+    def flow_imbalance(self):
+        return self.offsets[2]
+
+    def refresh(self):
+        """Recompute the offsets from α (removes rounding drift)."""
+        data = self.data
+        rho = data.class_flow_imbalance(self.alpha)
+        self.offsets[2] = rho
+        self.offsets[1] = (data.center @ self.weights if data.sparse
+                           else self.weights @ data.center)
+        self.offsets[0] = self.anchor + data.prox_weight * rho
+
+    def primal_point(self):
+        """(W, b) in the original coordinates, W in the solver's layout:
+        W̃ = V − μ ρᵀ/C and b = B̃ − W̃ μ."""
+        data = self.data
+        if not data.fit_intercept:
+            return self.weights, np.zeros(data.k)
+        B, weights_dot_center, rho = self.offsets
+        shift = rho / data.C
+        if data.sparse:
+            W = self.weights - np.outer(data.center, shift)
+        else:
+            W = self.weights - np.outer(shift, data.center)
+        return W, B - weights_dot_center + shift * data.center_sq
+
+    def set_point(self, intercept):
+        """Rebuild the weights from α, and move the anchor so that the primal
+        point's intercept is ``intercept``."""
+        self.data.rebuild(self.alpha, self.weights)
+        self.refresh()
+        if self.data.fit_intercept:
+            _, current = self.primal_point()
+            self.anchor += intercept - current
+            self.refresh()
+
+    def partition_key(self):
+        """A hash of which dual variables are at 0, strictly inside, at the bound."""
+        state = (self.alpha > 0).astype(np.int8)
+        if self.data.loss.bounded:
+            state += self.alpha >= self.data.bound[:, None]
+        return hashlib.blake2b(state.tobytes(), digest_size=16).hexdigest()
 
 
 def shuffle(order, n_active, random_state, chunk_size):
@@ -485,193 +330,227 @@ def shuffle(order, n_active, random_state, chunk_size):
     ``chunk_size`` consecutive indices (of the sorted active samples) in random
     order, each run shuffled; ``chunk_size=1`` is a uniform random permutation.
 
-    On CSR input a uniform permutation makes every block step miss the cache on
-    its short row of X and on its row of α; chunks keep those reads within a few
-    pages. On sparse text (50k × 50k, 30 nonzeros per row) this made epochs ~28 %
-    faster at the same number of epochs; chunks of 256 already needed more
-    epochs. Dense rows are long enough for the hardware prefetcher, and there
-    chunks of 64 saved ~12 % per epoch but took 16 % more epochs on
-    Fashion-MNIST, so dense input keeps the uniform permutation.
+    On CSR input a uniform permutation makes every block step miss the cache on its
+    short row of X and on its row of α; chunks keep those reads within a few pages
+    (benchmarks/results/dual_cd_notes.md). Dense rows are long enough for the
+    hardware prefetcher, and dense input keeps the uniform permutation.
     """
     if chunk_size <= 1:
         order[:n_active] = order[:n_active][random_state.permutation(n_active)]
         return
     active = np.sort(order[:n_active])
     n_chunks = -(-n_active // chunk_size)
-    K.chunked_order(active, chunk_size, random_state.permutation(n_chunks),
-                    random_state.random_sample(n_active), order)
+    _dual_kernels.chunked_order(active, chunk_size, random_state.permutation(n_chunks),
+                                random_state.random_sample(n_active), order)
 
 
-def minimize_dual_cd(objective, *, tol, max_iter, random_state, alpha0=None,
-                     center0=None, shrinking=True, check_interval=CHECK_INTERVAL,
-                     verbose=0):
+def solve(objective, start, *, tol, max_iter, random_state, verbose=0, shrinking=True,
+          check_interval=CHECK_INTERVAL):
     """Maximize the dual of ``objective`` by exact block coordinate ascent.
 
     Parameters
     ----------
     objective : MulticlassSVMObjective
+    start : Start
+        A :class:`DualCDState` in ``start.state`` from a fit on the same (X, y)
+        gives the dual start point, with ``start.intercept`` as the start of the
+        intercept; otherwise the run starts from α = 0 (its iterates are dual
+        points, which a primal start point cannot supply).
     tol : float
         Target relative duality gap (J − D)/J.
     max_iter : int
         Maximum number of epochs.
     random_state : numpy.random.RandomState
         Draws the sample order of every epoch.
-    alpha0 : ndarray of shape (n, k) or None
-        Dual start point (clipped into the box); zeros when None.
-    center0 : ndarray of shape (k,) or None
-        Start value of the intercept (e.g. the previous one), used with
-        ``alpha0``; zeros when None. Ignored without an intercept.
+    verbose : int
     shrinking : bool
         Skip blocks that sit at their bounds (module docstring).
     check_interval : float
         A duality-gap pass is made once the epochs since the last one have read
         this many times the entries of X (and after the last epoch).
-    verbose : int
 
     Returns
     -------
-    DualCDResult
+    SolverResult
+        With a :class:`DualCDState` when ``start.keep_state``.
     """
-    log = ProgressLog("dual_cd", verbose)
-    pb = _Problem(objective)
-    n, k = pb.n, pb.k
-    alpha = np.zeros((n, k))
-    center = np.zeros(k)
-    if alpha0 is not None:
-        alpha[:] = np.maximum(alpha0, 0.0)
-        if pb.bounded:
-            np.minimum(alpha, pb.bound[:, None], out=alpha)
-        alpha[np.arange(n), pb.y] = 0.0
-        alpha[pb.sample_weight == 0] = 0.0
-    pb.set_point(alpha, center, np.zeros(k) if center0 is None
-                 else np.asarray(center0, dtype=np.float64))
+    data = _DualData(objective)
+    want_fingerprint = start.keep_state or isinstance(start.state, DualCDState)
+    fingerprint = (data_fingerprint(objective.X, objective.y) if want_fingerprint
+                   else None)
+    warm = (isinstance(start.state, DualCDState)
+            and start.state.fingerprint == fingerprint)
+    alpha = np.zeros((data.n, data.k))
+    if warm:
+        alpha[:] = np.maximum(start.state.alpha, 0.0)
+        if data.loss.bounded:
+            np.minimum(alpha, data.bound[:, None], out=alpha)
+        alpha[np.arange(data.n), data.y] = 0.0
+        alpha[data.sample_weight == 0] = 0.0
+    state = _DualState(data, alpha, np.zeros(data.k))
+    state.set_point(np.asarray(start.intercept, dtype=np.float64) if warm
+                    else np.zeros(data.k))
+    run = _Run(data, state, tol=tol, max_iter=max_iter, random_state=random_state,
+               verbose=verbose, shrinking=shrinking, check_interval=check_interval)
+    result = run.run(cold=not warm)
+    if start.keep_state:
+        result.state = DualCDState(fingerprint, state.alpha)
+    return result
 
-    all_active = np.flatnonzero(objective.sample_weight > 0).astype(np.int64)
-    order = all_active.copy()
-    n_active = order.shape[0]
-    shrinkable = np.zeros(n, dtype=np.bool_)
-    eps = np.inf
-    tiny = np.finfo(float).tiny
-    st = dict(n_checks=0, work_since_finish=0.0, best=None, lower=-np.inf)
 
-    def best_point(coef, intercept, primal, lower):
-        """Record a primal point and a lower bound on min J; returns the point
-        with the lowest J so far, with its gap to the highest lower bound so far
-        (both are bounds on min J, whichever iterates they come from):
+class _Run:
+    """One run of epochs and checks; keeps the best certified point seen."""
+
+    def __init__(self, data, state, *, tol, max_iter, random_state, verbose,
+                 shrinking, check_interval):
+        self.data = data
+        self.state = state
+        self.tol = tol
+        self.max_iter = max_iter
+        self.random_state = random_state
+        self.shrinking = shrinking
+        self.check_interval = check_interval
+        self.log = ProgressLog("dual_cd", verbose)
+        self.all_active = np.flatnonzero(data.sample_weight > 0).astype(np.int64)
+        self.order = self.all_active.copy()
+        self.n_active = self.order.shape[0]
+        self.shrinkable = np.zeros(data.n, dtype=np.bool_)
+        self.eps = np.inf
+        self.n_checks = 0
+        self.work_since_finish = 0.0
+        self.last_partition = None
+        # The point of lowest J seen (coef, intercept, J) and the highest lower
+        # bound on min J seen.
+        self.best = None
+        self.lower = -np.inf
+
+    def record_point(self, coef, intercept, primal, lower):
+        """Record a primal point and a lower bound on min J; returns the point with
+        the lowest J so far with its gap to the highest lower bound so far (both
+        are bounds on min J, whichever iterates they come from):
         (coef, intercept, relative gap, J)."""
-        st["lower"] = max(st["lower"], lower)
-        if st["best"] is None or primal < st["best"][2]:
-            st["best"] = (coef, intercept, primal)
-        coef, intercept, primal = st["best"]
-        return (coef, intercept, (primal - st["lower"]) / max(abs(primal), tiny),
-                primal)
+        self.lower = max(self.lower, lower)
+        if self.best is None or primal < self.best[2]:
+            self.best = (coef, intercept, primal)
+        coef, intercept, primal = self.best
+        return coef, intercept, (primal - self.lower) / max(abs(primal), _TINY), primal
 
-    def try_finish(point, final):
+    def try_finish(self, point, final):
         """The exact finishing step; returns the better of it and ``point``."""
+        data, state = self.data, self.state
         if not final:
             # Amortized: attempt it once the epochs since the last attempt cost
             # about as much as solving the free pairs' system would.
-            n_free = pb.count_free(alpha)
-            if n_free > MAX_FREE_PAIRS:
+            n_free = _certificate.count_free(data.objective, state.alpha)
+            if n_free > _certificate.MAX_FREE_PAIRS:
                 return point
-            row_nnz = pb.nnz / max(pb.n, 1)
-            cost = (n_free * n_free * row_nnz + n_free ** 3 / 3.0
-                    + FINISH_OVERHEAD)
-            if st["work_since_finish"] * pb.k < cost:
+            row_nnz = data.nnz / max(data.n, 1)
+            cost = n_free * n_free * row_nnz + n_free ** 3 / 3.0 + FINISH_OVERHEAD
+            if self.work_since_finish * data.k < cost:
                 return point
-        st["work_since_finish"] = 0.0
-        partition = pb.partition_key(alpha)
-        if partition == st.get("last_partition"):
+        self.work_since_finish = 0.0
+        partition = state.partition_key()
+        if partition == self.last_partition:
             return point  # same partition, same result as last time
-        st["last_partition"] = partition
-        candidate = pb.finish(alpha)
+        self.last_partition = partition
+        candidate = _certificate.finish(
+            data.objective, *_certificate.partition_from_alpha(data.objective,
+                                                               state.alpha),
+            max_rounds=FINISH_ROUNDS)
         # Adopt a better point; while the current point has no certified gap yet
         # (intercept, inner problem unsolved), only a converged one: moving the
-        # multiplier center to a poor point would undo the inner iterations.
+        # anchor to a poor point would undo the inner iterations.
         if candidate is None or not candidate[3] < point[2] or (
-                not np.isfinite(point[2]) and not candidate[3] <= tol):
+                not np.isfinite(point[2]) and not candidate[3] <= self.tol):
             return point
-        new_alpha, W, b, gap, primal = candidate
-        alpha[:] = new_alpha
-        pb.set_point(alpha, center, b)
-        return best_point(pb.to_coef(W), b, primal,
-                          primal - gap * max(abs(primal), tiny))
+        alpha, coef, intercept, gap, primal = candidate
+        state.alpha[:] = alpha
+        state.set_point(intercept)
+        return self.record_point(coef, intercept, primal,
+                                 primal - gap * max(abs(primal), _TINY))
 
-    def check(epoch):
+    def check(self, epoch):
         """Full pass: certified gap and shrinking set. Returns (point, done) with
-        point = (coef, intercept, relative gap, J) from :func:`best_point`."""
-        nonlocal order, n_active
-        st["n_checks"] += 1
-        pb.refresh(alpha, center)
-        W, b = pb.primal_point()
-        loss_sum, alpha_sum, conj = pb.gap_pass(
-            alpha, eps if shrinking else np.inf, shrinkable, W, b)
-        primal = loss_sum / pb.S + 0.5 * pb.C * float(np.vdot(W, W))
-        scale = max(abs(primal), tiny)
-        dual = pb.dual_value(alpha_sum, conj, W)
+        point = (coef, intercept, relative gap, J) from :meth:`record_point`."""
+        data, state = self.data, self.state
+        self.n_checks += 1
+        state.refresh()
+        W, b = state.primal_point()
+        loss_sum, alpha_sum, conjugate = data.gap_pass(
+            state.alpha, self.eps if self.shrinking else np.inf, self.shrinkable, W, b)
+        primal = loss_sum / data.weight_sum + 0.5 * data.C * float(np.vdot(W, W))
+        scale = max(abs(primal), _TINY)
+        dual = data.dual_value(alpha_sum, conjugate, W)
         extra = ""
         inner_gap = 0.0
-        if pb.fit_intercept:
+        if data.fit_intercept:
             # The dual of the centered problem at its fixed intercept B̃ is the
             # dual of the inner (proximal) problem: this is the inner gap.
-            inner_gap = (primal - dual + float(np.dot(pb.aux[0], pb.aux[2]))) / scale
+            inner_gap = (primal - dual + float(np.dot(state.centered_intercept,
+                                                      state.flow_imbalance))) / scale
             extra = f"inner gap {inner_gap:.2e}  "
             lower = -np.inf
-            if inner_gap <= max(tol, CERTIFY_BELOW):
-                lower = pb.certified_intercept_dual(alpha)
+            if inner_gap <= max(self.tol, CERTIFY_BELOW):
+                lower = _certificate.dual_lower_bound(data.objective, state.alpha)[0]
         else:
             lower = dual
-        point = best_point(pb.to_coef(W), b.copy(), primal, lower)
+        point = self.record_point(data.to_coef(W), b.copy(), primal, lower)
         relative = point[2]
-        if tol < relative:
-            point = try_finish(point, final=False)
-        elif FINISH_FROM < relative <= tol:
-            point = try_finish(point, final=True)
-        done = point[2] <= tol
-        if pb.fit_intercept and not done and np.isfinite(point[2]) and (
-                inner_gap <= tol or inner_gap <= CENTER_FRACTION * point[2]):
-            # Multiplier update: recenter at the current intercept of the
-            # centered problem; every block may move again.
-            center[:] = pb.aux[0]
-            shrinkable[:] = False
-        if shrinking and not done:
-            order = all_active[~shrinkable[all_active]]
-            n_active = order.shape[0]
-        log.record(epoch, point[3], st["n_checks"], point[2],
-                   extra=f"{extra}active {n_active}/{all_active.shape[0]}  ")
+        if self.tol < relative:
+            point = self.try_finish(point, final=False)
+        elif FINISH_FROM < relative <= self.tol:
+            point = self.try_finish(point, final=True)
+        done = point[2] <= self.tol
+        if data.fit_intercept and not done and np.isfinite(point[2]) and (
+                inner_gap <= self.tol or inner_gap <= ANCHOR_FRACTION * point[2]):
+            # Multiplier update: re-anchor at the current intercept of the centered
+            # problem; every block may move again.
+            state.anchor[:] = state.centered_intercept
+            self.shrinkable[:] = False
+        if self.shrinking and not done:
+            self.order = self.all_active[~self.shrinkable[self.all_active]]
+            self.n_active = self.order.shape[0]
+        self.log.record(epoch, point[3], self.n_checks, point[2],
+                        extra=f"{extra}active {self.n_active}/"
+                              f"{self.all_active.shape[0]}  ")
         return point, done
 
-    epoch = 0
-    if alpha0 is None and center0 is None:
-        # Cold start at W = 0: nothing to certify or shrink yet, skip the pass.
-        point, converged = None, False
-    else:
-        point, converged = check(0)
-    work_since_check = 0
-    while not converged and epoch < max_iter:
-        epoch += 1
-        if n_active > 1:
-            shuffle(order, n_active, random_state,
-                    SPARSE_CHUNK_SIZE if pb.sparse else 1)
-        n_active, max_viol, work = pb.epoch(order, n_active, alpha, shrinking, eps)
-        eps = max_viol
-        work_since_check += work
-        st["work_since_finish"] += work
-        if (work_since_check >= check_interval * pb.nnz or n_active == 0
-                or epoch == max_iter):
-            work_since_check = 0
-            point, converged = check(epoch)
-            if not converged and n_active == 0:
-                # Every block is at its bounds for the current W: bring all back.
-                order = all_active.copy()
-                n_active = order.shape[0]
-                eps = 0.0
-    if not np.isfinite(point[2]):
-        # Stopped (max_iter) before the inner problem was solved: certify anyway.
-        point = best_point(*point[:2], point[3], pb.certified_intercept_dual(alpha))
-    coef, intercept, gap, _ = point
-    # J − D ≥ 0 in exact arithmetic; at the optimum rounding can give −1e-16.
-    gap = max(gap, 0.0)
-    return DualCDResult(coef=coef, intercept=intercept, n_iter=epoch,
-                        converged=converged, gap=gap, history=log.records,
-                        alpha=alpha, center=center.copy())
+    def run(self, cold):
+        data = self.data
+        epoch = 0
+        if cold:
+            # Cold start at W = 0: nothing to certify or shrink yet, skip the pass.
+            point, converged = None, False
+        else:
+            point, converged = self.check(0)
+        work_since_check = 0
+        while not converged and epoch < self.max_iter:
+            epoch += 1
+            if self.n_active > 1:
+                shuffle(self.order, self.n_active, self.random_state,
+                        SPARSE_CHUNK_SIZE if data.sparse else 1)
+            self.n_active, max_violation, work = data.epoch(
+                self.state, self.order, self.n_active, self.shrinking, self.eps)
+            self.eps = max_violation
+            work_since_check += work
+            self.work_since_finish += work
+            if (work_since_check >= self.check_interval * data.nnz
+                    or self.n_active == 0 or epoch == self.max_iter):
+                work_since_check = 0
+                point, converged = self.check(epoch)
+                if not converged and self.n_active == 0:
+                    # Every block is at its bounds for the current W: bring all back.
+                    self.order = self.all_active.copy()
+                    self.n_active = self.order.shape[0]
+                    self.eps = 0.0
+        if not np.isfinite(point[2]):
+            # Stopped (max_iter) before the inner problem was solved: certify anyway.
+            point = self.record_point(
+                *point[:2], point[3],
+                _certificate.dual_lower_bound(data.objective, self.state.alpha)[0])
+        coef, intercept, gap, _ = point
+        # J − D ≥ 0 in exact arithmetic; at the optimum rounding can give −1e-16.
+        gap = max(gap, 0.0)
+        return SolverResult(coef=coef, intercept=intercept, n_iter=epoch,
+                            converged=converged, criterion=gap, duality_gap=gap,
+                            history=self.log.records)

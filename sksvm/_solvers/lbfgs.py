@@ -1,9 +1,9 @@
-"""L-BFGS with smoothing continuation.
+"""L-BFGS with smoothing continuation (``solver="lbfgs"``).
 
 The squared hinge is smooth and is minimized directly. The hinge is not: L-BFGS on
 it stalls in the line search, well above the optimum. We therefore minimize the
 smoothed objectives J_μ (Nesterov/Moreau smoothing, MATH.md) for a geometrically
-decreasing μ, each stage warm-started from the previous one.
+decreasing width μ (``smoothing``), each stage warm-started from the previous one.
 
 Every evaluation also yields a dual point α (the loss derivatives, MATH.md "Dual
 and duality gap") and so a duality gap J(W) − D(α), at no extra pass over X. Near the
@@ -13,43 +13,137 @@ recent dual points (kept as exponential moving averages, O(k·d) per iteration)
 certify far smaller gaps; the solver uses the best of these dual values.
 
 - The run stops, converged, as soon as the relative gap (J − D)/J ≤ ``tol``. Without
-  an intercept this certifies J(W) − min J ≤ tol · J(W).
+  an intercept this certifies J(W) − min J ≤ tol · J(W). With one, the gap is
+  confirmed with a repaired dual point (:mod:`sksvm._certificate`).
 - A stage at width μ ends once its own gap J_μ − D_μ has fallen below a fraction of
   the smoothing bias J − J_μ at the current point: iterating further at this μ
   cannot lower J − D much, so μ is decreased.
-- After each stage, and at the end, the exact finishing step of
-  :mod:`.active_set` is tried; it is kept when its certified gap is smaller.
+- After each stage, and at the end, the exact finishing step
+  (:func:`sksvm._certificate.finish`) is tried when the rows are in memory; it is
+  kept when its certified gap is smaller.
 - The true objective J can rise while the smoothed one falls, so the iterate with
   the lowest J is kept and returned when the run ends above it: more iterations
   never give a higher objective along the path.
+
+Scale. L-BFGS is not invariant to the scale of the features: its first step has unit
+length, and the intercepts move on the scale of the scores while the weights move on
+that scale divided by |x|. Features far from unit magnitude are therefore brought to
+[0.5, 1) by a power of two (exact: fitting X·s with C·s² gives the weights divided by
+s), and the intercept is optimized as b/σ, σ the power of two nearest the root mean
+square entry of X (the weight of a constant feature of that magnitude).
 """
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import minimize
 
-from ._result import ProgressLog, SolverResult
-from .active_set import polish
-from .certificate import repaired_gap
+from .. import _certificate
+from ._base import ProgressLog, SolverResult
+
+REQUIRES = ()
 
 STAGE_GAP_FRACTION = 0.5
-MU_DECREASE = 0.3
+SMOOTHING_DECREASE = 0.3
 # Below this width (relative to the margin) the smoothed hinge equals the hinge in
 # floating point; the continuation stops there.
-MU_FLOOR = 1e-13
+SMOOTHING_FLOOR = 1e-13
 # The active-set finishing step is tried after stages with μ below this (relative
 # to the margin); before that the partition of the pairs is too coarse.
-POLISH_BELOW = 0.1
+FINISH_BELOW = 0.1
 # ... and within stages, after this many iterations, then at doubling intervals.
-POLISH_FIRST = 25
-
-
+FINISH_FIRST = 25
+# Rounds of active-set corrections per finishing attempt.
+FINISH_ROUNDS = 4
 # Decays of the exponential moving averages of dual points.
 DUAL_AVERAGE_DECAYS = (0.5, 0.8, 0.95)
+# Widths tried at a warm start: the margin times WARM_START_DECREASE**j, j < ...
+WARM_START_DECREASE = 0.1
+WARM_START_WIDTHS = 9
+# Pairs within this (relative to the margin) of margin 0 count as free when a warm
+# start is first tried as an exact active-set solution.
+WARM_START_FREE_WIDTH = 1e-8
+# L-BFGS memory: MAX_MEMORY correction pairs, fewer for problems of at least
+# MANY_PARAMETERS parameters when reading the pairs (2·m vectors of k(d + 1)
+# parameters per iteration) would cost more than a quarter of one evaluation (k
+# multiply-adds per stored entry of X), as with wide sparse data (measurements in
+# benchmarks/results/dual_cd_notes.md).
+MAX_MEMORY = 30
+MIN_MEMORY = 5
+MANY_PARAMETERS = 100_000
+# Features of magnitude outside [2**-FEATURE_SCALE_EXPONENT, 2**FEATURE_SCALE_EXPONENT]
+# are rescaled (module docstring).
+FEATURE_SCALE_EXPONENT = 10
+
+_TINY = np.finfo(float).tiny
+_EPS = np.finfo(float).eps
 
 
-class _AveragedDual:
-    """Moving averages of the dual points seen in one smoothing stage.
+def default_memory(objective):
+    """The L-BFGS memory for ``objective`` (see MAX_MEMORY)."""
+    n_params = objective.n_classes * (objective.n_features + 1)
+    if not objective.rows_in_memory or n_params < MANY_PARAMETERS:
+        return MAX_MEMORY
+    X = objective.X
+    stored = X.nnz if sp.issparse(X) else X.size
+    budget = stored * objective.n_classes / 4
+    return int(np.clip(budget // (2 * n_params), MIN_MEMORY, MAX_MEMORY))
+
+
+def feature_scale(objective):
+    """Power of two bringing the features to [0.5, 1) for L-BFGS, or 1."""
+    max_abs = objective.feature_statistics().max_abs
+    if max_abs == 0.0:
+        return 1.0
+    exponent = np.frexp(max_abs)[1]
+    if abs(exponent) <= FEATURE_SCALE_EXPONENT:
+        return 1.0
+    # C·s² must stay finite (tiny features and a large C: the weights are ~0).
+    exponent = max(exponent, -((np.finfo(np.float64).maxexp - 2
+                                - np.frexp(objective.C)[1]) // 2))
+    return float(np.ldexp(1.0, -exponent))
+
+
+def intercept_scale(objective):
+    """Power of two nearest the root mean square entry of X, or 1."""
+    stats = objective.feature_statistics()
+    mean_square = stats.sum_of_squares / max(stats.size, 1)
+    if not 0.0 < mean_square < np.inf:
+        return 1.0
+    return float(np.ldexp(1.0, int(np.round(0.5 * np.log2(mean_square)))))
+
+
+class FlatParameters:
+    """Packing of (W, b) into the one vector L-BFGS-B sees: ``coef.ravel()`` (k·d
+    entries, class-major) followed, with an intercept, by b / ``intercept_scale``."""
+
+    def __init__(self, objective):
+        self.objective = objective
+        self.n_coef = objective.n_classes * objective.n_features
+        self.intercept_scale = intercept_scale(objective) if objective.fit_intercept else 1.0
+
+    def pack(self, coef, intercept):
+        if self.objective.fit_intercept:
+            return np.concatenate([coef.ravel(), intercept / self.intercept_scale])
+        return coef.ravel().copy()
+
+    def unpack(self, params):
+        objective = self.objective
+        coef = params[:self.n_coef].reshape(objective.n_classes, objective.n_features)
+        if objective.fit_intercept:
+            return coef, params[self.n_coef:] * self.intercept_scale
+        return coef, np.zeros(objective.n_classes)
+
+    def loss_gradient(self, params, smoothing):
+        """(Evaluation, flat gradient) at the packed ``params``."""
+        ev = self.objective.evaluate(*self.unpack(params), smoothing)
+        if not self.objective.fit_intercept:
+            return ev, ev.grad_coef.ravel()
+        return ev, np.concatenate([ev.grad_coef.ravel(),
+                                   ev.grad_intercept * self.intercept_scale])
+
+
+class AveragedDual:
+    """Moving averages of the dual points seen in one run.
 
     The conjugate terms are convex in α, so averaging them (instead of evaluating
     them at the averaged α) keeps every value a valid lower bound.
@@ -81,51 +175,29 @@ class _AveragedDual:
         return best_dual, best_smoothed
 
 
-# L-BFGS memory: MAX_MEMORY correction pairs, fewer for problems of at least
-# MANY_PARAMETERS parameters when reading the pairs (2·m vectors of k(d + 1)
-# parameters per iteration) would cost more than a quarter of one evaluation (k
-# multiply-adds per stored entry of X), as with wide sparse data. Sparse text,
-# k = 20, no intercept: 50k × 100k (2M parameters), L-BFGS-B's own work at m = 30
-# was 60 % of the fit time, and m = 5 took 31.7 s against 52.1 s (164 iterations
-# against 162); 50k × 50k, 9.7 s against 21.8 s (119 against 152). Small problems
-# keep the full memory: it costs nothing there and tight tolerances need it.
-MAX_MEMORY = 30
-MIN_MEMORY = 5
-MANY_PARAMETERS = 100_000
-
-
-def default_memory(objective):
-    """The L-BFGS memory for ``objective`` (see MAX_MEMORY)."""
-    X = getattr(objective, "X", None)
-    n_params = objective.n_classes * (objective.n_features + 1)
-    if X is None or n_params < MANY_PARAMETERS:
-        return MAX_MEMORY
-    stored = X.nnz if sp.issparse(X) else X.size
-    budget = stored * objective.n_classes / 4
-    return int(np.clip(budget // (2 * n_params), MIN_MEMORY, MAX_MEMORY))
-
-
-def minimize_lbfgs(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
-                   memory=None, mu_start=None, mu_decrease=MU_DECREASE,
-                   stage_gap_fraction=STAGE_GAP_FRACTION):
-    """Minimize ``objective`` from ``(coef0, intercept0)``.
+def solve(objective, start, *, tol, max_iter, random_state=None, verbose=0,
+          memory=None, smoothing_start=None, smoothing_decrease=SMOOTHING_DECREASE,
+          stage_gap_fraction=STAGE_GAP_FRACTION):
+    """Minimize ``objective`` from ``start`` by L-BFGS-B with smoothing continuation.
 
     Parameters
     ----------
-    objective : MulticlassSVMObjective
-    coef0 : ndarray of shape (k, d)
-    intercept0 : ndarray of shape (k,)
+    objective : ObjectiveBase
+    start : Start
+        Start point (no solver state is used).
     tol : float
         Target relative duality gap.
     max_iter : int
         Maximum number of L-BFGS iterations, summed over all smoothing stages.
+    random_state : ignored
+        The solver is deterministic.
     verbose : int
     memory : int or None
-        Number of correction pairs kept by L-BFGS; :func:`default_memory` when
-        None.
-    mu_start : float or None
-        Initial smoothing width; defaults to the margin.
-    mu_decrease : float
+        Number of correction pairs kept by L-BFGS; :func:`default_memory` when None.
+    smoothing_start : float or None
+        Initial smoothing width; the margin by default (or, at a warm start, the
+        width that certifies the start best).
+    smoothing_decrease : float
         Factor applied to the smoothing width between stages.
     stage_gap_fraction : float
         A stage ends when its smoothed gap is below this fraction of the smoothing
@@ -135,198 +207,251 @@ def minimize_lbfgs(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
     -------
     SolverResult
     """
-    log = ProgressLog("lbfgs", verbose)
-    if memory is None:
-        memory = default_memory(objective)
-    params = objective.pack(coef0, intercept0)
-    smooth = objective.loss == "hinge"
-    mu = (objective.margin if mu_start is None else mu_start) if smooth else 0.0
-    # Without an intercept every dual value is a lower bound on min J, whatever
-    # the point it came from: keep the best one.
-    best_dual = -np.inf
-    track_best_dual = not objective.fit_intercept
-    state = dict(converged=False, n_iter=0, gap=np.inf, next_polish=POLISH_FIRST,
-                 polish_interval=POLISH_FIRST)
-    last = {}
-    lowest = dict(value=np.inf, x=None)  # the iterate with the lowest true J
+    scale = feature_scale(objective)
+    if scale != 1.0:
+        objective = objective.with_scaled_features(scale)
+    run = _Run(objective, tol=tol, max_iter=max_iter, verbose=verbose,
+               memory=default_memory(objective) if memory is None else memory,
+               smoothing_decrease=smoothing_decrease,
+               stage_gap_fraction=stage_gap_fraction)
+    result = run.minimize(start.coef / scale, start.intercept, smoothing_start)
+    result.coef = result.coef * scale
+    return result
 
-    def fun(x):
-        ev, grad = objective.flat_loss_gradient(x, mu)
-        last["x"], last["ev"] = x.copy(), ev
+
+class _StopStage(Exception):
+    """Ends the current L-BFGS-B call (raised from its callback)."""
+
+
+class _Run:
+    """One minimization: the iteration state shared by L-BFGS-B's callback, the
+    certificate and the finishing step."""
+
+    def __init__(self, objective, *, tol, max_iter, verbose, memory,
+                 smoothing_decrease, stage_gap_fraction):
+        self.objective = objective
+        self.flat = FlatParameters(objective)
+        self.tol = tol
+        self.max_iter = max_iter
+        self.memory = memory
+        self.smoothing_decrease = smoothing_decrease
+        self.stage_gap_fraction = stage_gap_fraction
+        self.log = ProgressLog("lbfgs", verbose)
+        self.smooth = objective.loss == "hinge"
+        self.smoothing = 0.0
+        self.averages = AveragedDual(objective)
+        # Without an intercept every dual value is a lower bound on min J, whatever
+        # the point it came from: keep the best one.
+        self.best_dual = -np.inf
+        self.converged = False
+        self.n_iter = 0
+        self.gap = np.inf
+        # With an intercept, a cheap gap that the repaired one did not confirm must
+        # from then on fall below a halved threshold before the next confirmation.
+        self.cheap_tol = tol
+        self.next_finish = FINISH_FIRST
+        self.finish_interval = FINISH_FIRST
+        self.finished_point = None  # an adopted finishing-step solution, packed
+        self.last_params = None
+        self.last_evaluation = None
+        self.lowest_value = np.inf  # the iterate with the lowest true J
+        self.lowest_params = None
+
+    # -- evaluations -------------------------------------------------------------
+    def loss_gradient(self, params):
+        ev, grad = self.flat.loss_gradient(params, self.smoothing)
+        self.last_params, self.last_evaluation = params.copy(), ev
         return ev.value, grad
 
-    def remember_if_lowest(value, x):
-        if value < lowest["value"]:
-            lowest["value"], lowest["x"] = value, x.copy()
+    def remember_if_lowest(self, value, params):
+        if value < self.lowest_value:
+            self.lowest_value, self.lowest_params = value, params.copy()
 
-    def certify(x):
-        """Relative duality gap and smoothed gap at x (evaluated last, normally)."""
-        nonlocal best_dual
-        if "x" not in last or not np.array_equal(last["x"], x):
-            fun(x)
-        ev = last["ev"]
-        averages.update(ev)
-        _, intercept = objective.unpack(x)
-        dual, smoothed_dual = averages.best(intercept)
+    def certify(self, params):
+        """(evaluation, relative duality gap, smoothed gap) at ``params``."""
+        if self.last_params is None or not np.array_equal(self.last_params, params):
+            self.loss_gradient(params)
+        ev = self.last_evaluation
+        self.averages.update(ev)
+        _, intercept = self.flat.unpack(params)
+        dual, smoothed_dual = self.averages.best(intercept)
         dual = max(dual, ev.dual_value)
-        if track_best_dual:
-            best_dual = max(best_dual, dual)
-            dual = best_dual
+        if not self.objective.fit_intercept:
+            self.best_dual = max(self.best_dual, dual)
+            dual = self.best_dual
         smoothed_gap = ev.value - max(smoothed_dual, ev.smoothed_dual_value)
-        gap = (ev.true_value - dual) / max(abs(ev.true_value), np.finfo(float).tiny)
-        state["gap"] = gap
-        return ev, gap, smoothed_gap
+        self.gap = (ev.true_value - dual) / max(abs(ev.true_value), _TINY)
+        return ev, self.gap, smoothed_gap
 
-    def callback(intermediate_result):
-        state["n_iter"] += 1
-        ev, gap, smoothed_gap = certify(intermediate_result.x)
-        remember_if_lowest(ev.true_value, intermediate_result.x)
-        log.record(state["n_iter"], ev.true_value, objective.n_evaluations, gap, mu,
-                   extra=f"mu {mu:.1e}  |grad| {_grad_norm(ev):.3e}  ")
-        if gap <= state.get("cheap_tol", tol) and certified(intermediate_result.x):
-            state["converged"] = True
-            raise StopIteration
-        if state["n_iter"] >= state["next_polish"] and mu <= POLISH_BELOW * objective.margin:
-            # Attempts back off geometrically, so that they cost O(log) solves.
-            state["polish_interval"] *= 2
-            state["next_polish"] = state["n_iter"] + state["polish_interval"]
-            if try_polish(intermediate_result.x):
-                raise StopIteration
-        if smooth and smoothed_gap <= stage_gap_fraction * (ev.true_value - ev.value):
-            raise StopIteration
-        if state["n_iter"] >= max_iter:
-            raise StopIteration
-
-    def certified(x):
+    def confirmed(self, params):
         """Without an intercept the gap is already rigorous. With one, confirm it
-        with a repaired dual point (see certificate.py); when that fails, the
-        cheap gap must from then on fall below a halved threshold first."""
-        if not objective.fit_intercept:
+        with a repaired dual point; when that fails, halve the cheap threshold."""
+        if not self.objective.fit_intercept:
             return True
-        coef, intercept = objective.unpack(x)
-        gap = repaired_gap(objective, coef, intercept, mu)
-        if gap is None:
-            return True  # too many classes for the LP: the cheap gap is used
-        state["gap"] = gap  # the rigorous value, reported if the run ends here
-        if gap <= tol:
+        gap = self.objective.repaired_gap(*self.flat.unpack(params), self.smoothing)
+        self.gap = gap  # the rigorous value, reported if the run ends here
+        if gap <= self.tol:
             return True
-        state["cheap_tol"] = state.get("cheap_tol", tol) / 2
+        self.cheap_tol /= 2
         return False
 
-    def try_polish(x, final=False, width=None):
-        """Keep the active-set solution from x if it meets ``tol`` (or, when
-        ``final``, if it certifies a smaller gap); returns whether it met tol.
-        ``width`` (default: the current μ) separates free pairs from bound ones."""
-        # -- objectives without in-memory rows (sksvm._dask) skip this step ------
-        if not getattr(objective, "supports_active_set", True):
+    # -- the finishing step ------------------------------------------------------
+    def try_finish(self, params, final=False, free_width=None):
+        """Keep the active-set solution from ``params`` if it meets ``tol`` (or,
+        when ``final``, if it certifies a smaller gap); returns whether it met tol.
+        ``free_width`` (default: the current width) separates free pairs from
+        bound ones."""
+        objective = self.objective
+        if not objective.rows_in_memory:
             return False
-        # ------------------------------------------------------------------------
-        coef, intercept = objective.unpack(x)
-        polished = polish(objective, coef, intercept, mu if width is None else width)
-        if polished is None:
+        coef, intercept = self.flat.unpack(params)
+        width = self.smoothing if free_width is None else free_width
+        finished = _certificate.finish(
+            objective, *_certificate.partition_from_margins(objective, coef, intercept,
+                                                            width),
+            max_rounds=FINISH_ROUNDS)
+        if finished is None:
             return False
-        coef_p, intercept_p, gap_p = polished
-        value_p = objective.value(coef_p, intercept_p)
-        packed_p = objective.pack(coef_p, intercept_p)
-        remember_if_lowest(value_p, packed_p)
-        if not (gap_p <= tol or (
-                final and gap_p < state["gap"]
-                and value_p <= objective.value(coef, intercept))):
+        _, coef_f, intercept_f, gap_f, value_f = finished
+        packed = self.flat.pack(coef_f, intercept_f)
+        self.remember_if_lowest(value_f, packed)
+        if not (gap_f <= self.tol or (
+                final and gap_f < self.gap
+                and value_f <= objective.value(coef, intercept))):
             return False
-        state["polished"] = packed_p
-        state["gap"] = gap_p
-        state["converged"] = gap_p <= tol
-        log.record(state["n_iter"], value_p, objective.n_evaluations, gap_p, mu,
-                   extra="active-set solve  ")
-        return state["converged"]
+        self.finished_point = packed
+        self.gap = gap_f
+        self.converged = gap_f <= self.tol
+        self.log.record(self.n_iter, value_f, objective.n_evaluations, gap_f,
+                        self.smoothing, extra="active-set solve  ")
+        return self.converged
 
-    averages = _AveragedDual(objective)
-    warm = bool(np.any(params))
-    if smooth and mu_start is None and warm:
-        mu = _warm_start_width(objective, params, mu)
-    # e.g. a warm start at the optimum; with an intercept, confirmed like any gap
-    state["converged"] = certify(params)[1] <= tol and certified(params)
-    if warm and not state["converged"]:
-        # A previous solution is often the exact one of its active set, which only
-        # the finishing step can certify (no loss derivative is its dual point):
-        # its free pairs sit at margin 0 up to rounding.
-        try_polish(params, width=WARM_START_FREE_WIDTH * objective.margin)
-        params = state.pop("polished", params)
-    while not state["converged"] and state["n_iter"] < max_iter:
-        result = minimize(
-            fun, params, jac=True, method="L-BFGS-B", callback=callback,
-            options=dict(maxiter=max_iter - state["n_iter"], maxcor=memory, maxls=50,
-                         gtol=0.0, ftol=64 * np.finfo(float).eps))
-        params = state.pop("polished", result.x)
-        last.clear()
-        if state["converged"] or state["n_iter"] >= max_iter:
-            break
-        if not smooth:
-            # L-BFGS stopped on its own: no further decrease is possible.
-            state["converged"] = state["gap"] <= max(tol, 1e3 * np.finfo(float).eps)
-            break
-        if mu <= POLISH_BELOW * objective.margin:
-            try_polish(params)
-            params = state.pop("polished", params)
-            if state["converged"]:
+    def take_finished(self, params):
+        """The adopted finishing-step point if there is one, else ``params``."""
+        finished, self.finished_point = self.finished_point, None
+        return params if finished is None else finished
+
+    # -- L-BFGS-B ----------------------------------------------------------------
+    def callback(self, intermediate_result):
+        params = intermediate_result.x
+        self.n_iter += 1
+        ev, gap, smoothed_gap = self.certify(params)
+        self.remember_if_lowest(ev.true_value, params)
+        self.log.record(self.n_iter, ev.true_value, self.objective.n_evaluations, gap,
+                        self.smoothing, extra=f"smoothing {self.smoothing:.1e}  "
+                                              f"|grad| {_grad_norm(ev):.3e}  ")
+        if gap <= self.cheap_tol and self.confirmed(params):
+            self.converged = True
+            raise StopIteration
+        if (self.n_iter >= self.next_finish
+                and self.smoothing <= FINISH_BELOW * self.objective.margin):
+            # Attempts back off geometrically, so that they cost O(log) solves.
+            self.finish_interval *= 2
+            self.next_finish = self.n_iter + self.finish_interval
+            if self.try_finish(params):
+                raise StopIteration
+        if self.smooth and smoothed_gap <= self.stage_gap_fraction * (
+                ev.true_value - ev.value):
+            raise StopIteration
+        if self.n_iter >= self.max_iter:
+            raise StopIteration
+
+    def minimize(self, coef0, intercept0, smoothing_start):
+        objective = self.objective
+        params = self.flat.pack(coef0, intercept0)
+        warm = bool(np.any(params))
+        if self.smooth:
+            self.smoothing = (objective.margin if smoothing_start is None
+                              else smoothing_start)
+            if smoothing_start is None and warm:
+                self.smoothing = self.warm_start_smoothing(params)
+        # e.g. a warm start at the optimum; with an intercept, confirmed like any gap
+        self.converged = self.certify(params)[1] <= self.tol and self.confirmed(params)
+        if warm and not self.converged:
+            # A previous solution is often the exact one of its active set, which
+            # only the finishing step can certify (no loss derivative is its dual
+            # point): its free pairs sit at margin 0 up to rounding.
+            self.try_finish(params, free_width=WARM_START_FREE_WIDTH * objective.margin)
+            params = self.take_finished(params)
+        while not self.converged and self.n_iter < self.max_iter:
+            result = minimize(
+                self.loss_gradient, params, jac=True, method="L-BFGS-B",
+                callback=self.callback,
+                options=dict(maxiter=self.max_iter - self.n_iter, maxcor=self.memory,
+                             maxls=50, gtol=0.0, ftol=64 * _EPS))
+            params = self.take_finished(result.x)
+            self.last_params = self.last_evaluation = None
+            if self.converged or self.n_iter >= self.max_iter:
                 break
-        if mu <= MU_FLOOR * objective.margin:
-            break
-        # The averaged dual points stay valid for the hinge dual; only the
-        # stage-end heuristic, which uses their smoothed values, sees a mix of widths.
-        mu *= mu_decrease
+            if not self.smooth:
+                # L-BFGS stopped on its own: no further decrease is possible.
+                self.converged = self.gap <= max(self.tol, 1e3 * _EPS)
+                break
+            if self.smoothing <= FINISH_BELOW * objective.margin:
+                self.try_finish(params)
+                params = self.take_finished(params)
+                if self.converged:
+                    break
+            if self.smoothing <= SMOOTHING_FLOOR * objective.margin:
+                break
+            # The averaged dual points stay valid for the hinge dual; only the
+            # stage-end heuristic, which uses their smoothed values, sees a mix of
+            # widths.
+            self.smoothing *= self.smoothing_decrease
+        return self.result(params)
 
-    stopped_by_max_iter = not state["converged"] and state["n_iter"] >= max_iter
-    if not stopped_by_max_iter and (not state["converged"]
-                                    or state["gap"] > 1e3 * np.finfo(float).eps):
-        # Not where max_iter stops: that point depends on max_iter, and a
-        # finishing step from it could end above a shorter run's result.
-        try_polish(params, final=True)
-        params = state.pop("polished", params)
-    value = objective.value(*objective.unpack(params))
-    if lowest["value"] < value:
-        # The dual value behind the gap bounds min J, so it certifies the lower
-        # point with a smaller relative gap.
-        dual = value - state["gap"] * abs(value)
-        params = lowest["x"]
-        state["gap"] = (lowest["value"] - dual) / max(abs(lowest["value"]),
-                                                       np.finfo(float).tiny)
-    if not state["converged"] and objective.fit_intercept:
-        # Stopped (max_iter) with a cheap gap that may meet tol while the last
-        # confirmation, at a halved threshold, was not attempted: confirm now.
-        ev, gap, _ = certify(params)
-        state["converged"] = gap <= tol and certified(params)
-    coef, intercept = objective.unpack(params)
-    return SolverResult(coef=coef.copy(), intercept=intercept.copy(),
-                        n_iter=state["n_iter"], converged=state["converged"],
-                        gap=state["gap"], history=log.records)
+    def result(self, params):
+        """The final point, its certificate and the SolverResult."""
+        objective = self.objective
+        stopped_by_max_iter = not self.converged and self.n_iter >= self.max_iter
+        if not stopped_by_max_iter and (not self.converged or self.gap > 1e3 * _EPS):
+            # Not where max_iter stops: that point depends on max_iter, and a
+            # finishing step from it could end above a shorter run's result.
+            self.try_finish(params, final=True)
+            params = self.take_finished(params)
+        value = objective.value(*self.flat.unpack(params))
+        if self.lowest_value < value:
+            # The dual value behind the gap bounds min J, so it certifies the lower
+            # point with a smaller relative gap.
+            dual = value - self.gap * abs(value)
+            params = self.lowest_params
+            self.gap = (self.lowest_value - dual) / max(abs(self.lowest_value), _TINY)
+        if not self.converged and objective.fit_intercept:
+            # Stopped (max_iter) with a cheap gap that may meet tol while the last
+            # confirmation, at a halved threshold, was not attempted: confirm now.
+            _, gap, _ = self.certify(params)
+            self.converged = gap <= self.tol and self.confirmed(params)
+        coef, intercept = self.flat.unpack(params)
+        return SolverResult(coef=coef.copy(), intercept=intercept.copy(),
+                            n_iter=self.n_iter, converged=self.converged,
+                            criterion=self.gap,
+                            duality_gap=self.final_gap(coef, intercept),
+                            history=self.log.records)
 
+    def final_gap(self, coef, intercept):
+        """``duality_gap_``: the stopping gap, or where the run did not converge
+        with an intercept (its gap then holds the intercept fixed), the best
+        repaired gap at the returned point."""
+        if not (self.objective.fit_intercept and not self.converged):
+            return float(self.gap)
+        gaps = [self.objective.repaired_gap(coef, intercept, width)
+                for width in sorted({0.0, self.smoothing})]
+        return float(min(gaps))
 
-# Widths tried at a warm start: the margin times WARM_START_DECREASE**j, j < ...
-WARM_START_DECREASE = 0.1
-WARM_START_WIDTHS = 9
-# Pairs within this (relative to the margin) of margin 0 count as free when a warm
-# start is first tried as an exact active-set solution.
-WARM_START_FREE_WIDTH = 1e-8
-
-
-def _warm_start_width(objective, params, mu_max):
-    """The smoothing width, among a geometric grid below ``mu_max``, whose dual
-    point at ``params`` has the highest dual value.
-
-    A warm start near a previous solution need not retrace the continuation from
-    the largest width: the width that certifies the point best is where it stands.
-    """
-    coef, intercept = objective.unpack(params)
-    best_mu, best_dual = mu_max, -np.inf
-    for j in range(WARM_START_WIDTHS):
-        mu = mu_max * WARM_START_DECREASE ** j
-        if mu < MU_FLOOR * objective.margin:
-            break
-        dual = objective.evaluate(coef, intercept, mu).dual_value
-        if dual > best_dual:
-            best_mu, best_dual = mu, dual
-    return best_mu
+    def warm_start_smoothing(self, params):
+        """The smoothing width, among a geometric grid below the margin, whose dual
+        point at ``params`` has the highest dual value: a warm start near a previous
+        solution need not retrace the continuation from the largest width."""
+        coef, intercept = self.flat.unpack(params)
+        best_width, best_dual = self.smoothing, -np.inf
+        for j in range(WARM_START_WIDTHS):
+            width = self.smoothing * WARM_START_DECREASE ** j
+            if width < SMOOTHING_FLOOR * self.objective.margin:
+                break
+            dual = self.objective.evaluate(coef, intercept, width).dual_value
+            if dual > best_dual:
+                best_width, best_dual = width, dual
+        return best_width
 
 
 def _grad_norm(ev):

@@ -16,15 +16,18 @@ is otherwise strongly coupled to the weights.
 """
 
 import bisect
+import copy
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
-from .._kernels import SQUARED_HINGE, _margin_derivatives
-from .._objective import LOSS_CODES
-from ._result import ProgressLog, SolverResult
+from .._kernels import _margin_derivatives
+from .._losses import SQUARED_HINGE, get_loss
+from ._base import ProgressLog, SolverResult
+
+REQUIRES = ("rows_in_memory",)
 
 
 @dataclass
@@ -41,6 +44,8 @@ class SubgradientState:
     The intercept moves ``intercept_step_scale`` (the mean ‖x − μ‖²) times faster
     than the weights, as the weight of a constant feature of that squared norm
     would: the steps are then invariant to the scale of the features.
+    ``fit_intercept`` is the setting the state was built for: a state is continued
+    only by fits with the same setting.
     """
 
     coef: np.ndarray
@@ -51,12 +56,15 @@ class SubgradientState:
     t0: float
     center: np.ndarray
     intercept_step_scale: float
+    fit_intercept: bool
     average_weight: float = 0.0
 
     @classmethod
-    def start(cls, coef, intercept, X, sample_weight, C, margin, fit_intercept):
+    def start(cls, objective, coef, intercept):
         """A fresh state at ``(coef, intercept)`` with step sizes set from the data."""
-        center = (_weighted_mean_row(X, sample_weight) if fit_intercept
+        X, sample_weight = objective.X, objective.sample_weight
+        C, margin = objective.C, objective.margin
+        center = (_weighted_mean_row(X, sample_weight) if objective.fit_intercept
                   else np.zeros(X.shape[1]))
         mean_sq_norm = _mean_squared_norm(X, sample_weight, center)
         t0 = max(1.0, T0_FACTOR * mean_sq_norm / (C * margin))
@@ -64,7 +72,16 @@ class SubgradientState:
         # still a quarter margin per unit of loss derivative.
         intercept_step_scale = C * margin * t0 / T0_FACTOR
         return cls(coef.copy(), intercept.copy(), coef.copy(), intercept.copy(), 0, t0,
-                   center, intercept_step_scale)
+                   center, intercept_step_scale, objective.fit_intercept)
+
+    @classmethod
+    def continue_or_start(cls, objective, start):
+        """A copy of ``start.state`` when it continues this problem's iteration (same
+        ``fit_intercept``), else a fresh state at the start point."""
+        state = start.state
+        if isinstance(state, cls) and state.fit_intercept == objective.fit_intercept:
+            return copy.deepcopy(state)
+        return cls.start(objective, start.coef, start.intercept)
 
 
 # Lazy representation used inside an epoch (Xu 2011-style averaged SGD):
@@ -315,7 +332,7 @@ def run_epoch(objective, state, order, batch_size):
     intercept = state.intercept + state.coef @ center
     intercept_sum = (state.intercept_avg + state.coef_avg @ center) * past_weight
     args = (objective.y, objective.sample_weight, order, batch_size)
-    tail = (state.n_steps, state.t0, objective.C, LOSS_CODES[objective.loss],
+    tail = (state.n_steps, state.t0, objective.C, get_loss(objective.loss).code,
             objective.margin, objective.fit_intercept, state.intercept_step_scale,
             AVERAGE_POWER, objective.weight_sum / X.shape[0])
     if sparse:
@@ -340,8 +357,8 @@ def run_epoch(objective, state, order, batch_size):
                            - state.coef_avg @ center)
 
 
-def minimize_subgradient(objective, state, *, tol, max_iter, batch_size,
-                         random_state, verbose=0):
+def solve(objective, start, *, tol, max_iter, random_state, verbose=0,
+          batch_size=None):
     """Run epochs until the averaged objective's relative change is ≤ tol.
 
     The change is measured since the epoch at which half of the steps so far had
@@ -352,21 +369,26 @@ def minimize_subgradient(objective, state, *, tol, max_iter, batch_size,
     Parameters
     ----------
     objective : MulticlassSVMObjective
-    state : SubgradientState
-        Start point; updated in place.
+    start : Start
+        Start point; a :class:`SubgradientState` in ``start.state`` (from a fit
+        with the same ``fit_intercept``) continues that iteration and its step
+        sizes.
     tol : float
     max_iter : int
         Maximum number of epochs.
-    batch_size : int or None
-        None (or ≥ n) means full batch, in a fixed order.
     random_state : numpy.random.RandomState
         Draws the sample order of each epoch when batches are smaller than n.
     verbose : int
+    batch_size : int or None
+        None (or ≥ n) means full batch, in a fixed order.
 
     Returns
     -------
     SolverResult
+        With the :class:`SubgradientState` reached, for warm starts and
+        ``partial_fit``.
     """
+    state = SubgradientState.continue_or_start(objective, start)
     log = ProgressLog("subgradient", verbose)
     n = objective.X.shape[0]
     full_batch = batch_size is None or batch_size >= n
@@ -376,9 +398,10 @@ def minimize_subgradient(objective, state, *, tol, max_iter, batch_size,
     converged = False
     change = np.inf
     epoch = 0
+    rows = np.arange(n, dtype=np.int64)
     for epoch in range(1, max_iter + 1):
-        order = objective.rows if full_batch else random_state.permutation(n)
-        run_epoch(objective, state, order.astype(np.int64, copy=False), batch)
+        order = rows if full_batch else random_state.permutation(n).astype(np.int64)
+        run_epoch(objective, state, order, batch)
         current = objective.value(state.coef_avg, state.intercept_avg)
         # The last epoch that ended with at most half of the steps taken so far.
         half = bisect.bisect_right(steps_seen, state.n_steps // 2) - 1
@@ -392,5 +415,40 @@ def minimize_subgradient(objective, state, *, tol, max_iter, batch_size,
             converged = True
             break
     return SolverResult(coef=state.coef_avg.copy(), intercept=state.intercept_avg.copy(),
-                        n_iter=epoch, converged=converged, gap=change,
-                        history=log.records)
+                        n_iter=epoch, converged=converged, criterion=change,
+                        duality_gap=scaled_dual_gap(objective, state.coef_avg,
+                                                    state.intercept_avg),
+                        history=log.records, state=state)
+
+
+def partial_fit_epoch(objective, start, *, batch_size, random_state):
+    """One epoch over ``objective``'s data from ``start`` (``partial_fit``).
+
+    Returns
+    -------
+    SolverResult
+        ``duality_gap`` is NaN: one pass over a chunk certifies nothing.
+    """
+    state = SubgradientState.continue_or_start(objective, start)
+    n = objective.X.shape[0]
+    batch = n if batch_size is None else min(batch_size, n)
+    order = (np.arange(n, dtype=np.int64) if batch >= n
+             else random_state.permutation(n).astype(np.int64))
+    run_epoch(objective, state, order, batch)
+    return SolverResult(coef=state.coef_avg.copy(), intercept=state.intercept_avg.copy(),
+                        n_iter=1, converged=False, criterion=np.nan,
+                        duality_gap=np.nan, state=state)
+
+
+def scaled_dual_gap(objective, coef, intercept):
+    """Relative duality gap at ``(coef, intercept)`` from the dual point
+    α = (s/S)·ℓ'(m), scaled by the best θ in [0, 1] (θα stays feasible, and
+    D(θα) = θL − θ²Q is maximized in closed form). With an intercept it bounds the
+    suboptimality with the intercept held at its value."""
+    ev = objective.evaluate(coef, intercept)
+    linear = ev.dual_margin_term + float(np.dot(intercept, ev.grad_intercept))
+    quadratic = (0.5 * objective.C * float(np.vdot(ev.dual_coef, ev.dual_coef))
+                 + ev.dual_conjugate)
+    theta = min(1.0, max(0.0, linear / (2 * quadratic))) if quadratic > 0 else 1.0
+    dual = max(ev.dual_value, theta * linear - theta ** 2 * quadratic)
+    return float((ev.true_value - dual) / max(abs(ev.true_value), np.finfo(float).tiny))

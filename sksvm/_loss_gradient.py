@@ -1,9 +1,8 @@
-"""Public access to the objective and its gradient."""
+"""``loss_gradient``: public access to the objective and its gradient."""
 
 import numbers
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.utils.validation import _check_sample_weight, check_array
 
 from ._objective import MulticlassSVMObjective
@@ -104,8 +103,8 @@ def loss_gradient(coef, intercept, X, y, *, C, loss="hinge", margin=1.0,
                          "entry per row of X.")
     if y.size and (y.min() < 0 or y.max() >= n_classes):
         raise ValueError(f"y must hold class indices in 0..{n_classes - 1}.")
-    sample_weight = scale_sample_weight(_check_sample_weight(
-        sample_weight, X, dtype=np.float64, ensure_non_negative=True))
+    sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                         ensure_non_negative=True)
     objective = MulticlassSVMObjective(
         X, y.astype(np.int64), sample_weight, n_classes, C=C, loss=loss,
         margin=margin, fit_intercept=fit_intercept,
@@ -113,24 +112,3 @@ def loss_gradient(coef, intercept, X, y, *, C, loss="hinge", margin=1.0,
     with numba_threads(objective.n_threads):
         evaluation = objective.evaluate(coef, intercept, smoothing)
     return evaluation.value, evaluation.grad_coef, evaluation.grad_intercept
-
-
-# Weights whose largest entry has a binary exponent beyond this are rescaled.
-WEIGHT_SCALE_EXPONENT = 16
-
-
-def scale_sample_weight(sample_weight):
-    """``sample_weight`` times a power of two bringing its largest entry to [0.5, 1),
-    when that entry is far from 1; the weights themselves otherwise.
-
-    Only the ratios s_i/S enter the objective, but the kernels form the products
-    s_i·ℓ'(m_ij) in the precision of X, where weights far from 1 underflow or
-    overflow (float32 from 1e-38 and 3e38 on). Scaling by a power of two is exact.
-    """
-    largest = float(np.max(sample_weight, initial=0.0))
-    if largest == 0.0 or not np.isfinite(largest):
-        return sample_weight
-    exponent = np.frexp(largest)[1]
-    if abs(exponent) <= WEIGHT_SCALE_EXPONENT:
-        return sample_weight
-    return np.ldexp(sample_weight, -exponent)

@@ -1,0 +1,310 @@
+"""Certificates of optimality: dual points, the intercept's dual repair, and the exact
+active-set finisher. Every solver's ``duality_gap_`` comes from here.
+
+Dual points. Any α with α_ij ∈ [0, c_i] (hinge; [0, ∞) for the squared hinge),
+c_i = s_i/S, zero on the label entries, gives the dual value (MATH.md)
+
+    D(α) = δ Σ α_ij − (C/2) ‖W(α)‖² − Σ_i c_i Σ_j ℓ*(α_ij / c_i),
+
+a lower bound on min J when there is no intercept. The loss derivatives at a point,
+α = c·ℓ'(m), are such a point (:func:`dual_point`).
+
+The intercept's repair. With an unpenalized intercept the dual has the extra
+constraint Aᵀ1 = 0: in every class c the dual mass flowing in (α_ic of samples of
+other classes) equals the mass flowing out (α_ij of the samples of class c). A dual
+point read off derivatives satisfies it only approximately. :func:`repair_factors`
+removes the imbalance from the class-to-class flows F[c', c] = Σ_{i: y_i = c'} α_ic
+by a flow decomposition (paths from the classes with excess outflow to those with
+excess inflow), which scales each F[c', c] by a factor in [0, 1]. Scaling keeps α in
+its box, so the repaired point is dual-feasible and J(W, b) − D(α') bounds the
+suboptimality. Its cost is O(k²) per path, with no limit on the number of classes
+(a linear program with the same goal was as tight and 50–400× slower; see
+benchmarks/results/architecture_notes.md).
+
+Exact finishing. Near the optimum every pair is at zero (α = 0), at the bound
+(α = c_i, hinge only) or "free" in between, where its margin is 0 (hinge) or
+α/(2c_i) (squared hinge). Given that partition the optimality conditions, with
+Aᵀ1 = 0 when there is an intercept, are a linear system in (α_free, b). :func:`finish`
+solves it, corrects the partition from the solution (a primal-dual active-set
+method) and certifies each candidate; it is attempted only while at most
+``MAX_FREE_PAIRS`` pairs are free.
+"""
+
+import warnings
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+from scipy.linalg import LinAlgWarning
+
+from . import _dual_kernels
+from ._losses import get_loss
+
+# Largest free set for which the dense (|F| + k)² solve of the finisher is attempted.
+MAX_FREE_PAIRS = 1000
+# Margins above −ZERO_MARGIN·δ count as free, not as zero, when a partition is read
+# off a primal point (an exact solution's free pairs sit at margin 0 up to rounding).
+ZERO_MARGIN = 1e-9
+
+
+# -- margins and dual points ---------------------------------------------------------
+
+def pair_margins(X, y, coef, intercept, margin):
+    """m_ij = δ + s_ij − s_{i,y_i} for the scores s = X coefᵀ + intercept, shape
+    (n, k); −inf on the label entries, so that every loss is 0 there."""
+    scores = np.asarray(X @ coef.T) + intercept
+    rows = np.arange(scores.shape[0])
+    margins = margin + scores - scores[rows, y][:, None]
+    margins[rows, y] = -np.inf
+    return margins
+
+
+def dual_point(X, y, bound, coef, intercept, margin, loss, smoothing=0.0):
+    """Margins and the dual point α = c·ℓ'(m) at ``(coef, intercept)``.
+
+    Parameters
+    ----------
+    X : ndarray or CSR matrix of shape (n, d)
+    y : ndarray of shape (n,), class indices
+    bound : ndarray of shape (n,)
+        c_i = s_i / S.
+    coef, intercept : ndarray of shapes (k, d) and (k,)
+    margin : float
+    loss : str
+    smoothing : float
+        Width of the smoothed hinge whose derivatives are used (0: the loss's own).
+
+    Returns
+    -------
+    margins, alpha : ndarray of shape (n, k)
+    """
+    margins = pair_margins(X, y, coef, intercept, margin)
+    alpha = bound[:, None] * get_loss(loss).derivative(margins, smoothing)
+    return margins, alpha
+
+
+def class_flows(y, alpha, n_classes):
+    """F[c', c] = Σ_{i: y_i = c'} α_ic, shape (k, k)."""
+    flows = np.zeros((n_classes, n_classes))
+    np.add.at(flows, y, alpha)
+    return flows
+
+
+def repair_factors(flows):
+    """Factors φ[c', c] ∈ [0, 1] such that the flows φ·F are conserved at every
+    class (inflow = outflow), removing as little flow as a flow decomposition does."""
+    excess = flows.sum(axis=1) - flows.sum(axis=0)
+    removed = _dual_kernels.path_flow(flows, excess,
+                                      1e-15 * max(float(flows.sum()), 1e-300))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(flows > 0, 1.0 - np.clip(removed / flows, 0.0, 1.0), 1.0)
+
+
+def repair_intercept_dual(y, alpha, n_classes):
+    """α scaled, per (y_i, j) pair of classes, so that Aᵀ1 = 0; still in its box."""
+    return alpha * repair_factors(class_flows(y, alpha, n_classes))[y]
+
+
+def dual_coef(objective, alpha):
+    """W(α) = −AᵀX/C, shape (k, d), from the rows of X (float32 or float64) with no
+    copy of X."""
+    X = objective.X
+    if sp.issparse(X):
+        out = np.zeros((objective.n_features, objective.n_classes))
+        _dual_kernels.csr_rebuild(X.data, X.indices, X.indptr, objective.y, alpha,
+                                  objective.C, out)
+        return np.ascontiguousarray(out.T)
+    out = np.zeros((objective.n_classes, objective.n_features))
+    _dual_kernels.dense_rebuild(X, objective.y, alpha, objective.C, out)
+    return out
+
+
+def dual_lower_bound(objective, alpha):
+    """A lower bound on min J from the dual point α (repaired first when the
+    intercept is fitted), and W(α') of the point used."""
+    if objective.fit_intercept:
+        alpha = repair_intercept_dual(objective.y, alpha, objective.n_classes)
+    coef = dual_coef(objective, alpha)
+    bound = objective.sample_weight / objective.weight_sum
+    value = (objective.margin * float(alpha.sum())
+             - 0.5 * objective.C * float(np.vdot(coef, coef))
+             - get_loss(objective.loss).conjugate_sum(alpha, bound))
+    return value, coef
+
+
+def relative_gap(primal, dual):
+    """(J − D)/|J|; an overflow at extreme scales (inf − inf) certifies nothing."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        gap = (primal - dual) / max(abs(primal), np.finfo(float).tiny)
+    return gap if np.isfinite(gap) else np.inf
+
+
+def repaired_gap(objective, coef, intercept, smoothing=0.0):
+    """Certified relative gap at ``(coef, intercept)`` from the dual point of its
+    (smoothed) loss derivatives, repaired for the intercept; in-memory rows."""
+    bound = objective.sample_weight / objective.weight_sum
+    _, alpha = dual_point(objective.X, objective.y, bound, coef, intercept,
+                          objective.margin, objective.loss, smoothing)
+    alpha[bound == 0] = 0.0
+    dual, _ = dual_lower_bound(objective, alpha)
+    return relative_gap(objective.value(coef, intercept), dual)
+
+
+# -- the exact active-set finisher ---------------------------------------------------
+
+def partition_from_margins(objective, coef, intercept, free_width):
+    """(free, upper) masks read off a primal point: margins in (−0, ``free_width``)
+    are free, those at or above it (hinge only) at the bound."""
+    margins = pair_margins(objective.X, objective.y, coef, intercept, objective.margin)
+    margins[objective.sample_weight == 0] = -np.inf
+    at_zero = -ZERO_MARGIN * objective.margin
+    if get_loss(objective.loss).bounded:
+        upper = margins >= free_width
+        return (margins > at_zero) & ~upper, upper
+    return margins > at_zero, np.zeros_like(margins, dtype=bool)
+
+
+def partition_from_alpha(objective, alpha):
+    """(free, upper) masks read off a dual point: strictly inside the box, at the
+    upper bound."""
+    offlabel = _offlabel(objective)
+    if get_loss(objective.loss).bounded:
+        bound = (objective.sample_weight / objective.weight_sum)[:, None]
+        upper = offlabel & (alpha >= bound)
+    else:
+        upper = np.zeros_like(offlabel)
+    return offlabel & (alpha > 0) & ~upper, upper
+
+
+def count_free(objective, alpha):
+    """Number of dual variables strictly inside their box."""
+    return int(np.count_nonzero(partition_from_alpha(objective, alpha)[0]))
+
+
+def finish(objective, free, upper, max_rounds):
+    """Exact solutions on the partition (free, upper), corrected for up to
+    ``max_rounds`` linear solves.
+
+    Returns
+    -------
+    (alpha, coef, intercept, relative_gap, objective_value) or None
+        The candidate with the smallest certified gap, or None when the free set
+        has more than ``MAX_FREE_PAIRS`` pairs.
+    """
+    bounded = get_loss(objective.loss).bounded
+    offlabel = _offlabel(objective)
+    cap = (objective.sample_weight / objective.weight_sum)[:, None]
+    best = None
+    for _ in range(max_rounds):
+        if np.count_nonzero(free) > MAX_FREE_PAIRS:
+            break
+        candidate = _solve_partition(objective, free, upper)
+        free_i, free_j = np.nonzero(free)
+        values = candidate[free_i, free_j]
+        low = values < 0
+        high = values > cap[free_i, 0] if bounded else np.zeros_like(low)
+        new_free = free.copy()
+        new_upper = upper.copy()
+        new_free[free_i[low | high], free_j[low | high]] = False
+        new_upper[free_i[high], free_j[high]] = True
+        np.maximum(candidate, 0.0, out=candidate)
+        if bounded:
+            np.minimum(candidate, cap, out=candidate)
+        coef = dual_coef(objective, candidate)
+        intercept = np.zeros(objective.n_classes)
+        if objective.fit_intercept:
+            intercept = _intercept_from_free(objective, candidate, free & new_free, coef)
+        primal = objective.value(coef, intercept)
+        gap = relative_gap(primal, dual_lower_bound(objective, candidate)[0])
+        if best is None or gap < best[3]:
+            best = (candidate, coef, intercept, gap, primal)
+        # Fixed pairs whose margin has the wrong sign become free.
+        margins = pair_margins(objective.X, objective.y, coef, intercept,
+                               objective.margin)
+        new_free |= offlabel & ~free & ~upper & (margins > 0)
+        if bounded:
+            leave = upper & (margins < 0)
+            new_free |= leave
+            new_upper &= ~leave
+        if np.array_equal(new_free, free) and np.array_equal(new_upper, upper):
+            break
+        free, upper = new_free, new_upper
+    return best
+
+
+def _offlabel(objective):
+    """(n, k) mask of the dual variables: j ≠ y_i and s_i > 0."""
+    n = objective.y.shape[0]
+    mask = np.ones((n, objective.n_classes), dtype=bool)
+    mask[np.arange(n), objective.y] = False
+    mask[objective.sample_weight == 0] = False
+    return mask
+
+
+def _solve_partition(objective, free, upper):
+    """α with the fixed pairs at their bounds and the free pairs solving the
+    optimality system (module docstring)."""
+    X, y, C, k = objective.X, objective.y, objective.C, objective.n_classes
+    bound = objective.sample_weight / objective.weight_sum
+    alpha = np.where(upper, bound[:, None], 0.0)
+    free_i, free_j = np.nonzero(free)
+    n_free = free_i.size
+    if n_free == 0:
+        return alpha
+    free_t = y[free_i]
+    coef_fixed = dual_coef(objective, alpha)
+    X_free = X[free_i].astype(np.float64)  # stays sparse for CSR X
+    scores = np.asarray(X_free @ coef_fixed.T)
+    pair = np.arange(n_free)
+    rhs = -(objective.margin + scores[pair, free_j] - scores[pair, free_t])
+    # m_p changes by (x_p·x_q / C)·L_pq per unit of α_q.
+    label = ((free_t[None, :] == free_j[:, None]).astype(float)
+             - (free_j[None, :] == free_j[:, None])
+             - (free_t[None, :] == free_t[:, None])
+             + (free_j[None, :] == free_t[:, None]))
+    gram = X_free @ X_free.T
+    system = (gram.toarray() if sp.issparse(gram) else gram) * label / C
+    if not get_loss(objective.loss).bounded:
+        system[pair, pair] -= 0.5 / bound[free_i]
+    if objective.fit_intercept:
+        # b = Z β with Σ b = 0: b_l = β_l (l < k−1), b_{k−1} = −Σ β.
+        E = np.zeros((n_free, k))
+        E[pair, free_j] += 1.0
+        E[pair, free_t] -= 1.0
+        E_reduced = E[:, :-1] - E[:, -1:]
+        flows = class_flows(y, alpha, k)
+        imbalance = flows.sum(axis=1) - flows.sum(axis=0)
+        system = np.block([[system, E_reduced],
+                           [E_reduced.T, np.zeros((k - 1, k - 1))]])
+        rhs = np.concatenate([rhs, imbalance[:-1] - imbalance[-1]])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", LinAlgWarning)
+            solution = scipy.linalg.solve(system, rhs, assume_a="sym")
+    except (np.linalg.LinAlgError, LinAlgWarning):
+        # Singular, e.g. duplicated samples: least squares, QR with pivoting.
+        solution = scipy.linalg.lstsq(system, rhs, lapack_driver="gelsy")[0]
+    alpha[free_i, free_j] = solution[:n_free]
+    return alpha
+
+
+def _intercept_from_free(objective, alpha, free, coef):
+    """Intercepts (Σ b = 0) making the free pairs' margins as close as possible to
+    their optimal values, by least squares; zeros when nothing is free."""
+    k = objective.n_classes
+    free_i, free_j = np.nonzero(free)
+    if free_i.size == 0:
+        return np.zeros(k)
+    free_t = objective.y[free_i]
+    scores = np.asarray(objective.X[free_i] @ coef.T)
+    pair = np.arange(free_i.size)
+    target = 0.0
+    if not get_loss(objective.loss).bounded:
+        bound = objective.sample_weight[free_i] / objective.weight_sum
+        target = alpha[free_i, free_j] * 0.5 / bound
+    rhs = target - (objective.margin + scores[pair, free_j] - scores[pair, free_t])
+    E = np.zeros((free_i.size + 1, k))
+    E[pair, free_j] += 1.0
+    E[pair, free_t] -= 1.0
+    E[-1] = 1.0
+    return scipy.linalg.lstsq(E, np.append(rhs, 0.0), lapack_driver="gelsy")[0]

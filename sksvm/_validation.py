@@ -1,0 +1,121 @@
+"""Validation of labels and weights, shared by the in-memory and the Dask paths, so
+that both give the same messages and apply the same safeguards.
+
+The effective weight of sample i is s_i = sample_weight_i × class_weight[y_i]; the
+checks here are on those, and on per-class summaries of them (which Dask computes
+in one pass over the blocks).
+"""
+
+import numpy as np
+from sklearn.utils import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight
+
+# Weights whose largest entry has a binary exponent beyond this are rescaled.
+WEIGHT_SCALE_EXPONENT = 16
+
+
+def check_classes(classes):
+    """Refuse targets that are not classes, and fewer than 2 classes."""
+    check_classification_targets(classes)
+    if len(classes) < 2:
+        raise ValueError(
+            "LinearMulticlassSVM needs samples of at least 2 classes in the data; "
+            f"got 1 class: {classes[0]!r}.")
+
+
+def class_weight_factors(class_weight, classes, counts):
+    """The factor of each class (array of shape (k,)), or None for no class weights.
+
+    Parameters
+    ----------
+    class_weight : dict, "balanced" or None
+    classes : ndarray of shape (k,)
+        The sorted labels.
+    counts : ndarray of shape (k,)
+        The number of samples of each class (for "balanced").
+    """
+    if class_weight is None:
+        return None
+    factors = compute_class_weight(class_weight, classes=classes,
+                                   y=np.repeat(classes, counts))
+    if not np.all(np.isfinite(factors)) or np.any(factors < 0):
+        raise ValueError(f"class_weight must be finite and non-negative; got "
+                         f"{class_weight!r}.")
+    return np.asarray(factors, dtype=np.float64)
+
+
+def check_weight_values(smallest, all_finite):
+    """Refuse negative or non-finite sample weights (given their smallest value and
+    whether all are finite)."""
+    if not all_finite:
+        raise ValueError("sample_weight must be finite.")
+    if smallest < 0:
+        raise ValueError("Negative values in data passed to `sample_weight`")
+
+
+def check_class_totals(class_totals, require_two_classes=True):
+    """Refuse effective weights (``class_totals``: their sum per class, after
+    :func:`scale_sample_weight`) that are not finite, sum to zero or, with
+    ``require_two_classes``, leave fewer than 2 classes weighted."""
+    if not np.all(np.isfinite(class_totals)):
+        raise ValueError("sample_weight must be finite: the sample weights (times "
+                         "class weights) overflow.")
+    if not class_totals.sum() > 0:
+        raise ValueError("The sample weights (times class weights) sum to zero; at "
+                         "least one sample needs a positive weight.")
+    if require_two_classes and np.count_nonzero(class_totals > 0) < 2:
+        raise ValueError("LinearMulticlassSVM needs samples of at least 2 classes "
+                         "with positive weight; only 1 class has positive sample "
+                         "weight.")
+
+
+def effective_weights(X, y_encoded, classes, sample_weight, class_weight,
+                      require_two_classes=True):
+    """Checked effective sample weights (float64, a new array) of in-memory data.
+
+    Parameters
+    ----------
+    X : array or sparse matrix of shape (n, d)
+    y_encoded : ndarray of shape (n,)
+        Class indices into ``classes``.
+    classes : ndarray of shape (k,)
+    sample_weight : array-like of shape (n,) or None
+    class_weight : dict, "balanced" or None
+    require_two_classes : bool
+    """
+    k = len(classes)
+    weights = _check_sample_weight(sample_weight, X, dtype=np.float64, copy=True)
+    check_weight_values(float(np.min(weights, initial=0.0)),
+                        bool(np.all(np.isfinite(weights))))
+    counts = np.bincount(y_encoded, minlength=k)
+    factors = class_weight_factors(class_weight, classes, counts)
+    if factors is not None:
+        with np.errstate(over="ignore"):
+            weights *= factors[y_encoded]
+    with np.errstate(over="ignore"):
+        check_class_totals(np.bincount(y_encoded, weights=scale_sample_weight(weights),
+                                       minlength=k), require_two_classes)
+    return weights
+
+
+def weight_scale(largest):
+    """The power of two bringing the largest weight ``largest`` to [0.5, 1) when it
+    is far from 1, else 1.
+
+    Only the ratios s_i/S enter the objective, but the kernels form the products
+    s_i·ℓ'(m_ij) in the precision of X, where weights far from 1 underflow or
+    overflow (float32 from 1e-38 and 3e38 on). Scaling by a power of two is exact.
+    """
+    if largest == 0.0 or not np.isfinite(largest):
+        return 1.0
+    exponent = np.frexp(largest)[1]
+    if abs(exponent) <= WEIGHT_SCALE_EXPONENT:
+        return 1.0
+    return float(np.ldexp(1.0, -exponent))
+
+
+def scale_sample_weight(sample_weight):
+    """``sample_weight`` times :func:`weight_scale` of its largest entry."""
+    scale = weight_scale(float(np.max(sample_weight, initial=0.0)))
+    return sample_weight if scale == 1.0 else sample_weight * scale
