@@ -308,7 +308,8 @@ def _block_feature_statistics(X_block):
         return np.zeros((1, 4))
     row_size = (np.diff(X_block.indptr).max() if sp.issparse(X_block)
                 else X_block.shape[1])
-    return np.array([[max(values.max(), -values.min()), row_size,
+    max_abs = np.max(np.abs(values))  # NaN when X has NaN
+    return np.array([[max_abs, row_size,
                       np.einsum("i,i->", values, values, dtype=np.float64),
                       X_block.shape[0] * X_block.shape[1]]], dtype=np.float64)
 
@@ -341,6 +342,7 @@ class DaskMulticlassSVMObjective(ObjectiveBase):
 
     #: The rows stay in their blocks: X, y and sample_weight are not arrays here.
     rows_in_memory = False
+    input_kind = "Dask arrays"
 
     def __init__(self, X, y, sample_weight, classes, class_factors, weight_sum, *, C,
                  loss, margin, fit_intercept, n_threads, split_every=SPLIT_EVERY):

@@ -269,7 +269,8 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
                 result = solve(solver, objective, start, tol=self.tol,
                                max_iter=self.max_iter,
                                random_state=check_random_state(self.random_state),
-                               verbose=self.verbose, options=self.solver_options)
+                               verbose=self.verbose,
+                               options=self._solver_options(solver))
             _warn_if_not_converged(result, solver, self.tol, self.max_iter)
             self._set_solution(classes, result, solver, result.n_iter)
         return self
@@ -432,6 +433,16 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         return dict(C=self.C, loss=self.loss, margin=self.margin,
                     fit_intercept=self.fit_intercept,
                     n_threads=effective_n_threads(self.n_threads))
+
+    def _solver_options(self, solver):
+        """``solver_options``, plus ``batch_size`` for the subgradient solver."""
+        options = dict(self.solver_options or {})
+        if solver == "subgradient":
+            if "batch_size" in options:
+                raise ValueError("Set batch_size as a parameter of its own, not in "
+                                 "solver_options.")
+            options["batch_size"] = self.batch_size
+        return options
 
     def _fit_objective(self, X, y, sample_weight):
         """Validate the training data; returns the objective over it and the

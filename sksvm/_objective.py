@@ -98,6 +98,8 @@ class ObjectiveBase:
     rows_in_memory = True
     #: Whether X is a sparse matrix.
     is_sparse = False
+    #: What the data are, for messages.
+    input_kind = "in-memory data"
 
     def __init__(self, n_classes, n_features, weight_sum, *, C, loss, margin,
                  fit_intercept, n_threads):
@@ -181,6 +183,8 @@ class ObjectiveBase:
     def check_feature_scale(self):
         """Refuse data and C for which ‖x‖²/C overflows the solvers' arithmetic."""
         stats = self.feature_statistics()
+        if not np.isfinite(stats.max_abs):
+            raise ValueError("Input X contains NaN or infinity.")
         with np.errstate(over="ignore"):
             bound = stats.max_row_size * np.float64(stats.max_abs) ** 2 / self.C
         if not bound <= MAX_SQUARED_NORM_OVER_C:

@@ -25,7 +25,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sksvm import LinearMulticlassSVM
 from sksvm._objective import MulticlassSVMObjective
-from sksvm._solvers import minimize_lbfgs
+from sksvm._solvers import Start, lbfgs
 from sksvm._threads import numba_threads
 
 from conftest import make_problem, random_weights
@@ -78,7 +78,10 @@ def _chunked(X, y, n_blocks, sample_weight=None):
 
 
 class _InMemoryWithoutActiveSet(MulticlassSVMObjective):
-    supports_active_set = False
+    """In-memory rows, declared as not in memory: L-BFGS then takes the Dask path
+    (no active-set finishing step)."""
+
+    rows_in_memory = False
 
 
 # -- the solver path ------------------------------------------------------------------
@@ -108,13 +111,11 @@ def test_same_path_as_in_memory(request, loss, fit_intercept, weighted, sparse,
     memory = _InMemoryWithoutActiveSet(X, y.astype(np.int64), w, 3, n_threads=n_blocks,
                                        **settings)
     with numba_threads(1):  # 3 chunks on one thread: the same sums, in order
-        expected = minimize_lbfgs(memory, np.zeros((3, d)), np.zeros(3), tol=1e-3,
-                                  max_iter=500)
+        expected = lbfgs.solve(memory, Start.zeros(3, d), tol=1e-3, max_iter=500)
     Xd, yd, wd = _chunked(X, y, n_blocks, w)
     objective = DaskMulticlassSVMObjective(
-        Xd, yd, wd, np.arange(3), None, w.sum(), n_threads=1, **settings)
-    result = minimize_lbfgs(objective, np.zeros((3, d)), np.zeros(3), tol=1e-3,
-                            max_iter=500)
+        Xd, yd, wd, np.arange(3), np.ones(3), w.sum(), n_threads=1, **settings)
+    result = lbfgs.solve(objective, Start.zeros(3, d), tol=1e-3, max_iter=500)
     assert expected.converged and result.converged
     # The same path. (The evaluation counts may differ: with an intercept, the
     # in-memory certificate evaluates J separately, the Dask one in its own pass.)
@@ -141,7 +142,7 @@ def test_evaluation_matches_in_memory(synchronous):
         objective = DaskMulticlassSVMObjective(
             da.from_array(Xt, chunks=((50, 7, 93, 50), 4)),
             da.from_array(y, chunks=((50, 7, 93, 50),)),
-            da.from_array(w, chunks=((50, 7, 93, 50),)), np.arange(4), None, w.sum(),
+            da.from_array(w, chunks=((50, 7, 93, 50),)), np.arange(4), np.ones(4), w.sum(),
             C=0.1, loss="hinge", margin=1.0, fit_intercept=True, n_threads=1)
         # Other block boundaries: other rounding (float32 products stay float32).
         rtol = 1e-10 if dtype == np.float64 else 1e-5

@@ -17,7 +17,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sksvm import LinearMulticlassSVM
 from sksvm import _dual_kernels as K
 from sksvm._objective import MulticlassSVMObjective
-from sksvm._solvers.dual_cd import minimize_dual_cd, shuffle
+from sksvm._solvers import Start, dual_cd
+from sksvm._solvers.dual_cd import shuffle
 
 from _reference import cvxpy_optimum, numpy_objective
 from conftest import make_problem
@@ -227,8 +228,8 @@ def test_solver_history_gaps_bound_suboptimality():
     objective = MulticlassSVMObjective(X, y.astype(np.int64), np.ones(len(y)), k, C=C,
                                        loss="hinge", margin=1.0, fit_intercept=False,
                                        n_threads=1)
-    result = minimize_dual_cd(objective, tol=1e-5, max_iter=5000,
-                              random_state=np.random.RandomState(0))
+    result = dual_cd.solve(objective, Start.zeros(k, X.shape[1]), tol=1e-5,
+                           max_iter=5000, random_state=np.random.RandomState(0))
     assert result.converged
     for record in result.history:
         J = record["objective"]
@@ -312,18 +313,16 @@ def test_float32(sparse, multiclass_data):
 
 def test_float32_is_not_copied(multiclass_data, monkeypatch):
     """The solver sees the caller's float32 buffer (no upcast copy)."""
-    import sksvm._solvers.dual_cd as dual_cd
-
     X, y = multiclass_data
     X32 = np.ascontiguousarray(X, dtype=np.float32)
     seen = {}
-    original = dual_cd._Problem.__init__
+    original = dual_cd._DualData.__init__
 
     def spy(self, objective):
         seen["X"] = objective.X
         original(self, objective)
 
-    monkeypatch.setattr(dual_cd._Problem, "__init__", spy)
+    monkeypatch.setattr(dual_cd._DualData, "__init__", spy)
     _fit(X32, y, C=1e-2)
     assert seen["X"].dtype == np.float32
     assert np.shares_memory(seen["X"], X32)
@@ -354,9 +353,9 @@ def test_shrinking_does_not_change_the_optimum():
     objective = MulticlassSVMObjective(X, y.astype(np.int64), sw, k, C=C,
                                        loss="hinge", margin=1.0, fit_intercept=True,
                                        n_threads=1)
-    results = [minimize_dual_cd(objective, tol=1e-9, max_iter=20000,
-                                random_state=np.random.RandomState(0),
-                                shrinking=shrinking) for shrinking in (True, False)]
+    results = [dual_cd.solve(objective, Start.zeros(k, X.shape[1]), tol=1e-9,
+                             max_iter=20000, random_state=np.random.RandomState(0),
+                             shrinking=shrinking) for shrinking in (True, False)]
     assert all(r.converged for r in results)
     assert_allclose(results[0].coef, results[1].coef, rtol=1e-6, atol=1e-8)
 
@@ -396,7 +395,7 @@ def test_warm_start(multiclass_data):
 def test_no_dual_state_kept_without_warm_start(multiclass_data):
     X, y = multiclass_data
     est = _fit(X, y, C=1e-2)
-    assert est._dual_cd_state is None
+    assert est._solver_state == ("dual_cd", None)
 
 
 @pytest.mark.parametrize("solver", ["lbfgs", "subgradient", "dual_cd"])

@@ -276,11 +276,11 @@ def test_warm_start_subgradient(batch_size, multiclass_data):
     est = _quiet_fit(X, y, C=1e-2, solver="subgradient", batch_size=batch_size,
                      random_state=0)
     value, n_cold = est.objective(X, y), est.n_iter_
-    steps = est._subgradient_state.n_steps
+    steps = est._solver_state[1].n_steps
     est.set_params(warm_start=True).fit(X, y)
     assert est.n_iter_ <= max(5, n_cold // 10)
     # The step-size schedule continues instead of restarting.
-    assert est._subgradient_state.n_steps > steps
+    assert est._solver_state[1].n_steps > steps
     assert est.objective(X, y) <= value * (1 + 1e-2)
 
 

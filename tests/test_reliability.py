@@ -539,17 +539,17 @@ def test_max_iter_one(solver, loss):
 def test_convergence_warning_tells_an_early_stop(monkeypatch):
     """A solver that gives up before max_iter is reported as such, not as having
     run out of iterations."""
-    import sksvm._estimator as estimator_module
+    from sksvm._solvers import lbfgs
 
     X, y = make_problem(n=30, d=4, k=3, seed=15)
-    solve = estimator_module.minimize_lbfgs
+    solve = lbfgs.solve
 
     def give_up_early(*args, **kwargs):
         result = solve(*args, **{**kwargs, "max_iter": 3})
         result.converged = False
         return result
 
-    monkeypatch.setattr(estimator_module, "minimize_lbfgs", give_up_early)
+    monkeypatch.setattr(lbfgs, "solve", give_up_early)
     with pytest.warns(ConvergenceWarning, match="stopped after 3 of max_iter=50 "):
         LinearMulticlassSVM(C=1e-2, max_iter=50, n_threads=1,
                             solver="lbfgs").fit(X, y)
@@ -625,9 +625,7 @@ def test_failed_fit_leaves_model_unchanged(solver, warm_start, monkeypatch):
             model.fit(X_bad, y_bad, sample_weight=sw_bad)
         assert _snapshot(model) == before
         assert_array_equal(model.predict(X), predictions)
-    name = {"lbfgs": "minimize_lbfgs", "dual_cd": "minimize_dual_cd",
-            "subgradient": "minimize_subgradient"}[solver]
-    monkeypatch.setattr(f"sksvm._estimator.{name}", _fail_half_way)
+    monkeypatch.setattr(f"sksvm._solvers.{solver}.solve", _fail_half_way)
     with pytest.raises(_SolverFailure):
         model.fit(X, y)
     assert _snapshot(model) == before
@@ -651,7 +649,7 @@ def test_failed_partial_fit_leaves_model_unchanged(monkeypatch):
         with pytest.raises(ValueError):
             model.partial_fit(**arguments)
         assert _snapshot(model) == before
-    monkeypatch.setattr("sksvm._estimator.run_epoch", _fail_half_way)
+    monkeypatch.setattr("sksvm._estimator.partial_fit_epoch", _fail_half_way)
     with pytest.raises(_SolverFailure):
         model.partial_fit(X, y)
     assert _snapshot(model) == before

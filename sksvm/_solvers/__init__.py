@@ -56,8 +56,8 @@ def solve(name, objective, start, *, tol, max_iter, random_state, verbose,
     for capability in module.REQUIRES:
         if not getattr(type(objective), capability):
             raise ValueError(
-                f"solver={name!r} needs {capability.replace('_', ' ')}, which this "
-                f"input does not offer; use solver='lbfgs' (or 'auto').")
+                f"solver={name!r} does not support {objective.input_kind}: it needs "
+                f"{capability.replace('_', ' ')}. Use solver='lbfgs' (or 'auto').")
     options = dict(options or {})
     unknown = sorted(set(options) - set(solver_options(name)))
     if unknown:
