@@ -174,9 +174,9 @@ def run(n_docs, n_terms, n_classes, C, repeats, slow_repeats, fit_intercept, see
         "dual_cd": lambda: LinearMulticlassSVM(
             C=C, solver="dual_cd", tol=1e-3, fit_intercept=fit_intercept,
             random_state=0, max_iter=10_000),
-        "dual_cd (no shrinking)": lambda: _NoShrink(
+        "dual_cd (no shrinking)": lambda: LinearMulticlassSVM(
             C=C, solver="dual_cd", tol=1e-3, fit_intercept=fit_intercept,
-            random_state=0, max_iter=10_000),
+            random_state=0, max_iter=10_000, solver_options={"shrinking": False}),
         "lbfgs": lambda: LinearMulticlassSVM(
             C=C, solver="lbfgs", tol=1e-3, fit_intercept=fit_intercept,
             max_iter=20_000),
@@ -280,36 +280,6 @@ def run_fashion_mnist(C, fit_intercepts, out, max_seconds_note=""):
         with open(out, "w") as handle:
             handle.write("\n".join(lines) + "\n")
         print(f"wrote {out}")
-
-
-class _NoShrink:
-    """LinearMulticlassSVM(solver="dual_cd") with shrinking switched off."""
-
-    def __init__(self, **params):
-        from sksvm import LinearMulticlassSVM
-        self.model = LinearMulticlassSVM(**params)
-
-    def fit(self, X, y):
-        from sksvm._solvers import dual_cd
-        original = dual_cd.minimize_dual_cd
-
-        def no_shrink(*args, **kwargs):
-            kwargs["shrinking"] = False
-            return original(*args, **kwargs)
-
-        import sksvm._estimator as est
-        est.minimize_dual_cd = no_shrink
-        try:
-            self.model.fit(X, y)
-        finally:
-            est.minimize_dual_cd = original
-        return self
-
-    def __getattr__(self, name):
-        return getattr(self.model, name)
-
-    def score(self, X, y):
-        return self.model.score(X, y)
 
 
 def main(argv=None):
