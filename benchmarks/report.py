@@ -112,9 +112,14 @@ def best_squared_objective(models):
 
 
 def _time_cell(m):
-    return {"timeout": lambda: f"> {m['cap']:.0f} (cap)", "error": lambda: "error",
-            "n/a": lambda: "n/a (dense input only)"}.get(
-        m.get("status"), lambda: f"{m['time']:.2f}")()
+    status = m.get("status")
+    if status == "timeout":
+        return f"> {m['cap']:.0f} (cap)"
+    if status == "n/a":
+        return "n/a (dense input only)"
+    if status == "error":
+        return "error"
+    return f"{m['time']:.2f}"
 
 
 def _relative_cell(m, best, best_sq):

@@ -18,6 +18,7 @@ import numpy as np
 from adapters import ADAPTERS, run_model
 from benchmark_data import load_dataset
 from config import MODELS
+from report import format_number, format_objective
 
 #: Seconds a worker may take to load its data and compile.
 START_TIMEOUT = 3600
@@ -164,8 +165,6 @@ def _selected(spec, only):
 
 
 def _log_record(log, name, record):
-    from report import format_number, format_objective
-
     if record["status"] == "ok":
         runs = ", ".join(f"{t:.2f}" for t in record["times"])
         log(f"  [{name}] {record['label']}: {record['time']:.2f} s (runs {runs})  acc "
