@@ -8,9 +8,9 @@ Notation as in MATH.md. The dual variables are stored as ``alpha`` of shape (n, 
 up to date after every block update, in the (k, d) layout for dense X and in the
 transposed (d, k) layout for CSR X (so that the k weights of one feature are
 contiguous). With an intercept (see :mod:`sksvm._solvers.dual_cd`) the epochs
-work on the implicitly centered data x_i − μ and also keep ``aux`` = (B, V μ, ρ(α)):
+work on the implicitly centered data x_i − μ and also keep ``offsets`` = (B, V μ, ρ(α)):
 the intercept B = center + λ ρ(α) of the centered problem, and the two vectors
-that give the centered scores from the raw V = W(α) in O(k) (:func:`_offsets`).
+that give the centered scores from the raw V = W(α) in O(k) (:func:`_add_offsets`).
 Without one, μ = 0, λ = 0 and B = 0.
 
 The block problem of sample i (label t, bound c = s_i/S, q = ‖x_i − μ‖²/C + λ) in the
@@ -62,7 +62,7 @@ def _sort_descending(buf, m):
 
 
 @njit(cache=True)
-def _try_structure(g, t, q, dd, c, bounded, hint, beta):
+def _try_structure(g, t, q, diagonal, c, bounded, hint, beta):
     """Solve the block assuming the sets {β_j = c} and {0 < β_j < c} of ``hint``
     (the current α_i); returns False, leaving ``beta`` undefined, when the
     resulting point violates the KKT conditions."""
@@ -81,8 +81,8 @@ def _try_structure(g, t, q, dd, c, bounded, hint, beta):
         else:
             n_free += 1
             sum_free += g[j]
-    cd = c * dd if bounded else 0.0
-    t_star = q * (sum_free + n_upper * cd) / (dd + q * n_free)
+    upper_shift = c * diagonal if bounded else 0.0
+    t_star = q * (sum_free + n_upper * upper_shift) / (diagonal + q * n_free)
     if t_star < 0.0:
         return False
     for j in range(k):
@@ -96,37 +96,37 @@ def _try_structure(g, t, q, dd, c, bounded, hint, beta):
                 return False
             beta[j] = 0.0
         elif bounded and h >= c:
-            if v < cd:
+            if v < upper_shift:
                 return False
             beta[j] = c
         else:
-            if v < 0.0 or (bounded and v > cd):
+            if v < 0.0 or (bounded and v > upper_shift):
                 return False
-            x = v / dd
+            x = v / diagonal
             beta[j] = min(x, c) if bounded else x
     return True
 
 
 @njit(cache=True)
-def solve_block(g, t, q, dd, c, bounded, gs, beta, hint):
+def solve_block(g, t, q, diagonal, c, bounded, sorted_g, beta, hint):
     """Exact solution ``beta`` of the block problem (module docstring).
 
-    ``g`` (k,) linear terms (``g[t]`` ignored); ``q`` ≥ 0 coupling; ``dd`` ≥ 0
-    diagonal; ``c`` upper bound (used when ``bounded``); ``gs`` (k,) scratch;
+    ``g`` (k,) linear terms (``g[t]`` ignored); ``q`` ≥ 0 coupling; ``diagonal`` ≥ 0
+    diagonal; ``c`` upper bound (used when ``bounded``); ``sorted_g`` (k,) scratch;
     ``beta`` (k,) output, ``beta[t] = 0``; ``hint`` (k,) a guess of the solution
     (the current α_i): when its sets of variables at the bound and strictly
     inside give a point satisfying the KKT conditions, that point is the
     solution and no sorting is needed.
     """
     k = g.shape[0]
-    if q > 0.0 and dd > 0.0 and _try_structure(g, t, q, dd, c, bounded, hint,
+    if q > 0.0 and diagonal > 0.0 and _try_structure(g, t, q, diagonal, c, bounded, hint,
                                                beta):
         return
     m = 0
     for j in range(k):
         beta[j] = 0.0
         if j != t and g[j] > 0.0:
-            gs[m] = g[j]
+            sorted_g[m] = g[j]
             m += 1
     if m == 0:
         return
@@ -134,14 +134,14 @@ def solve_block(g, t, q, dd, c, bounded, gs, beta, hint):
         # No coupling (x_i = 0 and no intercept): separable problems.
         for j in range(k):
             if j != t and g[j] > 0.0:
-                if dd == 0.0:
+                if diagonal == 0.0:
                     beta[j] = c
                 else:
-                    v = g[j] / dd
+                    v = g[j] / diagonal
                     beta[j] = min(v, c) if bounded else v
         return
-    _sort_descending(gs, m)
-    cd = c * dd if bounded else 0.0
+    _sort_descending(sorted_g, m)
+    upper_shift = c * diagonal if bounded else 0.0
     n_free_entered = 0   # indices [0, n_free_entered) have entered the free set
     n_upper = 0          # indices [0, n_upper) sit at the upper bound
     sum_free = 0.0       # Σ g over the free indices [n_upper, n_free_entered)
@@ -151,28 +151,28 @@ def solve_block(g, t, q, dd, c, bounded, gs, beta, hint):
         nxt = -np.inf
         entering = True
         if n_free_entered < m:
-            nxt = gs[n_free_entered]
+            nxt = sorted_g[n_free_entered]
         if bounded and n_upper < n_free_entered:
-            u = gs[n_upper] - cd
+            u = sorted_g[n_upper] - upper_shift
             if u > nxt:
                 nxt = u
                 entering = False
         n_free = n_free_entered - n_upper
-        numerator = q * (sum_free + n_upper * cd)
-        denominator = dd + q * n_free
+        numerator = q * (sum_free + n_upper * upper_shift)
+        denominator = diagonal + q * n_free
         # The root lies in this interval when the linear piece's root is ≥ nxt.
         if nxt <= 0.0 or numerator >= nxt * denominator:
             break
         if entering:
-            sum_free += gs[n_free_entered]
+            sum_free += sorted_g[n_free_entered]
             n_free_entered += 1
         else:
-            sum_free -= gs[n_upper]
+            sum_free -= sorted_g[n_upper]
             n_upper += 1
     t_star = numerator / denominator
     for j in range(k):
         if j != t:
-            v = (g[j] - t_star) / dd
+            v = (g[j] - t_star) / diagonal
             if v > 0.0:
                 beta[j] = min(v, c) if bounded else v
 
@@ -212,7 +212,7 @@ def _block_kkt(alpha_i, z, t, c, bounded, inv2c, margin, eps):
 
 
 @njit(cache=True, inline="always")
-def _block_update(alpha_i, z, t, c, q, bounded, inv2c, margin, asum, g, gs, beta,
+def _block_update(alpha_i, z, t, c, q, bounded, inv2c, margin, asum, g, sorted_g, beta,
                   delta):
     """Solve sample i's block, write the new α into ``alpha_i`` and the changes into
     ``delta`` (``delta[t]`` = their sum). Returns the number of changed entries."""
@@ -221,8 +221,8 @@ def _block_update(alpha_i, z, t, c, q, bounded, inv2c, margin, asum, g, gs, beta
     for j in range(k):
         if j != t:
             g[j] = margin + z[j] - zt + q * (alpha_i[j] + asum)
-    dd = q + inv2c if not bounded else q
-    solve_block(g, t, q, dd, c, bounded, gs, beta, alpha_i)
+    diagonal = q + inv2c if not bounded else q
+    solve_block(g, t, q, diagonal, c, bounded, sorted_g, beta, alpha_i)
     total = 0.0
     changed = 0
     for j in range(k):
@@ -240,21 +240,21 @@ def _block_update(alpha_i, z, t, c, q, bounded, inv2c, margin, asum, g, gs, beta
 
 
 @njit(cache=True, inline="always")
-def _offsets(z, aux, C, mdot_i, mu_sq):
+def _add_offsets(z, offsets, C, row_dot_center_i, center_sq):
     """Add to the raw scores ``z`` (= V x_i) the intercept and centering terms.
 
-    ``aux`` rows: 0 = B, 1 = r = V μ, 2 = ρ(α). With μ the centering vector, the
+    ``offsets`` rows: 0 = B, 1 = r = V μ, 2 = ρ(α). With μ the centering vector, the
     weights of the centered problem are W̃ = V − μ ρᵀ/C, so
     W̃ (x_i − μ) = V x_i − r − (ρ/C)(x_i·μ − ‖μ‖²).
     """
     k = z.shape[0]
-    shift = (mdot_i - mu_sq) / C
+    shift = (row_dot_center_i - center_sq) / C
     for j in range(k):
-        z[j] += aux[0, j] - aux[1, j] - aux[2, j] * shift
+        z[j] += offsets[0, j] - offsets[1, j] - offsets[2, j] * shift
 
 
 @njit(cache=True, inline="always")
-def _update_aux(delta, t, aux, C, lam, mdot_i):
+def _update_offsets(delta, t, offsets, C, prox_weight, row_dot_center_i):
     """Update B, r and ρ for the block change ``delta`` (``delta[t]`` = Σ Δ)."""
     k = delta.shape[0]
     for j in range(k):
@@ -263,18 +263,18 @@ def _update_aux(delta, t, aux, C, lam, mdot_i):
             continue
         if j != t:
             dj = -dj
-        aux[0, j] += lam * dj
-        aux[1, j] += dj / C * mdot_i
-        aux[2, j] += dj
+        offsets[0, j] += prox_weight * dj
+        offsets[1, j] += dj / C * row_dot_center_i
+        offsets[2, j] += dj
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def dense_epoch(X, y, bound, qv, mdot, mu_sq, order, n_active, W, aux, alpha, lam,
-                C, margin, loss_code, shrink, eps):
+def dense_epoch(X, y, bound, curvature, row_dot_center, center_sq, order, n_active,
+                W, offsets, alpha, prox_weight, C, margin, loss_code, shrink, eps):
     """One pass of block coordinate ascent over ``order[:n_active]`` (dense X).
 
-    ``W`` holds V = Σ α x_i (e_t − e_j)ᵀ / C (the raw, uncentered W(α)); ``aux``
-    holds (B, V μ, ρ(α)) (see :func:`_offsets`); ``mdot`` = X μ. Without an
+    ``W`` holds V = Σ α x_i (e_t − e_j)ᵀ / C (the raw, uncentered W(α)); ``offsets``
+    holds (B, V μ, ρ(α)) (see :func:`_add_offsets`); ``row_dot_center`` = X μ. Without an
     intercept, μ = 0 and λ = 0. A visited block that satisfies the shrinking test
     (threshold ``eps``) is moved to the end of the active part of ``order`` when
     ``shrink``. Returns ``(n_active, max_violation, work)``, ``work`` counting the
@@ -284,7 +284,7 @@ def dense_epoch(X, y, bound, qv, mdot, mu_sq, order, n_active, W, aux, alpha, la
     bounded = loss_code == HINGE
     z = np.empty(k)
     g = np.empty(k)
-    gs = np.empty(k)
+    sorted_g = np.empty(k)
     beta = np.empty(k)
     delta = np.empty(k)
     max_viol = 0.0
@@ -302,7 +302,7 @@ def dense_epoch(X, y, bound, qv, mdot, mu_sq, order, n_active, W, aux, alpha, la
             for f in range(d):
                 acc += wj[f] * xi[f]
             z[j] = acc
-        _offsets(z, aux, C, mdot[i], mu_sq)
+        _add_offsets(z, offsets, C, row_dot_center[i], center_sq)
         work += d
         viol, shrinkable, asum = _block_kkt(alpha[i], z, t, c, bounded, inv2c,
                                             margin, eps)
@@ -316,8 +316,8 @@ def dense_epoch(X, y, bound, qv, mdot, mu_sq, order, n_active, W, aux, alpha, la
             max_viol = viol
         if viol <= 0.0:
             continue
-        if _block_update(alpha[i], z, t, c, qv[i], bounded, inv2c, margin, asum, g,
-                         gs, beta, delta) == 0:
+        if _block_update(alpha[i], z, t, c, curvature[i], bounded, inv2c, margin, asum, g,
+                         sorted_g, beta, delta) == 0:
             continue
         for j in range(k):
             dj = delta[j]
@@ -328,19 +328,20 @@ def dense_epoch(X, y, bound, qv, mdot, mu_sq, order, n_active, W, aux, alpha, la
             for f in range(d):
                 wj[f] += a * xi[f]
             work += d
-        _update_aux(delta, t, aux, C, lam, mdot[i])
+        _update_offsets(delta, t, offsets, C, prox_weight, row_dot_center[i])
     return n_active, max_viol, work
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def csr_epoch(data, indices, indptr, y, bound, qv, mdot, mu_sq, order, n_active, Wt,
-              aux, alpha, lam, C, margin, loss_code, shrink, eps):
+def csr_epoch(data, indices, indptr, y, bound, curvature, row_dot_center, center_sq,
+              order, n_active, Wt, offsets, alpha, prox_weight, C, margin, loss_code,
+              shrink, eps):
     """CSR counterpart of :func:`dense_epoch`; ``Wt`` is V transposed, (d, k)."""
     k = Wt.shape[1]
     bounded = loss_code == HINGE
     z = np.empty(k)
     g = np.empty(k)
-    gs = np.empty(k)
+    sorted_g = np.empty(k)
     beta = np.empty(k)
     delta = np.empty(k)
     coef = np.empty(k)
@@ -362,7 +363,7 @@ def csr_epoch(data, indices, indptr, y, bound, qv, mdot, mu_sq, order, n_active,
             wf = Wt[indices[p]]
             for j in range(k):
                 z[j] += v * wf[j]
-        _offsets(z, aux, C, mdot[i], mu_sq)
+        _add_offsets(z, offsets, C, row_dot_center[i], center_sq)
         work += end - start
         viol, shrinkable, asum = _block_kkt(alpha[i], z, t, c, bounded, inv2c,
                                             margin, eps)
@@ -376,8 +377,8 @@ def csr_epoch(data, indices, indptr, y, bound, qv, mdot, mu_sq, order, n_active,
             max_viol = viol
         if viol <= 0.0:
             continue
-        if _block_update(alpha[i], z, t, c, qv[i], bounded, inv2c, margin, asum, g,
-                         gs, beta, delta) == 0:
+        if _block_update(alpha[i], z, t, c, curvature[i], bounded, inv2c, margin, asum, g,
+                         sorted_g, beta, delta) == 0:
             continue
         n_changed = 0
         for j in range(k):
@@ -392,7 +393,7 @@ def csr_epoch(data, indices, indptr, y, bound, qv, mdot, mu_sq, order, n_active,
             for a in range(n_changed):
                 wf[changed_idx[a]] += coef[a] * v
         work += end - start
-        _update_aux(delta, t, aux, C, lam, mdot[i])
+        _update_offsets(delta, t, offsets, C, prox_weight, row_dot_center[i])
     return n_active, max_viol, work
 
 

@@ -317,6 +317,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
             objective = self._in_memory_objective(X, y_encoded, all_classes,
                                                   sample_weight,
                                                   require_two_classes=False)
+            objective.check_feature_scale()
             if first_call:
                 start = Start.zeros(len(all_classes), X.shape[1])
             else:

@@ -221,9 +221,8 @@ def csr_loss_grad(data, indices, indptr, y, sample_weight, coef_t, intercept,
     its loss derivatives, once to scatter them into the gradient. Reading X twice
     is cheap next to the random reads of coef (gather) and writes of the gradient
     (scatter), and separate passes keep only one of those two (d, k) arrays in
-    cache at a time: on 50000 × 100000 at 0.1 % density, k = 20, the fused
-    single pass took twice as long. The summation order, and so the result, is
-    that of a single pass. ``block`` rows per block, see :func:`csr_block_rows`.
+    cache at a time (measurements in benchmarks/results/architecture_notes.md). The
+    summation order, and so the result, is that of a single pass. ``block`` rows per block, see :func:`csr_block_rows`.
     """
     d, k = coef_t.shape
     n = indptr.shape[0] - 1

@@ -66,7 +66,7 @@ WARM_START_FREE_WIDTH = 1e-8
 # MANY_PARAMETERS parameters when reading the pairs (2·m vectors of k(d + 1)
 # parameters per iteration) would cost more than a quarter of one evaluation (k
 # multiply-adds per stored entry of X), as with wide sparse data (measurements in
-# benchmarks/results/dual_cd_notes.md).
+# benchmarks/results/architecture_notes.md).
 MAX_MEMORY = 30
 MIN_MEMORY = 5
 MANY_PARAMETERS = 100_000
