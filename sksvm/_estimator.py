@@ -457,6 +457,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         else:
             X, y = validate_data(self, X, y, accept_sparse="csr", dtype=_DTYPES,
                                  order="C", accept_large_sparse=True)
+            check_classification_targets(y)
             classes, y_encoded = np.unique(y, return_inverse=True)
             check_classes(classes)
             objective = self._in_memory_objective(X, y_encoded.ravel(), classes,

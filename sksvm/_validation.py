@@ -6,6 +6,8 @@ checks here are on those, and on per-class summaries of them (which Dask compute
 in one pass over the blocks).
 """
 
+import warnings
+
 import numpy as np
 from sklearn.utils import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -16,8 +18,14 @@ WEIGHT_SCALE_EXPONENT = 16
 
 
 def check_classes(classes):
-    """Refuse targets that are not classes, and fewer than 2 classes."""
-    check_classification_targets(classes)
+    """Refuse labels that are not classes (e.g. continuous values), and fewer than
+    2 classes. ``classes`` are the distinct labels."""
+    with warnings.catch_warnings():
+        # Distinct labels are all unique: the "more than 50 % unique" warning of
+        # check_classification_targets is about y, not about them.
+        warnings.filterwarnings("ignore", message="The number of unique classes",
+                                category=UserWarning)
+        check_classification_targets(classes)
     if len(classes) < 2:
         raise ValueError(
             "LinearMulticlassSVM needs samples of at least 2 classes in the data; "
@@ -37,8 +45,10 @@ def class_weight_factors(class_weight, classes, counts):
     """
     if class_weight is None:
         return None
-    factors = compute_class_weight(class_weight, classes=classes,
-                                   y=np.repeat(classes, counts))
+    # "balanced" needs the class counts only: they enter as the weights of the
+    # distinct labels.
+    factors = compute_class_weight(class_weight, classes=classes, y=classes,
+                                   sample_weight=np.asarray(counts, dtype=np.float64))
     if not np.all(np.isfinite(factors)) or np.any(factors < 0):
         raise ValueError(f"class_weight must be finite and non-negative; got "
                          f"{class_weight!r}.")
