@@ -5,6 +5,7 @@ import numbers
 import numpy as np
 from sklearn.utils.validation import _check_sample_weight, check_array
 
+from ._losses import get_loss
 from ._objective import MulticlassSVMObjective
 from ._threads import effective_n_threads, numba_threads
 
@@ -76,15 +77,13 @@ def loss_gradient(coef, intercept, X, y, *, C, loss="hinge", margin=1.0,
     array([[-0.5,  0.5],
            [ 0.5, -0.5]])
     """
-    if loss not in ("hinge", "squared_hinge"):
-        raise ValueError(f"loss must be 'hinge' or 'squared_hinge'; got {loss!r}.")
+    margin_loss = get_loss(loss)
     for name, value in (("C", C), ("margin", margin)):
         if not isinstance(value, numbers.Real) or not value > 0:
             raise ValueError(f"{name} must be a positive number; got {value!r}.")
     if not isinstance(smoothing, numbers.Real) or not smoothing >= 0:
         raise ValueError(f"smoothing must be a number >= 0; got {smoothing!r}.")
-    if smoothing > 0 and loss != "hinge":
-        raise ValueError("smoothing applies to loss='hinge' only.")
+    margin_loss.kernel_code(smoothing)  # refuses smoothing of the squared hinge
     X = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C",
                     accept_large_sparse=True)
     coef = check_array(coef, dtype=np.float64, order="C", ensure_min_samples=1)

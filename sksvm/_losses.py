@@ -37,11 +37,14 @@ class Loss:
     bounded : bool
         Whether the dual variables have the upper bound c_i (the hinge), or none
         (the squared hinge).
+    differentiable : bool
+        Whether ℓ is C¹ (the squared hinge); the hinge is smoothed by L-BFGS.
     """
 
     name: str
     code: int
     bounded: bool
+    differentiable: bool
 
     def kernel_code(self, smoothing=0.0):
         """The kernels' loss code, ``SMOOTHED_HINGE`` for the hinge at width > 0."""
@@ -91,8 +94,9 @@ class Loss:
 
 
 LOSSES = {
-    "hinge": Loss("hinge", HINGE, bounded=True),
-    "squared_hinge": Loss("squared_hinge", SQUARED_HINGE, bounded=False),
+    "hinge": Loss("hinge", HINGE, bounded=True, differentiable=False),
+    "squared_hinge": Loss("squared_hinge", SQUARED_HINGE, bounded=False,
+                          differentiable=True),
 }
 
 

@@ -339,3 +339,31 @@ def test_incremental_partial_fit(client):
     assert_array_equal(predictions.compute(), expected.predict(X))
     # Only numpy arrays (and the solver's numpy state): cheap to ship to workers.
     assert len(pickle.dumps(fitted)) < 20_000
+
+
+def test_same_safeguards_as_in_memory(synchronous):
+    """Validation, the feature-scale check, the weight scaling and L-BFGS's feature
+    rescaling are the in-memory ones: the same errors, the same fit."""
+    X, y = make_problem(n=60, d=3, k=3, seed=12)
+    w = random_weights(60)
+    for bad, match in [(dict(X=X * 1e160), "features are too large"),
+                       (dict(class_weight={0: -1.0, 1: 1.0, 2: 1.0}), "non-negative")]:
+        Xb = bad.get("X", X)
+        model = LinearMulticlassSVM(class_weight=bad.get("class_weight"), n_threads=1)
+        with pytest.raises(ValueError, match=match):
+            model.fit(Xb, y)
+        with pytest.raises(ValueError, match=match):
+            model.fit(*_chunked(Xb, y, 2))
+    # Tiny features and weights far from 1 are rescaled alike on both paths: the
+    # Dask fit converges (no warning) to the in-memory optimum, within tol.
+    scale = 2.0 ** -30
+    params = dict(C=1e-2 * scale ** 2, solver="lbfgs", fit_intercept=False,
+                  tol=1e-6, n_threads=1)
+    memory = LinearMulticlassSVM(**params).fit(X * scale, y, sample_weight=w * 1e30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        dask_fit = LinearMulticlassSVM(**params).fit(*_chunked(X * scale, y, 2,
+                                                               w * 1e30))
+    optimum = memory.objective(X * scale, y, sample_weight=w)
+    assert abs(dask_fit.objective(X * scale, y, sample_weight=w) - optimum) <= (
+        2e-6 * optimum)

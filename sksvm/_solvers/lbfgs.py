@@ -38,6 +38,7 @@ import scipy.sparse as sp
 from scipy.optimize import minimize
 
 from .. import _certificate
+from .._losses import get_loss
 from ._base import ProgressLog, SolverResult
 
 REQUIRES = ()
@@ -237,7 +238,7 @@ class _Run:
         self.smoothing_decrease = smoothing_decrease
         self.stage_gap_fraction = stage_gap_fraction
         self.log = ProgressLog("lbfgs", verbose)
-        self.smooth = objective.loss == "hinge"
+        self.smooth = not get_loss(objective.loss).differentiable
         self.smoothing = 0.0
         self.averages = AveragedDual(objective)
         # Without an intercept every dual value is a lower bound on min J, whatever
