@@ -399,7 +399,7 @@ class DaskMulticlassSVMObjective(ObjectiveBase):
         return DaskMulticlassSVMObjective(
             self.dask_X * factor, self.dask_y, self.dask_sample_weight, self.classes,
             self.class_factors, self.weight_sum,
-            **dict(self.settings(), C=self.C * factor ** 2),
+            **dict(self.settings(), C=self.C * factor * factor),
             split_every=self.split_every)
 
     def repaired_gap(self, coef, intercept, smoothing=0.0):
@@ -428,7 +428,8 @@ class DaskMulticlassSVMObjective(ObjectiveBase):
 
 def make_objective(X, y, sample_weight, class_weight, *, C, loss, margin,
                    fit_intercept, n_threads):
-    """Validate a Dask fit's inputs; returns ``(objective, classes)``.
+    """Validate a Dask fit's inputs; returns ``(objective, classes, factors)``,
+    ``factors`` the class-weight factors (None without class weights).
 
     The labels and weights are checked in one pass over y (and the weights) with
     the same functions and messages as in memory.
@@ -445,9 +446,8 @@ def make_objective(X, y, sample_weight, class_weight, *, C, loss, margin,
         y, sample_weight)
     check_classes(classes)
     check_weight_values(smallest, finite)
-    factors = class_weight_factors(class_weight, classes, counts)
-    if factors is None:
-        factors = np.ones(len(classes))
+    class_factors = class_weight_factors(class_weight, classes, counts)
+    factors = np.ones(len(classes)) if class_factors is None else class_factors
     # The power of two that keeps the effective weights near 1, as in memory.
     with np.errstate(over="ignore"):
         factors = factors * weight_scale(float(np.max(largest * factors, initial=0.0)))
@@ -456,13 +456,17 @@ def make_objective(X, y, sample_weight, class_weight, *, C, loss, margin,
     objective = DaskMulticlassSVMObjective(
         X, y, sample_weight, classes, factors, float(class_totals.sum()), C=C,
         loss=loss, margin=margin, fit_intercept=fit_intercept, n_threads=n_threads)
-    return objective, classes
+    return objective, classes, class_factors
 
 
 # -- lazy predictions ------------------------------------------------------------------
 
 def _block_decision(X_block, coef, intercept):
-    scores = np.asarray(_block_rows(X_block) @ coef.T) + intercept
+    X_block = _block_rows(X_block)
+    values = X_block.data if sp.issparse(X_block) else X_block
+    if not np.all(np.isfinite(values)):
+        raise ValueError("Input X contains NaN or infinity.")
+    scores = np.asarray(X_block @ coef.T) + intercept
     return scores[:, 0] if scores.shape[1] == 1 else scores
 
 

@@ -23,7 +23,8 @@ from ._objective import MulticlassSVMObjective
 from ._solvers import Start, choose_solver, solve
 from ._solvers.subgradient import partial_fit_epoch
 from ._threads import effective_n_threads, numba_threads
-from ._validation import check_classes, effective_weights
+from ._validation import (check_classes, checked_csr, class_weight_factors,
+                          effective_weights)
 
 _DTYPES = [np.float64, np.float32]
 
@@ -312,8 +313,12 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
             X, y = validate_data(self, X, y, accept_sparse="csr", dtype=_DTYPES,
                                  order="C", reset=first_call,
                                  accept_large_sparse=True)
+            X = checked_csr(X)
             check_classification_targets(y)
             y_encoded = _encode_labels(y, all_classes)
+            if first_call:
+                self._class_weight_factors = class_weight_factors(
+                    self.class_weight, all_classes, np.ones(len(all_classes)))
             objective = self._in_memory_objective(X, y_encoded, all_classes,
                                                   sample_weight,
                                                   require_two_classes=False)
@@ -353,8 +358,9 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
             J(W, b).
         """
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse="csr", dtype=_DTYPES, order="C",
-                          reset=False, accept_large_sparse=True)
+        X = checked_csr(validate_data(self, X, accept_sparse="csr", dtype=_DTYPES,
+                                      order="C", reset=False,
+                                      accept_large_sparse=True))
         y_encoded = _encode_labels(np.asarray(y), self.classes_)
         if y_encoded.shape[0] != X.shape[0]:
             raise ValueError(f"X has {X.shape[0]} samples but y has "
@@ -382,7 +388,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         if _dask_input(X):
             from . import _dask
             return _dask.decision_function(self, X)
-        return super().decision_function(X)
+        return super().decision_function(checked_csr(X))
 
     def predict(self, X):
         """Predict class labels.
@@ -450,25 +456,32 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         classes. Dask arrays get an objective whose rows stay in their blocks."""
         if _dask_input(X):
             from . import _dask
-            objective, classes = _dask.make_objective(
+            objective, classes, self._class_weight_factors = _dask.make_objective(
                 X, y, sample_weight, self.class_weight, **self._objective_settings())
             self.n_features_in_ = objective.n_features
             self.__dict__.pop("feature_names_in_", None)
         else:
             X, y = validate_data(self, X, y, accept_sparse="csr", dtype=_DTYPES,
                                  order="C", accept_large_sparse=True)
+            X = checked_csr(X)
             check_classification_targets(y)
             classes, y_encoded = np.unique(y, return_inverse=True)
             check_classes(classes)
-            objective = self._in_memory_objective(X, y_encoded.ravel(), classes,
-                                                  sample_weight)
+            y_encoded = y_encoded.ravel()
+            self._class_weight_factors = class_weight_factors(
+                self.class_weight, classes, np.bincount(y_encoded,
+                                                        minlength=len(classes)))
+            objective = self._in_memory_objective(X, y_encoded, classes, sample_weight)
         objective.check_feature_scale()
         return objective, classes
 
     def _in_memory_objective(self, X, y_encoded, classes, sample_weight,
                              require_two_classes=True):
+        """The objective over in-memory rows, with the class weights of the fit
+        (``class_weight`` itself before the first fit)."""
+        class_weight = getattr(self, "_class_weight_factors", self.class_weight)
         weights = effective_weights(X, y_encoded, classes, sample_weight,
-                                    self.class_weight, require_two_classes)
+                                    class_weight, require_two_classes)
         return MulticlassSVMObjective(X, y_encoded.astype(np.int64), weights,
                                       len(classes), **self._objective_settings())
 

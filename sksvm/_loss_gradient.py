@@ -8,6 +8,7 @@ from sklearn.utils.validation import _check_sample_weight, check_array
 from ._losses import get_loss
 from ._objective import MulticlassSVMObjective
 from ._threads import effective_n_threads, numba_threads
+from ._validation import checked_csr
 
 
 def loss_gradient(coef, intercept, X, y, *, C, loss="hinge", margin=1.0,
@@ -81,11 +82,12 @@ def loss_gradient(coef, intercept, X, y, *, C, loss="hinge", margin=1.0,
     for name, value in (("C", C), ("margin", margin)):
         if not isinstance(value, numbers.Real) or not value > 0:
             raise ValueError(f"{name} must be a positive number; got {value!r}.")
-    if not isinstance(smoothing, numbers.Real) or not smoothing >= 0:
-        raise ValueError(f"smoothing must be a number >= 0; got {smoothing!r}.")
+    if not isinstance(smoothing, numbers.Real) or not 0 <= smoothing < np.inf:
+        raise ValueError(f"smoothing must be a finite number >= 0; got "
+                         f"{smoothing!r}.")
     margin_loss.kernel_code(smoothing)  # refuses smoothing of the squared hinge
-    X = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C",
-                    accept_large_sparse=True)
+    X = checked_csr(check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32],
+                                order="C", accept_large_sparse=True))
     coef = check_array(coef, dtype=np.float64, order="C", ensure_min_samples=1)
     n_classes, n_features = coef.shape
     if n_features != X.shape[1]:
@@ -96,6 +98,8 @@ def loss_gradient(coef, intercept, X, y, *, C, loss="hinge", margin=1.0,
     if intercept.shape != (n_classes,):
         raise ValueError(f"intercept must have shape ({n_classes},); got "
                          f"{intercept.shape}.")
+    if not np.all(np.isfinite(intercept)):
+        raise ValueError("intercept must be finite.")
     y = np.asarray(y)
     if y.shape != (X.shape[0],) or not np.issubdtype(y.dtype, np.integer):
         raise ValueError("y must be a 1-D integer array of class indices with one "

@@ -252,8 +252,8 @@ class MulticlassSVMObjective(ObjectiveBase):
         """The objective of X·factor with C·factor², whose minimizer has the weights
         divided by ``factor`` (and the same intercepts and J)."""
         return MulticlassSVMObjective(self.X * factor, self.y, self.sample_weight,
-                                      self.n_classes, **dict(
-                                          self.settings(), C=self.C * factor ** 2))
+                                      self.n_classes,
+                                      **dict(self.settings(), C=self.C * factor * factor))
 
     def repaired_gap(self, coef, intercept, smoothing=0.0):
         """Certified relative gap at ``(coef, intercept)`` (:mod:`sksvm._certificate`)."""

@@ -72,14 +72,43 @@ def _in_joblib_worker_thread():
 def numba_threads(n_threads):
     """Run the block with ``n_threads`` numba threads, restoring the previous count.
 
-    BLAS is limited to one thread meanwhile: the solvers' own BLAS calls are on
-    small vectors, and OpenBLAS threads spinning next to numba's OpenMP threads
-    slow every kernel call down by an order of magnitude.
+    BLAS is limited to one thread meanwhile (:func:`single_threaded_blas`): the
+    solvers' own BLAS calls are on small vectors, and OpenBLAS threads spinning
+    next to numba's OpenMP threads slow every kernel call down by an order of
+    magnitude.
     """
     previous = numba.get_num_threads()
     numba.set_num_threads(n_threads)
     try:
-        with threadpool_limits(limits=1, user_api="blas"):
+        with single_threaded_blas():
             yield n_threads
     finally:
         numba.set_num_threads(previous)
+
+
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_limits = None
+
+
+@contextmanager
+def single_threaded_blas():
+    """Limit BLAS to one thread while any block of this kind runs in the process.
+
+    The BLAS thread count is a process-wide setting: overlapping blocks (fits in
+    several threads) share one limit, set by the first to enter and restored by
+    the last to leave, so that the original count always comes back.
+    """
+    global _blas_users, _blas_limits
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_limits = threadpool_limits(limits=1, user_api="blas")
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limits.restore_original_limits()
+                _blas_limits = None

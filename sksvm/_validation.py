@@ -9,12 +9,42 @@ in one pass over the blocks).
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight
 
 # Weights whose largest entry has a binary exponent beyond this are rescaled.
 WEIGHT_SCALE_EXPONENT = 16
+
+
+def checked_csr(X):
+    """X (any array) with a sound CSR structure: X itself, or a copy with summed
+    duplicates and sorted indices when it has those; ValueError when malformed.
+
+    SciPy accepts column indices outside [0, n_features) and inconsistent row
+    pointers, which the kernels would read out of bounds. Costs O(nnz).
+    """
+    if not sp.issparse(X):
+        return X
+    n_rows, n_features = X.shape
+    indptr, indices = X.indptr, X.indices
+    problem = None
+    if indptr.shape[0] != n_rows + 1 or indptr[0] != 0:
+        problem = "its row pointers (indptr) do not match its shape"
+    elif indptr[-1] != indices.shape[0] or indices.shape[0] != X.data.shape[0]:
+        problem = "its row pointers (indptr) do not match its stored entries"
+    elif np.any(np.diff(indptr) < 0):
+        problem = "its row pointers (indptr) decrease"
+    elif indices.size and (indices.min() < 0 or indices.max() >= n_features):
+        problem = (f"it has column indices outside [0, {n_features}) (from "
+                   f"{indices.min()} to {indices.max()})")
+    if problem is not None:
+        raise ValueError(f"X is a malformed sparse matrix: {problem}.")
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()  # the caller's matrix is left as it is
+    return X
 
 
 def check_classes(classes):
@@ -37,7 +67,8 @@ def class_weight_factors(class_weight, classes, counts):
 
     Parameters
     ----------
-    class_weight : dict, "balanced" or None
+    class_weight : dict, "balanced", ndarray of shape (k,) or None
+        An array is taken as the factors themselves (those of a fit).
     classes : ndarray of shape (k,)
         The sorted labels.
     counts : ndarray of shape (k,)
@@ -45,6 +76,8 @@ def class_weight_factors(class_weight, classes, counts):
     """
     if class_weight is None:
         return None
+    if isinstance(class_weight, np.ndarray):
+        return class_weight
     # "balanced" needs the class counts only: they enter as the weights of the
     # distinct labels.
     factors = compute_class_weight(class_weight, classes=classes, y=classes,

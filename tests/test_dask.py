@@ -367,3 +367,21 @@ def test_same_safeguards_as_in_memory(synchronous):
     optimum = memory.objective(X * scale, y, sample_weight=w)
     assert abs(dask_fit.objective(X * scale, y, sample_weight=w) - optimum) <= (
         2e-6 * optimum)
+
+
+def test_predictions_refuse_non_finite_input(synchronous):
+    """Dask predict, decision_function and score returned labels for NaN and inf
+    rows, where the in-memory path raises."""
+    X, y = make_problem(n=40, d=3, k=3, seed=13)
+    model = LinearMulticlassSVM(C=1e-2, n_threads=1).fit(X, y)
+    for value in (np.nan, np.inf):
+        X_bad = X.copy()
+        X_bad[5, 1] = value
+        Xd = da.from_array(X_bad, chunks=(20, 3))
+        with pytest.raises(ValueError, match="NaN|infinity"):
+            model.predict(X_bad)
+        for method in ("predict", "decision_function"):
+            with pytest.raises(ValueError, match="NaN or infinity"):
+                getattr(model, method)(Xd).compute()
+        with pytest.raises(ValueError, match="NaN or infinity"):
+            model.score(Xd, y).compute()

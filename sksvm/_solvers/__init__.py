@@ -21,9 +21,12 @@ _PROTOCOL_ARGUMENTS = {"objective", "start", "tol", "max_iter", "random_state",
 
 
 def solver_options(name):
-    """The names of the options that solver ``name`` accepts."""
-    parameters = inspect.signature(SOLVERS[name].solve).parameters
-    return sorted(set(parameters) - _PROTOCOL_ARGUMENTS)
+    """The names of the options that solver ``name`` accepts (None: any, for a
+    ``solve`` that takes ``**options``)."""
+    parameters = inspect.signature(SOLVERS[name].solve).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return sorted({p.name for p in parameters} - _PROTOCOL_ARGUMENTS)
 
 
 def choose_solver(solver, objective):
@@ -59,11 +62,12 @@ def solve(name, objective, start, *, tol, max_iter, random_state, verbose,
                 f"solver={name!r} does not support {objective.input_kind}: it needs "
                 f"{capability.replace('_', ' ')}. Use solver='lbfgs' (or 'auto').")
     options = dict(options or {})
-    unknown = sorted(set(options) - set(solver_options(name)))
+    accepted = solver_options(name)
+    unknown = [] if accepted is None else sorted(set(options) - set(accepted))
     if unknown:
         raise ValueError(
             f"Unknown solver_options {unknown} for solver={name!r}; it accepts "
-            f"{solver_options(name) or 'none'}.")
+            f"{accepted or 'none'}.")
     return module.solve(objective, start, tol=tol, max_iter=max_iter,
                         random_state=random_state, verbose=verbose, **options)
 
