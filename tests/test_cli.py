@@ -1,14 +1,19 @@
 """The ``sksvm`` command line, on small files written here.
 
-The main paths run end to end in subprocesses (``python -m sksvm`` and the console
-script): exit status, stdout, stderr. Each subprocess pays the package's import
-time, so variations of them (more error cases, other file layouts) call the same
-entry point, ``sksvm.cli.main``, in process. Fits use one thread (fastest on tiny
-data).
+Each behaviour runs end to end through the installed console script (``sksvm``, in
+a subprocess): exit status, stdout, stderr, files written. Each subprocess pays the
+package's import time, so variations of them (more error cases, other file
+layouts) call the same entry point, ``sksvm.cli.main``, in process. Results are
+compared with the Python API (and scikit-learn) on the same data. Fits use one
+thread (fastest on tiny data) and a fixed seed.
 """
 
+import bz2
+import contextlib
 import csv
+import gzip
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -16,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import dump_svmlight_file
 
 from sksvm import LinearMulticlassSVM
@@ -24,16 +29,39 @@ from sksvm import LinearMulticlassSVM
 from conftest import make_problem
 
 C = 1e-2
-FIT_ARGS = ["--C", str(C), "--threads", "1"]
+SEED = 0
+FIT_ARGS = ["--C", str(C), "--threads", "1", "--random-state", str(SEED)]
 
 
-def run(*args, cwd, env=None, expect_ok=True):
-    """``python -m sksvm ARGS``; returns the CompletedProcess."""
+def reference_model(**params):
+    """The Python API's model for FIT_ARGS (plus ``params``)."""
+    return LinearMulticlassSVM(**{"C": C, "n_threads": 1, "random_state": SEED,
+                                  **params})
+
+
+def sksvm_script():
+    """The installed ``sksvm`` console script: next to this Python, else on PATH."""
+    return (shutil.which("sksvm", path=os.path.dirname(sys.executable))
+            or shutil.which("sksvm"))
+
+
+def run(*args, cwd, env=None, expect_ok=True, stdin=None):
+    """``sksvm ARGS`` (the console script); returns the CompletedProcess.
+
+    ``env`` entries are added to the environment (``PYTHONPATH`` is prepended to
+    the current one); ``stdin`` is a file to read standard input from.
+    """
+    script = sksvm_script()
+    assert script is not None, "the sksvm console script is not installed"
     full_env = dict(os.environ)
-    full_env.update(env or {})
-    result = subprocess.run([sys.executable, "-m", "sksvm", *map(str, args)],
-                            cwd=cwd, env=full_env, capture_output=True, text=True,
-                            timeout=300)
+    for name, value in (env or {}).items():
+        if name == "PYTHONPATH" and os.environ.get(name):
+            value = value + os.pathsep + os.environ[name]
+        full_env[name] = value
+    with open(stdin, "rb") if stdin else contextlib.nullcontext() as handle:
+        result = subprocess.run([script, *map(str, args)], cwd=cwd, env=full_env,
+                                stdin=handle if stdin else subprocess.DEVNULL,
+                                capture_output=True, text=True, timeout=300)
     if expect_ok:
         assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr
@@ -91,7 +119,7 @@ def trained(problem, tmp_path_factory):
 
 def test_train_then_predict_svmlight(problem, trained):
     X, y = problem
-    expected = LinearMulticlassSVM(C=C, n_threads=1).fit(X, y).predict(X)
+    expected = reference_model().fit(X, y).predict(X)
 
     to_file = run("predict", "train.svm", "model.skops", "-o", "pred.txt", cwd=trained)
     predictions = (trained / "pred.txt").read_text().split()
@@ -113,7 +141,7 @@ def test_saved_model_loads_in_python(problem, trained):
     untrusted = sio.get_untrusted_types(file=str(path))
     assert untrusted == ["sksvm._estimator.LinearMulticlassSVM"]
     model = sio.load(str(path), trusted=untrusted)
-    reference = LinearMulticlassSVM(C=C, n_threads=1).fit(X, y)
+    reference = reference_model().fit(X, y)
     assert_array_equal(model.classes_, reference.classes_)
     np.testing.assert_allclose(model.coef_, reference.coef_, rtol=1e-12, atol=1e-12)
     assert model.C == C
@@ -130,7 +158,7 @@ def test_svmlight_fewer_features_are_zeros_more_are_an_error(problem, trained,
                                     "narrow.txt", cwd=trained, capsys=capsys,
                                     monkeypatch=monkeypatch)
     assert status == 0 and out.startswith("accuracy:")
-    expected = LinearMulticlassSVM(C=C, n_threads=1).fit(X, y).predict(narrow)
+    expected = reference_model().fit(X, y).predict(narrow)
     assert_array_equal(np.loadtxt(trained / "narrow.txt", dtype=int), expected)
 
     wide = np.hstack([X, np.ones((len(y), 2))])
@@ -155,7 +183,7 @@ def test_zero_based_svmlight_is_read_consistently(tmp_path, capsys, monkeypatch)
         status, _, err = run_in_process(*args, cwd=tmp_path, capsys=capsys,
                                         monkeypatch=monkeypatch)
         assert status == 0, err
-    expected = LinearMulticlassSVM(C=C, n_threads=1).fit(X, y).predict(X_test)
+    expected = reference_model().fit(X, y).predict(X_test)
     assert_array_equal(np.loadtxt(tmp_path / "pred.txt", dtype=int), expected)
 
 
@@ -178,7 +206,7 @@ def test_csv_with_header_string_labels_and_unlabeled_predict(problem, tmp_path,
     assert verbose.stdout == ""
 
     result = run("predict", "new.csv", "model.skops", cwd=tmp_path)
-    expected = LinearMulticlassSVM(C=C, n_threads=1).fit(X, names[y]).predict(X[:5])
+    expected = reference_model().fit(X, names[y]).predict(X[:5])
     assert result.stdout.split() == expected.tolist()
     assert "accuracy" not in result.stdout + result.stderr
 
@@ -188,20 +216,24 @@ def test_csv_with_header_string_labels_and_unlabeled_predict(problem, tmp_path,
     assert status == 0 and out.startswith("accuracy: ")
 
 
-def test_console_script_and_options(problem, tmp_path):
-    script = Path(sys.executable).with_name("sksvm")
-    if not script.exists():
-        pytest.skip("the sksvm console script is not installed next to python")
+def test_console_script_is_installed_and_matches_python_m(tmp_path):
+    assert sksvm_script() is not None, "the sksvm console script is not installed"
+    version = run("--version", cwd=tmp_path).stdout
+    module = subprocess.run([sys.executable, "-m", "sksvm", "--version"],
+                            capture_output=True, text=True, timeout=300)
+    assert module.returncode == 0 and module.stdout == version
+    assert version.startswith("sksvm ")
+
+
+def test_estimator_options(problem, tmp_path):
     X, y = problem
     with open(tmp_path / "data.csv", "w") as handle:
         for row, label in zip(X, y):
             handle.write(",".join(map(repr, [*row.tolist(), int(label)])) + "\n")
-    result = subprocess.run(
-        [str(script), "train", "data.csv", "-o", "m.skops", "--label-column", "-1",
-         "--loss", "squared_hinge", "--solver", "subgradient", "--margin", "2",
-         "--no-intercept", "--max-iter", "50", "--tol", "1e-9", *FIT_ARGS],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
+    result = run("train", "data.csv", "-o", "m.skops", "--label-column", "-1",
+                 "--loss", "squared_hinge", "--solver", "subgradient", "--margin", "2",
+                 "--no-intercept", "--max-iter", "50", "--tol", "1e-9", *FIT_ARGS,
+                 cwd=tmp_path)
     # 50 epochs do not meet tol=1e-9: reported as one warning line, still success.
     assert result.stderr.startswith("sksvm: warning:")
     assert len(result.stderr.strip().splitlines()) == 1
@@ -348,7 +380,7 @@ def test_csv_header_and_labels(tmp_path):
 
     path = tmp_path / "data.csv"
     path.write_text("cat,1.5,2\ndog,0.5,1\n")  # string labels, no header
-    data = read_data(str(path))
+    data = read_data(str(path), label_column="0")
     assert data.X.shape == (2, 2) and data.y.tolist() == ["cat", "dog"]
     assert data.layout == {"format": "csv", "label_column": 0}
 
@@ -360,6 +392,6 @@ def test_csv_header_and_labels(tmp_path):
     data = read_data(str(path), label_column="target", n_features=2)
     assert data.y is None and data.X.tolist() == [[1.0, 2.0]]
 
-    path.write_text("1,nan,0\n")
-    with pytest.raises(DataError, match="finite"):
-        read_data(str(path))
+    path.write_text("0,1,0\n1,nan,0\n")
+    with pytest.raises(DataError, match=r"data.csv:2: features must be finite"):
+        read_data(str(path), label_column="-1")
