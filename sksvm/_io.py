@@ -410,16 +410,17 @@ def _locate_csv_error(source, header, column, exc):
 def csv_header(records):
     """The first record as a header (its stripped fields), or None when it is data.
 
-    The first record is a header when it has a field that is not a number and
+    The first record is a header when
 
-    - some column has such a field first and numbers below it (feature names over
-      numeric features), or
+    - some column has a field that is not a number first and numbers below it
+      (feature names over numeric features), or
     - its fields that are not numbers do not occur again in their columns (they
-      are names, not values) and either one of them is a label column name
-      (label, class, target, y) or its numbers are the column numbers 0, 1, ...
-      or 1, 2, ... in order (as pandas writes the names of unnamed columns).
-
-    A header with numeric names over string labels is thus told from data.
+      are names, not values), and one of them is a label column name (label,
+      class, target, y) or its numbers are 0, 1, 2, ... in order (pandas' names of
+      unnamed columns, as in ``label,0,1,2`` over string labels), or
+    - all its fields are 0, 1, 2, ... in order, and it has at least 4 fields or a
+      number below it is not an integer (pandas' header of an unnamed numeric
+      table, which a sample is unlikely to equal).
 
     Parameters
     ----------
@@ -431,10 +432,15 @@ def csv_header(records):
     list of str or None
     """
     first = [field.strip() for field in records[0][1]]
-    texts = [j for j, field in enumerate(first) if not _is_number(field)]
-    if not texts:
-        return None
     below = [[field.strip() for field in row] for _, row in records[1:]]
+    texts = [j for j, field in enumerate(first) if not _is_number(field)]
+    numbers = [field for field in first if _is_number(field)]
+    if not texts:
+        if _are_column_numbers(first) and (
+                len(first) >= 4 or not all(_is_int(field)
+                                           for row in below for field in row)):
+            return first
+        return None
 
     def column(j):
         return [row[j] for row in below if j < len(row)]
@@ -444,14 +450,15 @@ def csv_header(records):
         return first
     if any(first[j] in column(j) for j in texts):
         return None
-    numbers = [field for field in first if _is_number(field)]
-    if any(first[j].lower() in LABEL_COLUMN_NAMES for j in texts):
+    if (any(first[j].lower() in LABEL_COLUMN_NAMES for j in texts)
+            or _are_column_numbers(numbers)):
         return first
-    if all(_is_int(field) for field in numbers):
-        values = [int(field) for field in numbers]
-        if values in (list(range(len(values))), list(range(1, len(values) + 1))):
-            return first
     return None
+
+
+def _are_column_numbers(fields):
+    """Whether ``fields`` are "0", "1", "2", ... in order."""
+    return fields == [str(j) for j in range(len(fields))]
 
 
 def _label_position(name, header, n_columns, label_column, n_features):

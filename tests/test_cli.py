@@ -559,6 +559,10 @@ def test_csv_byte_order_mark_is_not_part_of_the_first_name(string_label_table,
     ("cat,0.5,1\ndog,1.5,2\n", False),                      # data
     ("cat,0,1\ncat,1.5,2\n", False),                        # 'cat' occurs again
     ("label,a,b\n", True),                                  # a header alone
+    ("0,1,2,3\n1,0.5,1,2\n0,1.5,2,3\n", True),              # pandas, all numeric
+    ("0,1,2\n1,0.5,1\n0,1.5,2\n", True),                    # ... non-integer data
+    ("0,1,2\n1,5,1\n0,1,2\n", False),                       # ... or a sample?
+    ("species,1,2\ncat,0.5,1\ndog,1.5,2\n", False),         # 1, 2: not pandas' names
 ])
 def test_csv_header_detection(text, is_header):
     from sksvm._io import csv_header
