@@ -336,7 +336,8 @@ def _read_csv(source, label_column, n_features):
                                quotechar='"', skiprows=int(header is not None),
                                converters=converters, ndmin=2)
     except ValueError as exc:
-        raise DataError(_locate_csv_error(source, header, column, exc)) from None
+        raise DataError(_locate_csv_error(source, header, column, guessed,
+                                          exc)) from None
     if column is None:
         X, labels = table, None
     else:
@@ -379,11 +380,12 @@ def _line_of_row(source, header, row):
     return "?"
 
 
-def _locate_csv_error(source, header, column, exc):
+def _locate_csv_error(source, header, column, guessed, exc):
     """The first malformed line, described; ``exc`` is the fast reader's error.
 
     Only called when the fast reader failed: it reads the file again, one line at
-    a time.
+    a time. When the label column was guessed, a text field elsewhere may be the
+    real labels: the message then says how to name them.
     """
     name = source.name
     with source.open_text() as handle:
@@ -402,8 +404,14 @@ def _locate_csv_error(source, header, column, exc):
                     if not field.strip():
                         return f"{name}:{number}: malformed CSV line: the label is empty"
                 elif not _is_number(field):
+                    hint = ""
+                    if guessed:
+                        hint = (f" (the labels were guessed to be in "
+                                f"{_column_name(header, column)}, as no column is "
+                                "named label, class, target or y; if this column "
+                                "holds them, name it with --label-column)")
                     return (f"{name}:{number}: malformed CSV line: {field!r} in "
-                            f"{_column_name(header, j)} is not a number")
+                            f"{_column_name(header, j)} is not a number{hint}")
     return f"{name}: malformed CSV file: {exc}"
 
 

@@ -589,6 +589,12 @@ def test_csv_reader_details(tmp_path):
     path.write_text("y,x1,x2\n1,2,3\n2,3,4,5\n")
     with pytest.raises(DataError, match=r"data.csv:3: malformed CSV line: 4 fields"):
         read_data(str(path))
+    # Labels in an unnamed column: the message says the first column was guessed.
+    path.write_text("a,b,species\n1.5,2,cat\n2.5,3,dog\n")
+    with pytest.raises(DataError, match=r"data.csv:2: malformed CSV line: 'cat' in "
+                                        r"column 3 \('species'\) is not a number \(the "
+                                        r"labels were guessed .*--label-column\)"):
+        read_data(str(path))
 
 
 # -- compressed files and standard input ---------------------------------------------
