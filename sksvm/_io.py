@@ -342,7 +342,7 @@ def _read_csv(source, label_column, n_features):
         X, labels = table, None
     else:
         if "" in label_codes:
-            raise DataError(_locate_csv_error(source, header, column, None))
+            raise DataError(_locate_csv_error(source, header, column, guessed, None))
         distinct = _parse_labels(list(label_codes))
         labels = distinct[table[:, column].astype(np.intp)]
         X = np.delete(table, column, axis=1)
