@@ -19,6 +19,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._defaults import CLASS_WEIGHT_OPTIONS, DEFAULTS, LOSSES
+from ._defaults import SOLVERS as SOLVER_NAMES
 from ._objective import MulticlassSVMObjective
 from ._solvers import Start, choose_solver, solve
 from ._solvers.subgradient import partial_fit_epoch
@@ -205,14 +207,14 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
 
     _parameter_constraints = {
         "C": [Interval(Real, 0, None, closed="neither")],
-        "loss": [StrOptions({"hinge", "squared_hinge"})],
+        "loss": [StrOptions(set(LOSSES))],
         "margin": [Interval(Real, 0, None, closed="neither")],
-        "solver": [StrOptions({"auto", "lbfgs", "subgradient", "dual_cd"})],
+        "solver": [StrOptions(set(SOLVER_NAMES))],
         "fit_intercept": ["boolean"],
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "class_weight": [dict, StrOptions(set(CLASS_WEIGHT_OPTIONS)), None],
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -220,10 +222,15 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         "solver_options": [dict, None],
     }
 
-    def __init__(self, C=1e-4, *, loss="hinge", margin=1.0, solver="auto",
-                 fit_intercept=True, tol=1e-3, max_iter=10000, batch_size=None,
-                 class_weight=None, warm_start=False, random_state=None, verbose=0,
-                 n_threads=None, solver_options=None):
+    def __init__(self, C=DEFAULTS["C"], *, loss=DEFAULTS["loss"],
+                 margin=DEFAULTS["margin"], solver=DEFAULTS["solver"],
+                 fit_intercept=DEFAULTS["fit_intercept"], tol=DEFAULTS["tol"],
+                 max_iter=DEFAULTS["max_iter"], batch_size=DEFAULTS["batch_size"],
+                 class_weight=DEFAULTS["class_weight"],
+                 warm_start=DEFAULTS["warm_start"],
+                 random_state=DEFAULTS["random_state"], verbose=DEFAULTS["verbose"],
+                 n_threads=DEFAULTS["n_threads"],
+                 solver_options=DEFAULTS["solver_options"]):
         self.C = C
         self.loss = loss
         self.margin = margin

@@ -1,12 +1,15 @@
 """Data and model files for the command line.
 
 Data files are svmlight/libsvm text (as liblinear's ``train`` and ``predict`` read)
-or CSV with a label column. Models are skops files, loaded without executing code
-from the file: only sksvm's own model types are trusted beyond skops' defaults.
+or CSV with a label column, plain or compressed (``.gz``, ``.bz2``), or standard
+input (``-``). Models are skops files, loaded without executing code from the
+file: only sksvm's own model types are trusted beyond skops' defaults.
 """
 
 import csv
+import io
 import os
+import sys
 import zipfile
 
 import numpy as np
@@ -14,6 +17,13 @@ import scipy.sparse as sp
 
 LABEL_COLUMN_NAMES = ("label", "labels", "class", "target", "y")
 SVMLIGHT_SUFFIXES = (".svm", ".svmlight", ".libsvm", ".txt", ".t", ".scale")
+COMPRESSION_SUFFIXES = (".gz", ".bz2")
+STDIN = "-"
+#: Rows read to decide whether a CSV file has a header.
+HEADER_SAMPLE_ROWS = 100
+#: A label column that was guessed (not named) is refused when its number of
+#: distinct values exceeds this fraction of the samples.
+GUESSED_LABEL_MAX_DISTINCT_FRACTION = 0.1
 
 
 class DataError(Exception):
@@ -42,15 +52,80 @@ class Dataset:
         return self.X.shape[1]
 
 
+# -- sources -------------------------------------------------------------------------
+def strip_compression_suffix(path):
+    """``path`` without a trailing ``.gz`` or ``.bz2``."""
+    for suffix in COMPRESSION_SUFFIXES:
+        if str(path).lower().endswith(suffix):
+            return str(path)[:-len(suffix)]
+    return str(path)
+
+
+class DataSource:
+    """A data file, compressed or not, or standard input; it can be opened again.
+
+    Standard input is read once, into memory, so that the format can be detected
+    before the data are parsed.
+    """
+
+    def __init__(self, path):
+        self.path = str(path)
+        if self.path == STDIN:
+            self.name = "<stdin>"
+            self._content = sys.stdin.buffer.read()
+            return
+        self.name = self.path
+        self._content = None
+        if not os.path.exists(self.path):
+            raise DataError(f"cannot read {self.path}: no such file")
+        if os.path.isdir(self.path):
+            raise DataError(f"cannot read {self.path}: it is a directory")
+
+    @property
+    def suffix_name(self):
+        """The name whose suffix tells the format: without compression suffix."""
+        return "" if self._content is not None else strip_compression_suffix(self.path)
+
+    def open_binary(self):
+        """A new binary stream of the (decompressed) content."""
+        if self._content is not None:
+            return io.BytesIO(self._content)
+        lower = self.path.lower()
+        try:
+            if lower.endswith(".gz"):
+                import gzip
+                return gzip.open(self.path, "rb")
+            if lower.endswith(".bz2"):
+                import bz2
+                return bz2.open(self.path, "rb")
+            return open(self.path, "rb")
+        except OSError as exc:
+            raise DataError(f"cannot read {self.name}: {exc.strerror or exc}") from None
+
+    def open_text(self):
+        """A new text stream (UTF-8; a leading byte order mark is dropped)."""
+        return io.TextIOWrapper(self.open_binary(), encoding="utf-8-sig", newline="")
+
+
 # -- format detection ----------------------------------------------------------------
-def detect_format(path):
-    """``"csv"`` or ``"svmlight"``, from the suffix or else the first data line."""
-    lower = str(path).lower()
+def detect_format(source):
+    """``"csv"`` or ``"svmlight"``, from the suffix or else the first data line.
+
+    Parameters
+    ----------
+    source : DataSource
+        The data; a compression suffix (``.gz``, ``.bz2``) is looked through.
+
+    Returns
+    -------
+    str
+    """
+    lower = source.suffix_name.lower()
     if lower.endswith(".csv"):
         return "csv"
     if lower.endswith(SVMLIGHT_SUFFIXES):
         return "svmlight"
-    with _open_text(path) as handle:
+    with source.open_text() as handle:
         for line in handle:
             line = line.split("#", 1)[0].strip()
             if not line:
@@ -66,7 +141,8 @@ def read_data(path, fmt="auto", *, zero_based=None, label_column=None,
     Parameters
     ----------
     path : str
-        The file.
+        The file; ``.gz`` and ``.bz2`` files are decompressed, and ``"-"`` reads
+        standard input.
     fmt : {"auto", "svmlight", "csv"}
         The format; ``"auto"`` looks at the suffix and then the content.
     zero_based : bool or None
@@ -74,7 +150,9 @@ def read_data(path, fmt="auto", *, zero_based=None, label_column=None,
         scikit-learn does: 0-based if index 0 occurs, else 1-based (liblinear).
     label_column : str, int or None
         CSV only: the label column's name or position (negative counts from the
-        end). None picks a column named label/class/target/y, else the first.
+        end). None picks a column named label/class/target/y, else guesses the
+        first, and refuses the guess when its values do not look like class
+        labels (see :func:`guessed_label_problem`).
     n_features : int or None
         The number of features a model expects. svmlight files with fewer are
         padded with zero columns (absent features are zeros); CSV files must
@@ -84,66 +162,63 @@ def read_data(path, fmt="auto", *, zero_based=None, label_column=None,
     -------
     Dataset
     """
-    if not os.path.exists(path):
-        raise DataError(f"cannot read {path}: no such file")
-    if os.path.isdir(path):
-        raise DataError(f"cannot read {path}: it is a directory")
-    if fmt == "auto":
-        fmt = detect_format(path)
-    if fmt == "svmlight":
-        return _read_svmlight(path, zero_based, n_features)
-    if fmt == "csv":
-        return _read_csv(path, label_column, n_features)
+    source = DataSource(path)
+    try:
+        if fmt == "auto":
+            fmt = detect_format(source)
+        if fmt == "svmlight":
+            return _read_svmlight(source, zero_based, n_features)
+        if fmt == "csv":
+            return _read_csv(source, label_column, n_features)
+    except UnicodeDecodeError:
+        raise DataError(f"{source.name}: not a UTF-8 text file (expected svmlight "
+                        "or CSV text, optionally .gz or .bz2 compressed)") from None
+    except (OSError, EOFError) as exc:  # also damaged compressed files
+        raise DataError(f"cannot read {source.name}: "
+                        f"{getattr(exc, 'strerror', None) or exc}") from None
     raise DataError(f"unknown data format {fmt!r}")
 
 
-def _open_text(path):
-    try:
-        return open(path, encoding="utf-8", newline="")
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
-
-
 # -- svmlight ------------------------------------------------------------------------
-def _read_svmlight(path, zero_based, n_features):
+def _read_svmlight(source, zero_based, n_features):
     from sklearn.datasets import load_svmlight_file
 
+    name = source.name
     try:
         # Read the indices as they are written; the base is decided below.
-        X, y, _ = load_svmlight_file(path, zero_based=True, query_id=True,
-                                     dtype=np.float64)
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DataError(_locate_svmlight_error(path, exc)) from None
+        with source.open_binary() as handle:
+            X, y, _ = load_svmlight_file(handle, zero_based=True, query_id=True,
+                                         dtype=np.float64)
+    except ValueError as exc:  # including UnicodeDecodeError
+        raise DataError(_locate_svmlight_error(source, exc)) from None
     X = sp.csr_matrix(X)
     has_index_zero = X.nnz > 0 and X.indices.min() == 0
     if zero_based is None:
         zero_based = bool(has_index_zero)
     if not zero_based:
         if has_index_zero:
-            line = _first_line_with_index_zero(path)
+            line = _first_line_with_index_zero(source)
             raise DataError(
-                f"{path}:{line}: feature index 0, but indices are 1-based here (the "
+                f"{name}:{line}: feature index 0, but indices are 1-based here (the "
                 "model was trained on a file with 1-based indices, as liblinear "
                 "writes them)")
         X = X[:, 1:] if X.shape[1] > 0 else X
     if n_features is not None:
         if X.shape[1] > n_features:
             raise DataError(
-                f"{path} has features up to number {X.shape[1]} but the model was "
+                f"{name} has features up to number {X.shape[1]} but the model was "
                 f"trained on {n_features} features")
         if X.shape[1] < n_features:
             X = sp.csr_matrix((X.data, X.indices, X.indptr),
                               shape=(X.shape[0], n_features))
     if X.shape[0] == 0:
-        raise DataError(f"{path} holds no samples")
+        raise DataError(f"{name} holds no samples")
     X.sort_indices()
     return Dataset(X, y, {"format": "svmlight", "zero_based": bool(zero_based)})
 
 
-def _first_line_with_index_zero(path):
-    with _open_text(path) as handle:
+def _first_line_with_index_zero(source):
+    with source.open_text() as handle:
         for number, line in enumerate(handle, start=1):
             if any(token.startswith("0:")
                    for token in line.split("#", 1)[0].split()[1:]):
@@ -151,17 +226,18 @@ def _first_line_with_index_zero(path):
     return "?"
 
 
-def _locate_svmlight_error(path, exc):
+def _locate_svmlight_error(source, exc):
     """The first malformed line, described; ``exc`` is the loader's error."""
     try:
-        with _open_text(path) as handle:
+        with source.open_text() as handle:
             for number, line in enumerate(handle, start=1):
                 problem = _svmlight_line_problem(line)
                 if problem:
-                    return f"{path}:{number}: malformed svmlight line: {problem}"
+                    return (f"{source.name}:{number}: malformed svmlight line: "
+                            f"{problem}")
     except UnicodeDecodeError:
-        return f"{path}: not a text file (svmlight format expected)"
-    return f"{path}: malformed svmlight file: {exc}"
+        return f"{source.name}: not a text file (svmlight format expected)"
+    return f"{source.name}: malformed svmlight file: {exc}"
 
 
 def _svmlight_line_problem(line):
@@ -200,101 +276,252 @@ def _is_number(text):
     return True
 
 
-def _read_csv(path, label_column, n_features):
-    with _open_text(path) as handle:
-        try:
-            rows = [(number, row) for number, row in enumerate(csv.reader(handle), 1)
-                    if row and any(field.strip() for field in row)]
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise DataError(f"{path}: not a readable CSV file: {exc}") from None
-    if not rows:
-        raise DataError(f"{path} holds no samples")
-    header = _csv_header(rows)
-    if header is not None:
-        rows = rows[1:]
-        if not rows:
-            raise DataError(f"{path} holds no samples (only a header)")
-    n_columns = len(rows[0][1])
-    for number, row in rows:
-        if len(row) != n_columns:
-            raise DataError(f"{path}:{number}: malformed CSV line: {len(row)} fields, "
-                            f"expected {n_columns} like the first line")
-
-    column = _label_position(path, header, n_columns, label_column, n_features)
-    labels = None
-    if column is not None:
-        labels = _parse_labels([row[column].strip() for _, row in rows])
-    feature_columns = [j for j in range(n_columns) if j != column]
-    if n_features is not None and len(feature_columns) != n_features:
-        raise DataError(f"{path} has {len(feature_columns)} feature columns but the "
-                        f"model was trained on {n_features} features")
-    X = np.empty((len(rows), len(feature_columns)))
-    for i, (number, row) in enumerate(rows):
-        for out, j in enumerate(feature_columns):
-            try:
-                X[i, out] = float(row[j])
-            except ValueError:
-                name = header[j] if header is not None else f"column {j + 1}"
-                raise DataError(f"{path}:{number}: malformed CSV line: {row[j]!r} in "
-                                f"{name} is not a number") from None
-    if not np.all(np.isfinite(X)):
-        bad = int(np.argwhere(~np.isfinite(X))[0, 0])
-        raise DataError(f"{path}:{rows[bad][0]}: features must be finite numbers")
-    layout = {"format": "csv",
-              "label_column": None if column is None else
-              (header[column] if header is not None else column)}
-    return Dataset(X, labels, layout)
-
-
-def _csv_header(rows):
-    """The first row as a header, or None when it is data.
-
-    The first row is a header when it has more non-numeric fields than the second
-    (labels may be non-numeric, features never are), or, alone, when none of its
-    fields is a number.
-    """
-    first = [field.strip() for field in rows[0][1]]
-    text_first = sum(not _is_number(field) for field in first)
-    if len(rows) == 1:
-        return first if text_first == len(first) else None
-    text_second = sum(not _is_number(field) for field in rows[1][1])
-    return first if text_first > text_second else None
-
-
-def _label_position(path, header, n_columns, label_column, n_features):
-    """Index of the label column, or None when the file has no labels."""
-    if label_column is not None:
-        if isinstance(label_column, str) and not _is_int(label_column):
-            if header is None or label_column not in header:
-                if n_features is not None and n_columns == n_features:
-                    return None  # an unlabeled file for prediction
-                raise DataError(f"{path} has no column named {label_column!r}")
-            return header.index(label_column)
-        position = int(label_column)
-        if n_features is not None and n_columns == n_features:
-            return None
-        if not -n_columns <= position < n_columns:
-            raise DataError(f"{path} has {n_columns} columns; label column "
-                            f"{position} does not exist")
-        return position % n_columns
-    if header is not None:
-        for j, name in enumerate(header):
-            if name.lower() in LABEL_COLUMN_NAMES:
-                return j
-    if n_features is not None and n_columns == n_features:
-        return None
-    if n_columns < 2:
-        raise DataError(f"{path} has one column; a CSV needs a label column and at "
-                        "least one feature column")
-    return 0
-
-
 def _is_int(text):
     try:
         int(text)
     except (TypeError, ValueError):
         return False
     return True
+
+
+def _nonblank_lines(handle):
+    """``(line number, line)`` of each line of ``handle`` that is not blank."""
+    for number, line in enumerate(handle, start=1):
+        if line.strip():
+            yield number, line
+
+
+def _csv_records(handle, limit=None):
+    """``(line number, fields)`` of the non-blank lines, at most ``limit`` of them."""
+    records = []
+    for number, line in _nonblank_lines(handle):
+        if limit is not None and len(records) == limit:
+            break
+        records.append((number, next(csv.reader([line]))))
+    return records
+
+
+def _read_csv(source, label_column, n_features):
+    """Read a CSV file with numpy's parser; rescan it to locate a malformed line."""
+    name = source.name
+    try:
+        with source.open_text() as handle:
+            sample = _csv_records(handle, limit=HEADER_SAMPLE_ROWS)
+    except csv.Error as exc:
+        raise DataError(f"{name}: not a readable CSV file: {exc}") from None
+    if not sample:
+        raise DataError(f"{name} holds no samples")
+    header = csv_header(sample)
+    if header is not None and len(sample) == 1:
+        raise DataError(f"{name} holds no samples (only a header)")
+    n_columns = len(sample[1 if header is not None else 0][1])
+    column, guessed = _label_position(name, header, n_columns, label_column,
+                                      n_features)
+    n_feature_columns = n_columns - (column is not None)
+    if n_features is not None and n_feature_columns != n_features:
+        raise DataError(f"{name} has {n_feature_columns} feature columns but the "
+                        f"model was trained on {n_features} features")
+
+    # Labels pass through a converter that numbers each distinct label text; they
+    # are parsed (integers, numbers or strings) once per distinct value.
+    label_codes = {}
+    converters = None
+    if column is not None:
+        converters = {column: lambda text: label_codes.setdefault(text.strip(),
+                                                                   len(label_codes))}
+    try:
+        with source.open_text() as handle:
+            table = np.loadtxt((line for _, line in _nonblank_lines(handle)),
+                               dtype=np.float64, delimiter=",", comments=None,
+                               quotechar='"', skiprows=int(header is not None),
+                               converters=converters, ndmin=2)
+    except ValueError as exc:
+        raise DataError(_locate_csv_error(source, header, column, guessed,
+                                          exc)) from None
+    if column is None:
+        X, labels = table, None
+    else:
+        if "" in label_codes:
+            raise DataError(_locate_csv_error(source, header, column, guessed, None))
+        distinct = _parse_labels(list(label_codes))
+        labels = distinct[table[:, column].astype(np.intp)]
+        X = np.delete(table, column, axis=1)
+        del table
+        problem = guessed_label_problem(labels) if guessed else None
+        if problem:
+            raise DataError(
+                f"{name}: no column is named or marked as the label, and the first, "
+                f"{_column_name(header, column)}, {problem}: it looks like a feature, "
+                "not class labels. Name the label column with --label-column NAME "
+                "or POSITION (-1 for the last), or call it label, class, target or "
+                "y in the header")
+    if not np.all(np.isfinite(X)):
+        bad = int(np.argwhere(~np.isfinite(X))[0, 0])
+        raise DataError(f"{name}:{_line_of_row(source, header, bad)}: features must "
+                        "be finite numbers")
+    layout = {"format": "csv",
+              "label_column": None if column is None else
+              (header[column] if header is not None else column)}
+    return Dataset(X, labels, layout)
+
+
+def _column_name(header, column):
+    if header is not None:
+        return f"column {column + 1} ({header[column]!r})"
+    return f"column {column + 1}"
+
+
+def _line_of_row(source, header, row):
+    """The line number of data row ``row`` (0-based, after any header)."""
+    with source.open_text() as handle:
+        for position, (number, _) in enumerate(_nonblank_lines(handle)):
+            if position == row + (header is not None):
+                return number
+    return "?"
+
+
+def _locate_csv_error(source, header, column, guessed, exc):
+    """The first malformed line, described; ``exc`` is the fast reader's error.
+
+    Only called when the fast reader failed: it reads the file again, one line at
+    a time. When the label column was guessed, a text field elsewhere may be the
+    real labels: the message then says how to name them.
+    """
+    name = source.name
+    with source.open_text() as handle:
+        records = iter(_csv_records(handle))
+        if header is not None:
+            next(records, None)
+        n_columns = None
+        for number, row in records:
+            if n_columns is None:
+                n_columns = len(row)
+            if len(row) != n_columns:
+                return (f"{name}:{number}: malformed CSV line: {len(row)} fields, "
+                        f"expected {n_columns} like the first line")
+            for j, field in enumerate(row):
+                if j == column:
+                    if not field.strip():
+                        return f"{name}:{number}: malformed CSV line: the label is empty"
+                elif not _is_number(field):
+                    hint = ""
+                    if guessed:
+                        hint = (f" (the labels were guessed to be in "
+                                f"{_column_name(header, column)}, as no column is "
+                                "named label, class, target or y; if this column "
+                                "holds them, name it with --label-column)")
+                    return (f"{name}:{number}: malformed CSV line: {field!r} in "
+                            f"{_column_name(header, j)} is not a number{hint}")
+    return f"{name}: malformed CSV file: {exc}"
+
+
+def csv_header(records):
+    """The first record as a header (its stripped fields), or None when it is data.
+
+    The first record is a header when
+
+    - some column has a field that is not a number first and numbers below it
+      (feature names over numeric features), or
+    - its fields that are not numbers do not occur again in their columns (they
+      are names, not values), and one of them is a label column name (label,
+      class, target, y) or its numbers are 0, 1, 2, ... in order (pandas' names of
+      unnamed columns, as in ``label,0,1,2`` over string labels), or
+    - all its fields are 0, 1, 2, ... in order, and it has at least 4 fields or a
+      number below it is not an integer (pandas' header of an unnamed numeric
+      table, which a sample is unlikely to equal).
+
+    Parameters
+    ----------
+    records : list of (int, list of str)
+        The first records of the file, as (line number, fields).
+
+    Returns
+    -------
+    list of str or None
+    """
+    first = [field.strip() for field in records[0][1]]
+    below = [[field.strip() for field in row] for _, row in records[1:]]
+    texts = [j for j, field in enumerate(first) if not _is_number(field)]
+    numbers = [field for field in first if _is_number(field)]
+    if not texts:
+        if _are_column_numbers(first) and (
+                len(first) >= 4 or not all(_is_int(field)
+                                           for row in below for field in row)):
+            return first
+        return None
+
+    def column(j):
+        return [row[j] for row in below if j < len(row)]
+
+    if any(column(j) and all(_is_number(field) for field in column(j))
+           for j in texts):
+        return first
+    if any(first[j] in column(j) for j in texts):
+        return None
+    if (any(first[j].lower() in LABEL_COLUMN_NAMES for j in texts)
+            or _are_column_numbers(numbers)):
+        return first
+    return None
+
+
+def _are_column_numbers(fields):
+    """Whether ``fields`` are "0", "1", "2", ... in order."""
+    return fields == [str(j) for j in range(len(fields))]
+
+
+def _label_position(name, header, n_columns, label_column, n_features):
+    """The label column's index (or None when the file has no labels), and whether
+    it was guessed rather than named or marked."""
+    if label_column is not None:
+        if isinstance(label_column, str) and not _is_int(label_column):
+            if header is None or label_column not in header:
+                if n_features is not None and n_columns == n_features:
+                    return None, False  # an unlabeled file for prediction
+                raise DataError(f"{name} has no column named {label_column!r}")
+            return header.index(label_column), False
+        position = int(label_column)
+        if n_features is not None and n_columns == n_features:
+            return None, False
+        if not -n_columns <= position < n_columns:
+            raise DataError(f"{name} has {n_columns} columns; label column "
+                            f"{position} does not exist")
+        return position % n_columns, False
+    if header is not None:
+        for j, field in enumerate(header):
+            if field.lower() in LABEL_COLUMN_NAMES:
+                return j, False
+    if n_features is not None and n_columns == n_features:
+        return None, False
+    if n_columns < 2:
+        raise DataError(f"{name} has one column; a CSV needs a label column and at "
+                        "least one feature column")
+    return 0, True
+
+
+def guessed_label_problem(labels):
+    """Why a guessed label column does not look like class labels, or None.
+
+    A column is refused when it holds numbers that are not all integers (it looks
+    continuous), or when its distinct values are more than
+    ``GUESSED_LABEL_MAX_DISTINCT_FRACTION`` (10 %) of the samples.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n_samples,)
+        The column's values, parsed.
+
+    Returns
+    -------
+    str or None
+    """
+    if labels.dtype.kind == "f" and not np.all(np.isfinite(labels)
+                                               & (labels == np.round(labels))):
+        return "holds numbers that are not integers"
+    n_distinct = len(np.unique(labels))
+    if n_distinct > GUESSED_LABEL_MAX_DISTINCT_FRACTION * len(labels):
+        return (f"holds {n_distinct} distinct values in {len(labels)} rows (more "
+                f"than {GUESSED_LABEL_MAX_DISTINCT_FRACTION:.0%})")
+    return None
 
 
 def _parse_labels(fields):
@@ -331,21 +558,37 @@ def _import_skops():
     return skops.io
 
 
-def save_model(model, path, layout):
-    """Save a fitted estimator's parameters and fitted attributes with skops.
+def final_estimator(model):
+    """The model itself, or the last step of a scikit-learn Pipeline."""
+    return model[-1] if hasattr(model, "steps") and len(model.steps) else model
 
-    Only the constructor parameters and the public fitted attributes (``coef_``,
-    ``intercept_``, ``classes_``, ...) are written, plus ``layout``, the reading
-    decisions that ``predict`` repeats on its data.
-    """
+
+def _public_copy(estimator):
+    """A clone of a fitted estimator with its public fitted attributes only."""
     from sklearn.base import clone
 
-    sio = _import_skops()
-    saved = clone(model)
-    for name, value in vars(model).items():
+    copy = clone(estimator)
+    for name, value in vars(estimator).items():
         if name.endswith("_") and not name.startswith("_"):
-            setattr(saved, name, value)
+            setattr(copy, name, value)
+    return copy
+
+
+def save_model(model, path, layout):
+    """Save a fitted estimator, or a Pipeline ending in one, with skops.
+
+    Only the estimator's constructor parameters and public fitted attributes
+    (``coef_``, ``intercept_``, ``classes_``, ...) are written, plus ``layout``, the
+    reading decisions that ``predict`` repeats on its data. A Pipeline's other
+    steps (scalers) are written as they are.
+    """
+    from sklearn.pipeline import Pipeline
+
+    sio = _import_skops()
+    saved = _public_copy(final_estimator(model))
     saved._sksvm_data_layout = dict(layout)
+    if hasattr(model, "steps"):
+        saved = Pipeline(model.steps[:-1] + [(model.steps[-1][0], saved)])
     try:
         sio.dump(saved, path)
     except OSError as exc:
@@ -385,7 +628,7 @@ def load_model(path):
         model = sio.load(path, trusted=trusted)
     except Exception as exc:  # a damaged file: report it, whatever skops raised
         raise DataError(f"cannot load model {path}: {exc}") from None
-    estimator = model[-1] if isinstance(model, Pipeline) and len(model) else model
+    estimator = final_estimator(model) if isinstance(model, Pipeline) else model
     if not isinstance(estimator, LinearMulticlassSVM):
         raise DataError(f"{path} holds a {type(model).__name__}, not a "
                         "LinearMulticlassSVM model")

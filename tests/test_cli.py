@@ -1,14 +1,19 @@
 """The ``sksvm`` command line, on small files written here.
 
-The main paths run end to end in subprocesses (``python -m sksvm`` and the console
-script): exit status, stdout, stderr. Each subprocess pays the package's import
-time, so variations of them (more error cases, other file layouts) call the same
-entry point, ``sksvm.cli.main``, in process. Fits use one thread (fastest on tiny
-data).
+Each behaviour runs end to end through the installed console script (``sksvm``, in
+a subprocess): exit status, stdout, stderr, files written. Each subprocess pays the
+package's import time, so variations of them (more error cases, other file
+layouts) call the same entry point, ``sksvm.cli.main``, in process. Results are
+compared with the Python API (and scikit-learn) on the same data. Fits use one
+thread (fastest on tiny data) and a fixed seed.
 """
 
+import bz2
+import contextlib
 import csv
+import gzip
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -16,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import dump_svmlight_file
 
 from sksvm import LinearMulticlassSVM
@@ -24,16 +29,39 @@ from sksvm import LinearMulticlassSVM
 from conftest import make_problem
 
 C = 1e-2
-FIT_ARGS = ["--C", str(C), "--threads", "1"]
+SEED = 0
+FIT_ARGS = ["--C", str(C), "--threads", "1", "--random-state", str(SEED)]
 
 
-def run(*args, cwd, env=None, expect_ok=True):
-    """``python -m sksvm ARGS``; returns the CompletedProcess."""
+def reference_model(**params):
+    """The Python API's model for FIT_ARGS (plus ``params``)."""
+    return LinearMulticlassSVM(**{"C": C, "n_threads": 1, "random_state": SEED,
+                                  **params})
+
+
+def sksvm_script():
+    """The installed ``sksvm`` console script: next to this Python, else on PATH."""
+    return (shutil.which("sksvm", path=os.path.dirname(sys.executable))
+            or shutil.which("sksvm"))
+
+
+def run(*args, cwd, env=None, expect_ok=True, stdin=None):
+    """``sksvm ARGS`` (the console script); returns the CompletedProcess.
+
+    ``env`` entries are added to the environment (``PYTHONPATH`` is prepended to
+    the current one); ``stdin`` is a file to read standard input from.
+    """
+    script = sksvm_script()
+    assert script is not None, "the sksvm console script is not installed"
     full_env = dict(os.environ)
-    full_env.update(env or {})
-    result = subprocess.run([sys.executable, "-m", "sksvm", *map(str, args)],
-                            cwd=cwd, env=full_env, capture_output=True, text=True,
-                            timeout=300)
+    for name, value in (env or {}).items():
+        if name == "PYTHONPATH" and os.environ.get(name):
+            value = value + os.pathsep + os.environ[name]
+        full_env[name] = value
+    with open(stdin, "rb") if stdin else contextlib.nullcontext() as handle:
+        result = subprocess.run([script, *map(str, args)], cwd=cwd, env=full_env,
+                                stdin=handle if stdin else subprocess.DEVNULL,
+                                capture_output=True, text=True, timeout=300)
     if expect_ok:
         assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr
@@ -91,7 +119,7 @@ def trained(problem, tmp_path_factory):
 
 def test_train_then_predict_svmlight(problem, trained):
     X, y = problem
-    expected = LinearMulticlassSVM(C=C, n_threads=1).fit(X, y).predict(X)
+    expected = reference_model().fit(X, y).predict(X)
 
     to_file = run("predict", "train.svm", "model.skops", "-o", "pred.txt", cwd=trained)
     predictions = (trained / "pred.txt").read_text().split()
@@ -113,7 +141,7 @@ def test_saved_model_loads_in_python(problem, trained):
     untrusted = sio.get_untrusted_types(file=str(path))
     assert untrusted == ["sksvm._estimator.LinearMulticlassSVM"]
     model = sio.load(str(path), trusted=untrusted)
-    reference = LinearMulticlassSVM(C=C, n_threads=1).fit(X, y)
+    reference = reference_model().fit(X, y)
     assert_array_equal(model.classes_, reference.classes_)
     np.testing.assert_allclose(model.coef_, reference.coef_, rtol=1e-12, atol=1e-12)
     assert model.C == C
@@ -130,7 +158,7 @@ def test_svmlight_fewer_features_are_zeros_more_are_an_error(problem, trained,
                                     "narrow.txt", cwd=trained, capsys=capsys,
                                     monkeypatch=monkeypatch)
     assert status == 0 and out.startswith("accuracy:")
-    expected = LinearMulticlassSVM(C=C, n_threads=1).fit(X, y).predict(narrow)
+    expected = reference_model().fit(X, y).predict(narrow)
     assert_array_equal(np.loadtxt(trained / "narrow.txt", dtype=int), expected)
 
     wide = np.hstack([X, np.ones((len(y), 2))])
@@ -155,7 +183,7 @@ def test_zero_based_svmlight_is_read_consistently(tmp_path, capsys, monkeypatch)
         status, _, err = run_in_process(*args, cwd=tmp_path, capsys=capsys,
                                         monkeypatch=monkeypatch)
         assert status == 0, err
-    expected = LinearMulticlassSVM(C=C, n_threads=1).fit(X, y).predict(X_test)
+    expected = reference_model().fit(X, y).predict(X_test)
     assert_array_equal(np.loadtxt(tmp_path / "pred.txt", dtype=int), expected)
 
 
@@ -178,7 +206,7 @@ def test_csv_with_header_string_labels_and_unlabeled_predict(problem, tmp_path,
     assert verbose.stdout == ""
 
     result = run("predict", "new.csv", "model.skops", cwd=tmp_path)
-    expected = LinearMulticlassSVM(C=C, n_threads=1).fit(X, names[y]).predict(X[:5])
+    expected = reference_model().fit(X, names[y]).predict(X[:5])
     assert result.stdout.split() == expected.tolist()
     assert "accuracy" not in result.stdout + result.stderr
 
@@ -188,20 +216,24 @@ def test_csv_with_header_string_labels_and_unlabeled_predict(problem, tmp_path,
     assert status == 0 and out.startswith("accuracy: ")
 
 
-def test_console_script_and_options(problem, tmp_path):
-    script = Path(sys.executable).with_name("sksvm")
-    if not script.exists():
-        pytest.skip("the sksvm console script is not installed next to python")
+def test_console_script_is_installed_and_matches_python_m(tmp_path):
+    assert sksvm_script() is not None, "the sksvm console script is not installed"
+    version = run("--version", cwd=tmp_path).stdout
+    module = subprocess.run([sys.executable, "-m", "sksvm", "--version"],
+                            capture_output=True, text=True, timeout=300)
+    assert module.returncode == 0 and module.stdout == version
+    assert version.startswith("sksvm ")
+
+
+def test_estimator_options(problem, tmp_path):
     X, y = problem
     with open(tmp_path / "data.csv", "w") as handle:
         for row, label in zip(X, y):
             handle.write(",".join(map(repr, [*row.tolist(), int(label)])) + "\n")
-    result = subprocess.run(
-        [str(script), "train", "data.csv", "-o", "m.skops", "--label-column", "-1",
-         "--loss", "squared_hinge", "--solver", "subgradient", "--margin", "2",
-         "--no-intercept", "--max-iter", "50", "--tol", "1e-9", *FIT_ARGS],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
+    result = run("train", "data.csv", "-o", "m.skops", "--label-column", "-1",
+                 "--loss", "squared_hinge", "--solver", "subgradient", "--margin", "2",
+                 "--no-intercept", "--max-iter", "50", "--tol", "1e-9", *FIT_ARGS,
+                 cwd=tmp_path)
     # 50 epochs do not meet tol=1e-9: reported as one warning line, still success.
     assert result.stderr.startswith("sksvm: warning:")
     assert len(result.stderr.strip().splitlines()) == 1
@@ -348,7 +380,7 @@ def test_csv_header_and_labels(tmp_path):
 
     path = tmp_path / "data.csv"
     path.write_text("cat,1.5,2\ndog,0.5,1\n")  # string labels, no header
-    data = read_data(str(path))
+    data = read_data(str(path), label_column="0")
     assert data.X.shape == (2, 2) and data.y.tolist() == ["cat", "dog"]
     assert data.layout == {"format": "csv", "label_column": 0}
 
@@ -360,6 +392,407 @@ def test_csv_header_and_labels(tmp_path):
     data = read_data(str(path), label_column="target", n_features=2)
     assert data.y is None and data.X.tolist() == [[1.0, 2.0]]
 
-    path.write_text("1,nan,0\n")
-    with pytest.raises(DataError, match="finite"):
+    path.write_text("0,1,0\n1,nan,0\n")
+    with pytest.raises(DataError, match=r"data.csv:2: features must be finite"):
+        read_data(str(path), label_column="-1")
+
+
+# -- start-up: --help imports neither numba nor scikit-learn -------------------------
+@pytest.mark.parametrize("args", [["--help"], ["train", "--help"]],
+                         ids=["sksvm", "sksvm train"])
+def test_help_imports_neither_numba_nor_sklearn(args, tmp_path):
+    result = run(*args, cwd=tmp_path, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    # One "import time: self | cumulative | module" line per imported module.
+    imported = {line.rsplit("|", 1)[-1].strip()
+                for line in result.stderr.splitlines() if line.startswith("import time")}
+    assert "sksvm.cli" in imported  # the check sees the package's own imports
+    heavy = sorted(name for name in imported
+                   if name.split(".")[0] in ("numba", "sklearn", "scipy"))
+    assert heavy == []
+    if args[0] == "train":
+        assert "--liblinear-c" in result.stdout and "0.0001" in result.stdout
+
+
+def test_defaults_match_the_estimator():
+    """``sksvm._defaults`` is what the estimator's constructor and checks say."""
+    import inspect
+
+    from sksvm._defaults import DEFAULTS, LOSSES, SOLVERS
+
+    signature = inspect.signature(LinearMulticlassSVM)
+    assert {name: parameter.default for name, parameter
+            in signature.parameters.items()} == DEFAULTS
+    constraints = LinearMulticlassSVM._parameter_constraints
+    assert set(LOSSES) == constraints["loss"][0].options
+    assert set(SOLVERS) == constraints["solver"][0].options
+
+
+# -- which column holds the labels --------------------------------------------------
+@pytest.fixture(scope="module")
+def unnamed_label_last(tmp_path_factory):
+    """No header, labels (3 classes) in the LAST column: files whose first column
+    must not be taken for the labels."""
+    folder = tmp_path_factory.mktemp("unnamed")
+    rng = np.random.RandomState(0)
+    y = np.arange(60) % 3
+    pixels = rng.randint(0, 17, size=(60, 4))  # integers: 17 distinct values
+    np.savetxt(folder / "pixels.csv", np.column_stack([pixels, y]), delimiter=",",
+               fmt="%d")
+    measures = rng.randn(60, 3)  # non-integer numbers
+    np.savetxt(folder / "measures.csv", np.column_stack([measures, y]),
+               delimiter=",", fmt="%.17g")
+    return folder
+
+
+@pytest.mark.parametrize("name, problem_text", [
+    ("pixels.csv", "holds 17 distinct values in 60 rows (more than 10%)"),
+    ("measures.csv", "holds numbers that are not integers")])
+def test_guessed_label_column_that_looks_like_a_feature_is_refused(
+        name, problem_text, unnamed_label_last):
+    folder = unnamed_label_last
+    result = run("train", name, cwd=folder, expect_ok=False)
+    assert result.returncode == 1
+    assert_one_line_error(result, f"{name}: no column is named or marked as the "
+                                  "label", "column 1", problem_text, "--label-column")
+    assert not (folder / f"{name}.skops").exists()
+    assert list(folder.glob("*.skops")) == []
+
+
+def test_marked_label_column_is_read(unnamed_label_last):
+    from sksvm._io import read_data
+
+    data = read_data(str(unnamed_label_last / "pixels.csv"), label_column="-1")
+    assert data.y.tolist() == (np.arange(60) % 3).tolist()
+    assert data.X.shape == (60, 4)
+
+
+def test_guessed_label_rule():
+    from sksvm._io import guessed_label_problem
+
+    assert guessed_label_problem(np.arange(20) % 2) is None  # 2 values in 20 rows
+    assert guessed_label_problem(np.array(["a", "b"] * 10)) is None
+    assert guessed_label_problem(np.arange(20) % 3) is not None  # 3 > 10% of 20
+    assert guessed_label_problem(np.array([0.0, 1.0] * 10)) is None
+    assert "not integers" in guessed_label_problem(np.array([0.5, 1.0] * 10))
+
+
+# -- CSV headers: pandas' default numeric column names, byte order marks -------------
+@pytest.fixture(scope="module")
+def string_label_table():
+    """20 samples, 3 features, string labels, as a pandas DataFrame."""
+    pd = pytest.importorskip("pandas")
+    X, y = make_problem(n=20, d=3, k=3, seed=11, shift=1.0)
+    labels = np.array(["ant", "bee", "cat"])[y]
+    return pd.DataFrame(X), labels
+
+
+def assert_model_fits(path, X, labels):
+    """The CLI's model at ``path`` is the Python API's fit of X, labels."""
+    from sksvm._io import load_model
+
+    model, _ = load_model(str(path))
+    reference = reference_model().fit(X, labels)
+    assert model.classes_.tolist() == reference.classes_.tolist()
+    assert model.n_features_in_ == X.shape[1]
+    assert_allclose(model.coef_, reference.coef_, rtol=1e-10, atol=1e-12)
+
+
+def test_csv_pandas_header_with_numeric_names_is_not_a_sample(string_label_table,
+                                                              tmp_path):
+    """pandas' default layout: header ``label,0,1,2`` over string labels.
+
+    Trained without -o, the model goes to DATA.skops."""
+    frame, labels = string_label_table
+    frame = frame.copy()
+    frame.insert(0, "label", labels)
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    assert (tmp_path / "train.csv").read_text().startswith("label,0,1,2\n")
+
+    run("train", "train.csv", *FIT_ARGS, cwd=tmp_path)
+    assert_model_fits(tmp_path / "train.csv.skops", frame.iloc[:, 1:].to_numpy(),
+                      labels)
+    result = run("predict", "train.csv", "train.csv.skops", cwd=tmp_path)
+    expected = reference_model().fit(frame.iloc[:, 1:].to_numpy(), labels)
+    predictions = expected.predict(frame.iloc[:, 1:].to_numpy())
+    assert result.stdout.split() == predictions.tolist()
+    correct = int(np.sum(predictions == labels))
+    assert result.stderr.strip() == f"accuracy: {correct / 20:.4f} ({correct}/20)"
+
+
+def test_csv_numeric_names_then_label_column(string_label_table, tmp_path):
+    """Header ``0,1,2,label`` over string labels: the label column is found by
+    name (it used to fail with "'label' ... is not a number")."""
+    frame, labels = string_label_table
+    frame = frame.copy()
+    frame["label"] = labels
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    assert (tmp_path / "train.csv").read_text().startswith("0,1,2,label\n")
+    run("train", "train.csv", "-o", "model.skops", *FIT_ARGS, cwd=tmp_path)
+    assert_model_fits(tmp_path / "model.skops", frame.iloc[:, :3].to_numpy(), labels)
+
+
+def test_csv_byte_order_mark_is_not_part_of_the_first_name(string_label_table,
+                                                          tmp_path):
+    """Excel's UTF-8 files start with a byte order mark; the first column is still
+    called ``label``, and a file without the mark lines up with the model."""
+    frame, labels = string_label_table
+    frame = frame.set_axis(["a", "b", "c"], axis=1)
+    frame.insert(0, "label", labels)
+    frame.to_csv(tmp_path / "excel.csv", index=False, encoding="utf-8-sig")
+    frame.to_csv(tmp_path / "plain.csv", index=False)
+    assert (tmp_path / "excel.csv").read_bytes().startswith(b"\xef\xbb\xbflabel,")
+    run("train", "excel.csv", "-o", "model.skops", "--label-column", "label",
+        *FIT_ARGS, cwd=tmp_path)
+    assert_model_fits(tmp_path / "model.skops", frame.iloc[:, 1:].to_numpy(), labels)
+    from sksvm._io import load_model
+
+    assert load_model(str(tmp_path / "model.skops"))[1]["label_column"] == "label"
+    result = run("predict", "plain.csv", "model.skops", cwd=tmp_path)
+    assert result.stderr.startswith("accuracy: ")
+
+
+@pytest.mark.parametrize("text, is_header", [
+    ("label,0,1,2\ncat,0.5,1,2\ndog,1.5,2,3\n", True),      # pandas, label first
+    ("0,1,2,label\n0.5,1,2,cat\n1.5,2,3,dog\n", True),      # pandas, label last
+    ("species,0,1\ncat,0.5,1\ndog,1.5,2\n", True),          # column numbers 0, 1
+    ("species,f1,f2\ncat,0.5,1\ndog,1.5,2\n", True),        # names over numbers
+    ("cat,0.5,1\ndog,1.5,2\n", False),                      # data
+    ("cat,0,1\ncat,1.5,2\n", False),                        # 'cat' occurs again
+    ("label,a,b\n", True),                                  # a header alone
+    ("0,1,2,3\n1,0.5,1,2\n0,1.5,2,3\n", True),              # pandas, all numeric
+    ("0,1,2\n1,0.5,1\n0,1.5,2\n", True),                    # ... non-integer data
+    ("0,1,2\n1,5,1\n0,1,2\n", False),                       # ... or a sample?
+    ("species,1,2\ncat,0.5,1\ndog,1.5,2\n", False),         # 1, 2: not pandas' names
+])
+def test_csv_header_detection(text, is_header):
+    from sksvm._io import csv_header
+
+    records = [(number, row.split(",")) for number, row
+               in enumerate(text.splitlines(), start=1)]
+    assert (csv_header(records) is not None) == is_header
+
+
+def test_csv_reader_details(tmp_path):
+    """Blank and whitespace lines are skipped, quotes and CRLF are understood, and
+    malformed lines are located after the fast reader fails."""
+    from sksvm._io import DataError, read_data
+
+    path = tmp_path / "data.csv"
+    path.write_bytes(b'name,x1,x2\r\n"a b",1,2\r\n\r\n   \r\n"c",3,4.5\r\n')
+    data = read_data(str(path), label_column="name")
+    assert data.y.tolist() == ["a b", "c"]
+    assert data.X.tolist() == [[1.0, 2.0], [3.0, 4.5]]
+    path.write_text("y,x1\n1,2\n\n,3\n")
+    with pytest.raises(DataError, match=r"data.csv:4: malformed CSV line: the label "
+                                        r"is empty"):
         read_data(str(path))
+    path.write_text("y,x1,x2\n1,2,3\n2,3,4,5\n")
+    with pytest.raises(DataError, match=r"data.csv:3: malformed CSV line: 4 fields"):
+        read_data(str(path))
+    # Labels in an unnamed column: the message says the first column was guessed.
+    path.write_text("a,b,species\n1.5,2,cat\n2.5,3,dog\n")
+    with pytest.raises(DataError, match=r"data.csv:2: malformed CSV line: 'cat' in "
+                                        r"column 3 \('species'\) is not a number \(the "
+                                        r"labels were guessed .*--label-column\)"):
+        read_data(str(path))
+
+
+# -- compressed files and standard input ---------------------------------------------
+@pytest.fixture(scope="module")
+def compressed_files(trained):
+    """train.svm as .gz and .bz2 (named .svm.gz, and without a telling suffix)."""
+    content = (trained / "train.svm").read_bytes()
+    (trained / "train.svm.gz").write_bytes(gzip.compress(content))
+    (trained / "train.data.bz2").write_bytes(bz2.compress(content))
+    (trained / "not-gzip.gz").write_bytes(content)
+    return trained
+
+
+@pytest.mark.parametrize("source", ["train.svm.gz", "train.data.bz2", "-"])
+def test_predict_reads_compressed_files_and_stdin(source, problem, compressed_files):
+    X, y = problem
+    expected = reference_model().fit(X, y).predict(X)
+    result = run("predict", source, "model.skops", cwd=compressed_files,
+                 stdin=compressed_files / "train.svm" if source == "-" else None)
+    assert_array_equal(np.array(result.stdout.split(), dtype=int), expected)
+    correct = int(np.sum(expected == y))
+    assert result.stderr.strip() == (f"accuracy: {correct / len(y):.4f} "
+                                     f"({correct}/{len(y)})")
+
+
+def test_stdin_training_needs_an_output(tmp_path):
+    result = run("train", "-", cwd=tmp_path, expect_ok=False)
+    assert result.returncode == 2
+    assert_one_line_error(result, "standard input", "-o")
+
+
+def test_damaged_compressed_file(compressed_files, capsys, monkeypatch):
+    status, out, err = run_in_process("predict", "not-gzip.gz", "model.skops",
+                                      cwd=compressed_files, capsys=capsys,
+                                      monkeypatch=monkeypatch)
+    assert status == 1 and out == ""
+    assert err.startswith("sksvm: error: cannot read not-gzip.gz: ")
+    assert len(err.strip().splitlines()) == 1
+
+
+# -- train options --------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def label_last_csv(problem, tmp_path_factory):
+    """The problem as CSV with the labels last, plain and bz2-compressed."""
+    folder = tmp_path_factory.mktemp("label_last")
+    X, y = problem
+    text = "".join(",".join(map(repr, [*row.tolist(), int(label)])) + "\n"
+                   for row, label in zip(X, y))
+    (folder / "data.csv").write_text(text)
+    (folder / "data.csv.bz2").write_bytes(bz2.compress(text.encode()))
+    return folder
+
+
+def test_class_weight_and_random_state(problem, label_last_csv):
+    """From a compressed file, without -o: the model goes to data.csv.skops."""
+    X, y = problem
+    folder = label_last_csv
+    run("train", "data.csv.bz2", "--label-column", "-1", "--class-weight",
+        "0:3,2:0.5", *FIT_ARGS, cwd=folder)
+    from sksvm._io import load_model
+
+    model, _ = load_model(str(folder / "data.csv.skops"))
+    assert model.class_weight == {0: 3.0, 2: 0.5} and model.random_state == SEED
+    reference = reference_model(class_weight={0: 3.0, 2: 0.5}).fit(X, y)
+    assert_array_equal(model.coef_, reference.coef_)  # same seed: identical
+    assert not np.allclose(model.coef_, reference_model().fit(X, y).coef_)
+
+
+def test_class_weight_errors(label_last_csv, capsys, monkeypatch):
+    status, _, err = run_in_process("train", "data.csv", "--label-column", "-1",
+                                    "--class-weight", "7:2", cwd=label_last_csv,
+                                    capsys=capsys, monkeypatch=monkeypatch)
+    assert status == 1
+    assert err.strip() == ("sksvm: error: --class-weight names class '7', which is "
+                           "not in data.csv (its classes: 0, 1, 2)")
+    with pytest.raises(SystemExit) as exit_info:
+        run_in_process("train", "data.csv", "--class-weight", "0=2",
+                       cwd=label_last_csv, capsys=capsys, monkeypatch=monkeypatch)
+    assert exit_info.value.code == 2
+    assert "is not label:weight" in capsys.readouterr().err
+
+
+def test_cross_validation_prints_accuracy_and_saves_nothing(problem, label_last_csv):
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    X, y = problem
+    folder = label_last_csv
+    before = set(folder.iterdir())
+    result = run("train", "data.csv", "--label-column", "-1", "--cv", "3",
+                 *FIT_ARGS, cwd=folder)
+    scores = cross_val_score(reference_model(), X, y,
+                             cv=StratifiedKFold(3, shuffle=True, random_state=SEED))
+    assert result.stdout == (f"cross-validation accuracy: {scores.mean():.4f} (mean "
+                             f"of 3 folds, standard deviation {scores.std():.4f})\n")
+    assert set(folder.iterdir()) == before
+
+
+def test_cross_validation_with_output_is_a_usage_error(tmp_path):
+    result = run("train", "data.csv", "--cv", "3", "-o", "m.skops", cwd=tmp_path,
+                 expect_ok=False)
+    assert result.returncode == 2
+    assert_one_line_error(result, "--cv saves no model")
+
+
+@pytest.mark.parametrize("scale, data", [("standard", "data.csv"),
+                                         ("maxabs", "train.svm")])
+def test_scale_saves_a_pipeline_that_predict_applies(scale, data, problem, trained,
+                                                     label_last_csv):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MaxAbsScaler, StandardScaler
+
+    X, y = problem
+    folder = label_last_csv
+    if data == "train.svm":
+        shutil.copy(trained / "train.svm", folder / "train.svm")
+    label_args = ["--label-column", "-1"] if data.endswith(".csv") else []
+    run("train", data, "-o", f"{scale}.skops", "--scale", scale, *label_args,
+        *FIT_ARGS, cwd=folder)
+    scaler = StandardScaler() if scale == "standard" else MaxAbsScaler()
+    reference = make_pipeline(scaler, reference_model()).fit(X, y)
+    result = run("predict", data, f"{scale}.skops", "--decision-values", cwd=folder)
+    lines = result.stdout.splitlines()
+    assert lines[0] == "labels 0 1 2"
+    assert_array_equal([int(line.split()[0]) for line in lines[1:]],
+                       reference.predict(X))
+    assert_allclose([[float(v) for v in line.split()[1:]] for line in lines[1:]],
+                    reference.decision_function(X), rtol=1e-8, atol=1e-10)
+    if scale == "standard":
+        info = run("info", f"{scale}.skops", cwd=folder).stdout
+        assert "pipeline:      StandardScaler -> LinearMulticlassSVM" in info
+
+
+def test_standard_scaling_of_sparse_data_is_refused(trained, capsys, monkeypatch):
+    status, _, err = run_in_process("train", "train.svm", "-o", "x.skops", "--scale",
+                                    "standard", cwd=trained, capsys=capsys,
+                                    monkeypatch=monkeypatch)
+    assert status == 1 and "--scale maxabs" in err
+    assert not (trained / "x.skops").exists()
+
+
+@pytest.fixture(scope="module")
+def binary_problem(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("binary")
+    X, y = make_problem(n=40, d=3, k=2, seed=3, shift=0.5)
+    write_libsvm(folder / "binary.svm", X, y)
+    return folder, X, y
+
+
+def test_liblinear_c_matches_liblinear(binary_problem):
+    """--liblinear-c 0.5 on two classes without intercept: LinearSVC's solution
+    (liblinear, the hinge loss) with C=0.5."""
+    from sklearn.svm import LinearSVC
+
+    folder, X, y = binary_problem
+    run("train", "binary.svm", "-o", "model.skops", "--liblinear-c", "0.5",
+        "--no-intercept", "--tol", "1e-10", "--threads", "1", cwd=folder)
+    from sksvm._io import load_model
+
+    model, _ = load_model(str(folder / "model.skops"))
+    assert model.C == pytest.approx(2 / (len(y) * 0.5))
+    liblinear = LinearSVC(loss="hinge", C=0.5, fit_intercept=False, tol=1e-12,
+                          max_iter=1_000_000).fit(X, y)
+    assert_allclose(model.coef_, liblinear.coef_, rtol=1e-4, atol=1e-6)
+
+    # Two classes: one decision value per sample, for the second class.
+    result = run("predict", "binary.svm", "model.skops", "--decision-values",
+                 cwd=folder)
+    lines = result.stdout.splitlines()
+    assert lines[0] == "labels 1"
+    assert_allclose([float(line.split()[1]) for line in lines[1:]],
+                    model.decision_function(X), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["-c", "1"], ["liblinear's cost", "regularization strength",
+                   "--liblinear-c 1"]),
+    (["--C", "1", "--liblinear-c", "1"], ["not allowed with argument"]),
+])
+def test_liblinear_cost_usage_errors(args, fragments, tmp_path):
+    result = run("train", "data.svm", *args, cwd=tmp_path, expect_ok=False)
+    assert result.returncode == 2
+    assert_one_line_error(result, *fragments)
+
+
+def test_info_describes_the_model(problem, trained):
+    from sksvm._io import load_model
+
+    model, _ = load_model(str(trained / "model.skops"))
+    result = run("info", "model.skops", cwd=trained)
+    fields = dict(line.split(":", 1) for line in result.stdout.splitlines())
+    fields = {name: value.strip() for name, value in fields.items()}
+    assert fields["classes"] == "3: 0 1 2"
+    assert fields["features"] == "4"
+    assert float(fields["C"]) == C
+    assert fields["loss"] == model.loss
+    assert fields["solver"] == f"{model.solver_} (requested {model.solver})"
+    assert fields["iterations"] == str(model.n_iter_)
+    assert float(fields["duality gap"].split()[0]) == pytest.approx(
+        model.duality_gap_, rel=1e-2)
+    assert fields["pipeline"] == "none (the SVM alone)"
+    assert fields["data"] == "svmlight, 1-based feature indices"
