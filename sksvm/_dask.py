@@ -38,7 +38,6 @@ from contextlib import contextmanager
 
 import dask
 import dask.array as da
-import numba
 import numpy as np
 import scipy.sparse as sp
 from dask import delayed
@@ -230,20 +229,14 @@ _BLAS_CONTROLLER = []
 
 @contextmanager
 def _kernel_threads(n_threads):
-    """:func:`sksvm._threads.numba_threads` for block tasks: the same limits (numba
-    threads, one BLAS thread), with threadpoolctl's library scan done once per
-    process instead of once per task (it costs milliseconds, per block)."""
+    """:func:`sksvm._threads.kernel_threads` for block tasks: the same limit (one
+    BLAS thread), with threadpoolctl's library scan done once per process instead
+    of once per task (it costs milliseconds, per block)."""
     if not _BLAS_CONTROLLER:
         import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba calls)
         _BLAS_CONTROLLER.append(ThreadpoolController())
-    n_threads = effective_n_threads(n_threads)
-    previous = numba.get_num_threads()
-    numba.set_num_threads(n_threads)
-    try:
-        with _BLAS_CONTROLLER[0].limit(limits=1, user_api="blas"):
-            yield n_threads
-    finally:
-        numba.set_num_threads(previous)
+    with _BLAS_CONTROLLER[0].limit(limits=1, user_api="blas"):
+        yield effective_n_threads(n_threads)
 
 
 def _block_sums(X_block, y_block, w_block, labels, params, loss_code, margin,

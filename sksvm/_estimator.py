@@ -24,7 +24,7 @@ from ._defaults import SOLVERS as SOLVER_NAMES
 from ._objective import MulticlassSVMObjective
 from ._solvers import Start, choose_solver, solve
 from ._solvers.subgradient import partial_fit_epoch
-from ._threads import effective_n_threads, numba_threads
+from ._threads import effective_n_threads, kernel_threads
 from ._validation import (check_classes, checked_csr, class_weight_factors,
                           effective_weights)
 
@@ -273,7 +273,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
             objective, classes = self._fit_objective(X, y, sample_weight)
             solver = choose_solver(self.solver, objective)
             start = self._start(previous, classes, objective.n_features, solver)
-            with numba_threads(objective.n_threads):
+            with kernel_threads(objective.n_threads):
                 result = solve(solver, objective, start, tol=self.tol,
                                max_iter=self.max_iter,
                                random_state=check_random_state(self.random_state),
@@ -335,7 +335,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
             else:
                 start = Start(*self._full_parameters(),
                               state=self._solver_state_of("subgradient"))
-            with numba_threads(objective.n_threads):
+            with kernel_threads(objective.n_threads):
                 result = partial_fit_epoch(
                     objective, start, batch_size=self.batch_size,
                     random_state=check_random_state(self.random_state))
@@ -374,7 +374,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
                              f"{y_encoded.shape[0]}.")
         objective = self._in_memory_objective(X, y_encoded, self.classes_,
                                               sample_weight, require_two_classes=False)
-        with numba_threads(objective.n_threads):
+        with kernel_threads(objective.n_threads):
             return objective.value(*self._full_parameters())
 
     # -- Dask arrays: lazy results (sksvm/_dask.py, docs/dask.rst) ------------------

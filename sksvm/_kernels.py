@@ -24,7 +24,9 @@ Each kernel returns the four sums the objective needs (see MATH.md):
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from ._threads import run_chunks
 
 from ._losses import HINGE, SQUARED_HINGE
 
@@ -141,61 +143,70 @@ def _csr_block_scatter(data, indices, indptr, lo, hi, coeffs, active, grad_coef_
 DENSE_BLOCK_ROWS = 64
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
+def dense_chunk_loss_grad(X, y, sample_weight, coef_t, intercept, loss_code, margin,
+                          mu, lo, hi, stats, grad, grad_intercept):
+    """Add the sums of rows ``lo:hi`` of dense ``X`` to ``stats`` (4,), ``grad``
+    (k, d) and ``grad_intercept`` (k,), blocked.
+
+    Each block of ``DENSE_BLOCK_ROWS`` rows is read from memory once: its scores
+    come from one BLAS product, its gradient contribution from a second one while
+    the block is still in cache (skipped when all its loss derivatives vanish).
+    Products run in the dtype of X (float32 X is never upcast); sums accumulate in
+    float64. ``coef_t`` is coefᵀ (d, k) in the dtype of X. Releases the GIL.
+    """
+    d, k = coef_t.shape
+    block = DENSE_BLOCK_ROWS
+    scores = np.empty((block, k), dtype=X.dtype)
+    coeffs = np.zeros((block, k), dtype=X.dtype)
+    grad_block = np.empty((k, d), dtype=X.dtype)
+    z = np.empty(k)
+    a = np.empty(k)
+    for start in range(lo, hi, block):
+        stop = min(start + block, hi)
+        m = stop - start
+        X_block = X[start:stop]
+        block_scores = scores[:m]
+        np.dot(X_block, coef_t, block_scores)
+        any_nonzero = False
+        for r in range(m):
+            i = start + r
+            coeffs[r, :] = 0.0
+            s = sample_weight[i]
+            if s == 0.0:
+                continue
+            for j in range(k):
+                z[j] = block_scores[r, j] + intercept[j]
+            if _margin_derivatives(z, y[i], s, loss_code, margin, mu, a, stats):
+                any_nonzero = True
+                for j in range(k):
+                    coeffs[r, j] = a[j]
+                    grad_intercept[j] += a[j]
+        if any_nonzero:
+            np.dot(coeffs[:m].T, X_block, grad_block)
+            grad += grad_block
+
+
 def dense_loss_grad(X, y, sample_weight, coef, intercept, loss_code, margin, mu,
-                    n_chunks):
-    """Sums over all rows of dense ``X``, fused and blocked.
+                    n_chunks, n_threads=None):
+    """Sums over all rows of dense ``X``: ``(stats, grad_coef, grad_intercept)``.
 
-    The rows are split into ``n_chunks`` contiguous chunks processed in parallel,
-    each with its own accumulators, reduced in chunk order: results are
-    bit-identical for a fixed ``n_chunks``. Within a chunk, each block of
-    ``DENSE_BLOCK_ROWS`` rows is read from memory once: its scores come from one
-    BLAS product, its gradient contribution from a second one while the block is
-    still in cache (skipped when all its loss derivatives vanish). Products run in
-    the dtype of X (float32 X is never upcast); sums accumulate in float64.
-
-    Returns ``(stats, grad_coef, grad_intercept)``.
+    The rows are split into ``n_chunks`` contiguous chunks, each with its own
+    accumulators, run on up to ``n_threads`` threads (default ``n_chunks``) and
+    reduced in chunk order: results are bit-identical for a fixed ``n_chunks``.
     """
     k, d = coef.shape
-    n = X.shape[0]
-    block = DENSE_BLOCK_ROWS
-    coef_t = np.ascontiguousarray(coef.T).astype(X.dtype)
-    grad_parts = np.zeros((n_chunks, k, d))
-    intercept_parts = np.zeros((n_chunks, k))
-    stat_parts = np.zeros((n_chunks, N_STATS))
-    for c in prange(n_chunks):
-        lo = c * n // n_chunks
-        hi = (c + 1) * n // n_chunks
-        scores = np.empty((block, k), dtype=X.dtype)
-        coeffs = np.zeros((block, k), dtype=X.dtype)
-        grad_block = np.empty((k, d), dtype=X.dtype)
-        z = np.empty(k)
-        a = np.empty(k)
-        for start in range(lo, hi, block):
-            stop = min(start + block, hi)
-            m = stop - start
-            X_block = X[start:stop]
-            block_scores = scores[:m]
-            np.dot(X_block, coef_t, block_scores)
-            any_nonzero = False
-            for r in range(m):
-                i = start + r
-                coeffs[r, :] = 0.0
-                s = sample_weight[i]
-                if s == 0.0:
-                    continue
-                for j in range(k):
-                    z[j] = block_scores[r, j] + intercept[j]
-                if _margin_derivatives(z, y[i], s, loss_code, margin, mu, a,
-                                       stat_parts[c]):
-                    any_nonzero = True
-                    for j in range(k):
-                        coeffs[r, j] = a[j]
-                        intercept_parts[c, j] += a[j]
-            if any_nonzero:
-                np.dot(coeffs[:m].T, X_block, grad_block)
-                grad_parts[c] += grad_block
-    return _reduce_parts(stat_parts, grad_parts, intercept_parts)
+    coef_t = np.ascontiguousarray(coef.T, dtype=X.dtype)
+    parts = [(np.zeros(N_STATS), np.zeros((k, d)), np.zeros(k))
+             for _ in range(n_chunks)]
+    bounds = chunk_bounds(X.shape[0], n_chunks)
+
+    def run(c):
+        dense_chunk_loss_grad(X, y, sample_weight, coef_t, intercept, loss_code,
+                              margin, mu, bounds[c], bounds[c + 1], *parts[c])
+
+    run_chunks(run, n_chunks, n_threads)
+    return reduce_parts(parts)
 
 
 # The CSR kernel's two passes work on blocks of rows whose coefficient buffers take
@@ -211,47 +222,61 @@ def csr_block_rows(data, indices, n_classes, n_chunks):
                int(CSR_BUFFER_FRACTION * x_bytes) // (8 * n_classes * n_chunks))
 
 
-@njit(cache=True, parallel=True)
-def csr_loss_grad(data, indices, indptr, y, sample_weight, coef_t, intercept,
-                  loss_code, margin, mu, n_chunks, block):
-    """CSR counterpart of :func:`dense_loss_grad`; the gradient is (d, k).
+@njit(cache=True, nogil=True)
+def csr_chunk_loss_grad(data, indices, indptr, y, sample_weight, coef_t, intercept,
+                        loss_code, margin, mu, lo, hi, block, stats, grad_t,
+                        grad_intercept):
+    """CSR counterpart of :func:`dense_chunk_loss_grad`; ``grad_t`` is (d, k).
 
-    Rows are split into ``n_chunks`` chunks as in :func:`dense_loss_grad`. Within a
-    chunk, each block of rows is read twice: once to gather its scores and store
-    its loss derivatives, once to scatter them into the gradient. Reading X twice
-    is cheap next to the random reads of coef (gather) and writes of the gradient
-    (scatter), and separate passes keep only one of those two (d, k) arrays in
-    cache at a time (measurements in benchmarks/results/architecture_notes.md). The
-    summation order, and so the result, is that of a single pass. ``block`` rows per block, see :func:`csr_block_rows`.
+    Each block of ``block`` rows (see :func:`csr_block_rows`) is read twice: once
+    to gather its scores and store its loss derivatives, once to scatter them into
+    the gradient. Reading X twice is cheap next to the random reads of coef
+    (gather) and writes of the gradient (scatter), and separate passes keep only
+    one of those two (d, k) arrays in cache at a time (measurements in
+    benchmarks/results/architecture_notes.md). The summation order, and so the
+    result, is that of a single pass. Releases the GIL.
     """
+    k = coef_t.shape[1]
+    rows = max(min(block, hi - lo), 0)
+    coeffs = np.empty((rows, k))
+    active = np.empty(rows, dtype=np.bool_)
+    for start in range(lo, hi, block):
+        stop = min(start + block, hi)
+        _csr_block_coefficients(data, indices, indptr, y, sample_weight, start, stop,
+                                coef_t, intercept, loss_code, margin, mu, coeffs,
+                                active, stats)
+        _csr_block_scatter(data, indices, indptr, start, stop, coeffs, active,
+                           grad_t, grad_intercept)
+
+
+def csr_loss_grad(data, indices, indptr, y, sample_weight, coef_t, intercept,
+                  loss_code, margin, mu, n_chunks, block, n_threads=None):
+    """CSR counterpart of :func:`dense_loss_grad`, with ``coef_t`` (d, k); the
+    gradient sum is (d, k)."""
     d, k = coef_t.shape
-    n = indptr.shape[0] - 1
-    grad_parts = np.zeros((n_chunks, d, k))
-    intercept_parts = np.zeros((n_chunks, k))
-    stat_parts = np.zeros((n_chunks, N_STATS))
-    for c in prange(n_chunks):
-        lo = c * n // n_chunks
-        hi = (c + 1) * n // n_chunks
-        rows = max(min(block, hi - lo), 0)
-        coeffs = np.empty((rows, k))
-        active = np.empty(rows, dtype=np.bool_)
-        for start in range(lo, hi, block):
-            stop = min(start + block, hi)
-            _csr_block_coefficients(data, indices, indptr, y, sample_weight, start,
-                                    stop, coef_t, intercept, loss_code, margin, mu,
-                                    coeffs, active, stat_parts[c])
-            _csr_block_scatter(data, indices, indptr, start, stop, coeffs, active,
-                               grad_parts[c], intercept_parts[c])
-    return _reduce_parts(stat_parts, grad_parts, intercept_parts)
+    parts = [(np.zeros(N_STATS), np.zeros((d, k)), np.zeros(k))
+             for _ in range(n_chunks)]
+    bounds = chunk_bounds(indptr.shape[0] - 1, n_chunks)
+
+    def run(c):
+        csr_chunk_loss_grad(data, indices, indptr, y, sample_weight, coef_t,
+                            intercept, loss_code, margin, mu, bounds[c],
+                            bounds[c + 1], block, *parts[c])
+
+    run_chunks(run, n_chunks, n_threads)
+    return reduce_parts(parts)
 
 
-@njit(cache=True)
-def _reduce_parts(stat_parts, grad_parts, intercept_parts):
-    stats = stat_parts[0].copy()
-    grad = grad_parts[0].copy()
-    grad_intercept = intercept_parts[0].copy()
-    for c in range(1, stat_parts.shape[0]):
-        stats += stat_parts[c]
-        grad += grad_parts[c]
-        grad_intercept += intercept_parts[c]
+def chunk_bounds(n, n_chunks):
+    """Row bounds of ``n_chunks`` contiguous chunks of ``n`` rows."""
+    return [c * n // n_chunks for c in range(n_chunks + 1)]
+
+
+def reduce_parts(parts):
+    """The sums of per-chunk ``(stats, grad, grad_intercept)``, in chunk order."""
+    stats, grad, grad_intercept = (np.array(part, copy=True) for part in parts[0])
+    for part_stats, part_grad, part_intercept in parts[1:]:
+        stats += part_stats
+        grad += part_grad
+        grad_intercept += part_intercept
     return stats, grad, grad_intercept

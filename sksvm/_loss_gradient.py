@@ -7,7 +7,7 @@ from sklearn.utils.validation import _check_sample_weight, check_array
 
 from ._losses import get_loss
 from ._objective import MulticlassSVMObjective
-from ._threads import effective_n_threads, numba_threads
+from ._threads import effective_n_threads, kernel_threads
 from ._validation import checked_csr
 
 
@@ -112,6 +112,6 @@ def loss_gradient(coef, intercept, X, y, *, C, loss="hinge", margin=1.0,
         X, y.astype(np.int64), sample_weight, n_classes, C=C, loss=loss,
         margin=margin, fit_intercept=fit_intercept,
         n_threads=effective_n_threads(n_threads))
-    with numba_threads(objective.n_threads):
+    with kernel_threads(objective.n_threads):
         evaluation = objective.evaluate(coef, intercept, smoothing)
     return evaluation.value, evaluation.grad_coef, evaluation.grad_intercept

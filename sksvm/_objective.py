@@ -25,6 +25,7 @@ import scipy.sparse as sp
 
 from . import _certificate, _kernels
 from ._losses import get_loss
+from ._threads import chunk_count
 from ._validation import scale_sample_weight
 
 # Largest ‖x‖²/C (squared row norm over C) accepted. It is the scale of the scores
@@ -91,7 +92,8 @@ class ObjectiveBase:
     margin : float
     fit_intercept : bool
     n_threads : int
-        Threads of the kernels.
+        Threads of the kernels (a kernel call too small to gain from threads runs
+        on one).
     """
 
     #: Whether X, y and sample_weight are arrays in this process.
@@ -261,18 +263,22 @@ class MulticlassSVMObjective(ObjectiveBase):
 
 
 def block_loss_grad(X, y, sample_weight, coef, intercept, loss_code, margin,
-                    smoothing, n_chunks):
-    """Unnormalized sums over the rows of X, dense or CSR, in the (k, d) layout.
+                    smoothing, n_threads):
+    """Unnormalized sums over the rows of X, dense or CSR, in the (k, d) layout, on
+    up to ``n_threads`` threads (:func:`sksvm._threads.chunk_count` chunks).
 
     Returns ``(stats, grad_coef, grad_intercept)`` with ``stats`` the four sums
     documented in :mod:`sksvm._kernels`.
     """
+    k = coef.shape[0]
     if sp.issparse(X):
+        n_chunks = chunk_count(n_threads, X.nnz * k)
         stats, grad_t, grad_intercept = _kernels.csr_loss_grad(
             X.data, X.indices, X.indptr, y, sample_weight,
             np.ascontiguousarray(coef.T), intercept, loss_code, margin, smoothing,
-            n_chunks, _kernels.csr_block_rows(X.data, X.indices, coef.shape[0],
-                                              n_chunks))
+            n_chunks, _kernels.csr_block_rows(X.data, X.indices, k, n_chunks),
+            n_threads)
         return stats, np.ascontiguousarray(grad_t.T), grad_intercept
     return _kernels.dense_loss_grad(X, y, sample_weight, coef, intercept, loss_code,
-                                    margin, smoothing, n_chunks)
+                                    margin, smoothing, chunk_count(n_threads, X.size * k),
+                                    n_threads)

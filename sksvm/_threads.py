@@ -1,7 +1,18 @@
-"""Numba thread-count control."""
+"""Threads: how many the kernels may use, and the pool that runs their chunks.
 
+The kernels release the GIL (``nogil``) and work on contiguous chunks of rows; a
+persistent pool of ordinary threads runs the chunks, each thread taking the next
+chunk when it is done with one. Idle threads block instead of spinning, so a fit
+beside another busy process slows down gracefully, and a thread that gets less of
+a core simply takes fewer chunks. Sums are reduced in chunk order, so results are
+bit-identical for a fixed thread count.
+"""
+
+import itertools
+import os
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numba
@@ -69,21 +80,13 @@ def _in_joblib_worker_thread():
 
 
 @contextmanager
-def numba_threads(n_threads):
-    """Run the block with ``n_threads`` numba threads, restoring the previous count.
-
-    BLAS is limited to one thread meanwhile (:func:`single_threaded_blas`): the
-    solvers' own BLAS calls are on small vectors, and OpenBLAS threads spinning
-    next to numba's OpenMP threads slow every kernel call down by an order of
-    magnitude.
-    """
-    previous = numba.get_num_threads()
-    numba.set_num_threads(n_threads)
-    try:
-        with single_threaded_blas():
-            yield n_threads
-    finally:
-        numba.set_num_threads(previous)
+def kernel_threads(n_threads):
+    """Run the block, whose kernels use ``n_threads`` threads, with BLAS limited to
+    one thread (:func:`single_threaded_blas`): the kernels' own BLAS calls are on
+    small blocks, and OpenBLAS threads spinning next to the kernel threads slow
+    every kernel call down by an order of magnitude. Yields ``n_threads``."""
+    with single_threaded_blas():
+        yield n_threads
 
 
 _blas_lock = threading.Lock()
@@ -112,3 +115,63 @@ def single_threaded_blas():
             if _blas_users == 0:
                 _blas_limits.restore_original_limits()
                 _blas_limits = None
+
+
+# Below this many multiply-adds a kernel call runs on the calling thread alone: the
+# hand-over to the pool costs tens of microseconds.
+PARALLEL_MIN_WORK = 2_000_000
+# Chunks per thread: enough for a thread that shares its core with another process
+# to take fewer chunks than the others.
+CHUNKS_PER_THREAD = 4
+
+_executor = None
+_executor_lock = threading.Lock()
+
+
+def chunk_count(n_threads, work):
+    """The number of chunks for a kernel call of ``work`` multiply-adds."""
+    if n_threads <= 1 or work < PARALLEL_MIN_WORK:
+        return 1
+    return n_threads * CHUNKS_PER_THREAD
+
+
+def _shared_executor():
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=max(os.cpu_count() or 1, 2),
+                                           thread_name_prefix="sksvm")
+        return _executor
+
+
+def run_chunks(task, n_chunks, n_threads=None):
+    """Call ``task(c)`` for every chunk ``c`` in ``range(n_chunks)``, on the calling
+    thread and up to ``n_threads - 1`` pool threads (default: one per chunk).
+
+    Each thread takes the next chunk not yet taken. ``task`` must release the GIL
+    to run in parallel (the numba kernels do). Exceptions propagate.
+    """
+    n_workers = min(n_chunks, n_chunks if n_threads is None else n_threads)
+    if n_workers <= 1:
+        for c in range(n_chunks):
+            task(c)
+        return
+    counter = itertools.count()
+
+    def drain():
+        for c in iter(counter.__next__, None):
+            if c >= n_chunks:
+                return
+            task(c)
+
+    helpers = [_shared_executor().submit(drain) for _ in range(n_workers - 1)]
+    try:
+        drain()
+    finally:
+        # Helpers still queued behind other fits' work are not waited for: the
+        # calling thread has taken every chunk they would have taken.
+        for helper in helpers:
+            helper.cancel()
+        for helper in helpers:
+            if not helper.cancelled():
+                helper.result()

@@ -24,9 +24,10 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
 from sksvm import LinearMulticlassSVM
+from sksvm import _kernels
 from sksvm._objective import MulticlassSVMObjective
 from sksvm._solvers import Start, lbfgs
-from sksvm._threads import numba_threads
+from sksvm._threads import kernel_threads
 
 from conftest import make_problem, random_weights
 
@@ -79,9 +80,24 @@ def _chunked(X, y, n_blocks, sample_weight=None):
 
 class _InMemoryWithoutActiveSet(MulticlassSVMObjective):
     """In-memory rows, declared as not in memory: L-BFGS then takes the Dask path
-    (no active-set finishing step)."""
+    (no active-set finishing step). Its sums are those of ``n_chunks`` row chunks
+    added in order, like the sums of as many Dask blocks."""
 
     rows_in_memory = False
+    n_chunks = 3
+
+    def block_sums(self, coef, intercept, loss_code, smoothing):
+        X, k = self.X, coef.shape[0]
+        if sp.issparse(X):
+            stats, grad_t, grad_intercept = _kernels.csr_loss_grad(
+                X.data, X.indices, X.indptr, self.y, self.sample_weight,
+                np.ascontiguousarray(coef.T), intercept, loss_code, self.margin,
+                smoothing, self.n_chunks,
+                _kernels.csr_block_rows(X.data, X.indices, k, self.n_chunks), 1)
+            return stats, np.ascontiguousarray(grad_t.T), grad_intercept
+        return _kernels.dense_loss_grad(X, self.y, self.sample_weight, coef,
+                                        intercept, loss_code, self.margin, smoothing,
+                                        self.n_chunks, 1)
 
 
 # -- the solver path ------------------------------------------------------------------
@@ -108,9 +124,10 @@ def test_same_path_as_in_memory(request, loss, fit_intercept, weighted, sparse,
     w = random_weights(n) if weighted else np.ones(n)
     settings = dict(C=10.0, loss=loss, margin=1.0, fit_intercept=fit_intercept)
     n_blocks = 3
-    memory = _InMemoryWithoutActiveSet(X, y.astype(np.int64), w, 3, n_threads=n_blocks,
+    memory = _InMemoryWithoutActiveSet(X, y.astype(np.int64), w, 3, n_threads=1,
                                        **settings)
-    with numba_threads(1):  # 3 chunks on one thread: the same sums, in order
+    memory.n_chunks = n_blocks
+    with kernel_threads(1):
         expected = lbfgs.solve(memory, Start.zeros(3, d), tol=1e-3, max_iter=500)
     Xd, yd, wd = _chunked(X, y, n_blocks, w)
     objective = DaskMulticlassSVMObjective(

@@ -846,22 +846,24 @@ _recorded = threading.local()
 
 @contextmanager
 def _recording_numba_thread_counts():
-    """Record, per Python thread, the counts passed to numba.set_num_threads."""
-    original = numba.set_num_threads
+    """Record, per Python thread, the thread counts a fit runs its kernels with."""
+    import sksvm._estimator as estimator_module
+
+    original = estimator_module.kernel_threads
 
     def spy(count):
         _recorded.counts.append(count)
-        original(count)
+        return original(count)
 
-    numba.set_num_threads = spy
+    estimator_module.kernel_threads = spy
     try:
         yield
     finally:
-        numba.set_num_threads = original
+        estimator_module.kernel_threads = original
 
 
 def _threads_used_by_a_fit(n_threads=None):
-    """(effective_n_threads(n_threads), the numba thread count a fit sets)."""
+    """(effective_n_threads(n_threads), the thread count a fit runs with)."""
     _recorded.counts = []
     X, y = make_problem(n=30, d=3, k=3, seed=25)
     _model(n_threads=n_threads, C=1e-2, max_iter=5).fit(X, y)

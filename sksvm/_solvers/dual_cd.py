@@ -56,7 +56,6 @@ partition not tried before; it matters on small problems, where coordinate
 ascent's tail is slow.
 """
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,13 +63,13 @@ import scipy.sparse as sp
 from numba import njit
 
 from .. import _certificate, _dual_kernels
+from .._kernels import chunk_bounds
 from .._losses import get_loss
+from .._threads import chunk_count, run_chunks
 from ._base import ProgressLog, SolverResult
 
 REQUIRES = ("rows_in_memory",)
 
-# Below this many multiply-adds (nnz·k) a gap pass runs on one thread.
-PARALLEL_MIN_WORK = 2_000_000
 # Samples per chunk of the visiting order on CSR input (see shuffle).
 SPARSE_CHUNK_SIZE = 64
 # The exact finishing step makes up to FINISH_ROUNDS active-set corrections, and is
@@ -218,22 +217,24 @@ class _DualData:
         """(Σ s_i Σ ℓ, Σ α, conjugate sum) at the primal point (W, b) in the
         solver's layout, and the shrinking test into ``shrinkable``.
 
-        With ``n_threads`` > 1 (and enough work) the rows are split into
-        ``n_threads`` fixed chunks run by threads (the kernel releases the GIL)
-        and the chunk sums are added in order: deterministic for a fixed thread
-        count.
+        The rows are split into chunks run on up to ``n_threads`` threads (the
+        kernel releases the GIL, :func:`sksvm._threads.run_chunks`), and the chunk
+        sums are added in order: deterministic for a fixed thread count.
         """
         rows = (_dual_kernels.csr_gap_rows if self.sparse
                 else _dual_kernels.dense_gap_rows)
         head = (*self.rows, self.y, self.sample_weight, self.bound, alpha, W, b,
                 self.margin, self.loss.code, eps)
-        n_chunks = self.n_threads
-        if n_chunks == 1 or self.nnz * self.k < PARALLEL_MIN_WORK:
-            return rows(*head, 0, self.n, shrinkable)
-        bounds = [self.n * c // n_chunks for c in range(n_chunks + 1)]
-        with ThreadPoolExecutor(max_workers=n_chunks) as pool:
-            parts = list(pool.map(lambda c: rows(*head, bounds[c], bounds[c + 1],
-                                                 shrinkable), range(n_chunks)))
+        n_chunks = chunk_count(self.n_threads, self.nnz * self.k)
+        bounds = chunk_bounds(self.n, n_chunks)
+        parts = [None] * n_chunks
+
+        def run(c):
+            parts[c] = rows(*head, bounds[c], bounds[c + 1], shrinkable)
+
+        run_chunks(run, n_chunks, self.n_threads)
+        if n_chunks == 1:
+            return parts[0]
         return tuple(float(sum(p[i] for p in parts)) for i in range(3))
 
     def rebuild(self, alpha, out):
