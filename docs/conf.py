@@ -22,7 +22,11 @@ release = version = sksvm.__version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
+    "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    # MathJax itself, copied into the built site (_static/mathjax/), so that the
+    # formulas render with no network: the default loads it from a CDN.
+    "sphinx-mathjax-offline",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     "myst_parser",  # the Markdown reports in benchmarks/results/
@@ -32,8 +36,18 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 # links to files that are not pages.
 suppress_warnings = ["myst.header", "myst.xref_missing"]
 
+# Links to the API pages of scikit-learn, NumPy and SciPy. The build runs without
+# network access, so the inventories are read from docs/_intersphinx/ (written by
+# make_inventories.py there from the installed packages), never downloaded.
+intersphinx_mapping = {
+    "sklearn": ("https://scikit-learn.org/stable/", "_intersphinx/sklearn.inv"),
+    "numpy": ("https://numpy.org/doc/stable/", "_intersphinx/numpy.inv"),
+    "scipy": ("https://docs.scipy.org/doc/scipy/", "_intersphinx/scipy.inv"),
+}
+intersphinx_timeout = 5
+
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "_generated", "auto_examples/*.ipynb",
+exclude_patterns = ["_build", "_generated", "_intersphinx", "auto_examples/*.ipynb",
                     "auto_examples/*.py", "auto_examples/*.md5", "**/*.zip"]
 root_doc = "index"
 default_role = "literal"
