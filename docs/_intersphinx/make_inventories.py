@@ -83,7 +83,11 @@ def _entries(spec):
         except ImportError:
             continue
         entries[module_name] = "py:module"
-        for attr in sorted(getattr(module, "__all__", ())):
+        names = getattr(module, "__all__", None)
+        if names is None:  # e.g. sklearn.calibration: the names defined there
+            names = [attr for attr, obj in vars(module).items()
+                     if getattr(obj, "__module__", "") == module_name]
+        for attr in sorted(names):
             if attr.startswith("_"):
                 continue
             try:
