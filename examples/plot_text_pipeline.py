@@ -116,5 +116,6 @@ fig.suptitle("The eight largest weights of each class")
 plt.show()
 
 # %%
-# Each topic's own words lead its list; the common words carry no weight, since
-# TF-IDF discounts them and they do not separate the topics.
+# Each class's largest weights belong to its own topic's words; the words common to
+# all topics are not among them: TF-IDF discounts them, and they do not separate
+# the topics.
