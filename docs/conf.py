@@ -5,6 +5,7 @@ extra installs what it needs). The gallery runs every ``examples/plot_*.py``.
 """
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -22,7 +23,11 @@ release = version = sksvm.__version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
+    "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    # MathJax itself, copied into the built site (_static/mathjax/), so that the
+    # formulas render with no network: the default loads it from a CDN.
+    "sphinx-mathjax-offline",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     "myst_parser",  # the Markdown reports in benchmarks/results/
@@ -32,8 +37,18 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 # links to files that are not pages.
 suppress_warnings = ["myst.header", "myst.xref_missing"]
 
+# Links to the API pages of scikit-learn, NumPy and SciPy. The build runs without
+# network access, so the inventories are read from docs/_intersphinx/ (written by
+# make_inventories.py there from the installed packages), never downloaded.
+intersphinx_mapping = {
+    "sklearn": ("https://scikit-learn.org/stable/", "_intersphinx/sklearn.inv"),
+    "numpy": ("https://numpy.org/doc/stable/", "_intersphinx/numpy.inv"),
+    "scipy": ("https://docs.scipy.org/doc/scipy/", "_intersphinx/scipy.inv"),
+}
+intersphinx_timeout = 5
+
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "_generated", "auto_examples/*.ipynb",
+exclude_patterns = ["_build", "_generated", "_intersphinx", "auto_examples/*.ipynb",
                     "auto_examples/*.py", "auto_examples/*.md5", "**/*.zip"]
 root_doc = "index"
 default_role = "literal"
@@ -95,6 +110,31 @@ IMAGE_SUFFIXES = {".png", ".svg", ".jpg", ".jpeg"}
 SKIPPED_FOLDERS = {"raw"}  # machine-readable dumps behind the reports
 
 
+DATE = re.compile(r"\b(20\d\d-\d\d-\d\d)")
+DATASET_HEADING = re.compile(r"^## ([A-Za-z0-9_-]+): ", re.MULTILINE)
+
+
+def report_title(path):
+    """``(title, date)`` of a report, for its link: the reports of
+    ``benchmarks/run.py`` all open with the same heading, so a run is named by its
+    kind, its data sets and its date; other reports by their heading and date."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    date = DATE.search(text)
+    date = date[1] if date else ""
+    heading = next((line.lstrip("#").strip() for line in text.splitlines()
+                    if line.startswith("# ") or line.startswith("=")), path.stem)
+    if path.suffix.lower() == ".rst":
+        heading = text.strip().splitlines()[0].strip()
+    command = re.search(r"^Command: .*\((full|quick) run\)", text, re.MULTILINE)
+    if command:
+        datasets = ", ".join(DATASET_HEADING.findall(text)) or "no data set"
+        heading = f"{command[1].capitalize()} run: {datasets}"
+    if date and date not in heading:
+        heading = f"{heading} ({date})"
+    # Inline markup in a toctree title is shown literally.
+    return heading.replace("`", ""), date
+
+
 def write_benchmark_results():
     """Publish ``benchmarks/results/``: reports (Markdown or reStructuredText) become
     pages, CSV files tables, and figures no report shows are shown directly."""
@@ -119,9 +159,15 @@ def write_benchmark_results():
                   "(Markdown or reStructuredText), CSV tables and figures added there "
                   "appear here at the next build.", ""]
     if pages:
+        titled = sorted(((report_title(BENCHMARK_RESULTS / name), name)
+                         for name in pages), reverse=True,
+                        # newest first; of one date, the runs, widest first
+                        key=lambda item: (item[0][1], item[0][0].endswith(")")
+                                          and " run: " in item[0][0],
+                                          item[0][0].count(",")))
         lines += [".. toctree::", "   :maxdepth: 1", ""]
-        lines += [f"   benchmark_results/{name.with_suffix('').as_posix()}"
-                  for name in pages] + [""]
+        lines += [f"   {title} <benchmark_results/{name.with_suffix('').as_posix()}>"
+                  for (title, _), name in titled] + [""]
     for name in relative:
         suffix = name.suffix.lower()
         source = f"/benchmark_results/{name.as_posix()}"
