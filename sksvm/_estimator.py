@@ -16,6 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -395,7 +396,10 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         if _dask_input(X):
             from . import _dask
             return _dask.decision_function(self, X)
-        return super().decision_function(checked_csr(X))
+        check_is_fitted(self)
+        X = checked_csr(validate_data(self, X, accept_sparse="csr", reset=False))
+        scores = safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
+        return scores.ravel() if scores.shape[1] == 1 else scores
 
     def predict(self, X):
         """Predict class labels.

@@ -25,7 +25,7 @@ def checked_csr(X):
     SciPy accepts column indices outside [0, n_features) and inconsistent row
     pointers, which the kernels would read out of bounds. Costs O(nnz).
     """
-    if not sp.issparse(X):
+    if not sp.issparse(X) or X.format != "csr":
         return X
     n_rows, n_features = X.shape
     indptr, indices = X.indptr, X.indices
