@@ -28,7 +28,7 @@ from sksvm._objective import MulticlassSVMObjective
 from sksvm._solvers import minimize_lbfgs
 from sksvm._threads import numba_threads
 
-from conftest import make_problem, random_weights
+from _helpers import make_problem, random_weights
 
 dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
