@@ -1,4 +1,4 @@
-"""Small shared data sets (fixtures). Everything is tiny: numba compilation dominates."""
+"""Small shared data sets (fixtures). All tiny: numba compilation dominates."""
 
 import pytest
 import scipy.sparse as sp

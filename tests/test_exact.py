@@ -77,7 +77,8 @@ def test_squared_hinge_tight_tol(solver, case, fit_intercept, weighted):
                               fit_intercept=fit_intercept, tol=1e-10, max_iter=5000,
                               random_state=0, n_threads=1)
     est.fit(X, y, sample_weight=sw)
-    coef, intercept, value = case_optimum(case, weighted, fit_intercept, "squared_hinge")
+    coef, intercept, value = case_optimum(case, weighted, fit_intercept,
+                                          "squared_hinge")
     excess = relative_excess(est, X, y, sw, value)
     assert -1e-8 <= excess <= 1e-6
     assert_allclose(est.coef_, coef, atol=1e-3 * np.abs(coef).max())
