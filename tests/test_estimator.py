@@ -115,7 +115,7 @@ def test_partial_fit_is_one_epoch_of_subgradient():
     X, y = make_problem(n=30, d=3, k=3, seed=31)
     for n_calls in (1, 3):
         fitted = quiet_fit(X, y, C=1e-2, solver="subgradient", max_iter=n_calls,
-                            tol=0.0)
+                           tol=0.0)
         est = LinearMulticlassSVM(C=1e-2, n_threads=1)
         est.partial_fit(X, y, classes=np.unique(y))
         for _ in range(n_calls - 1):
@@ -203,7 +203,7 @@ def test_objective_matches_numpy(loss, k):
     # A model fitted with class weights folds them into the objective, on any data.
     cw = {c: 1.0 + c for c in range(k)}
     est = quiet_fit(X, y, C=3e-2, loss=loss, margin=0.7, max_iter=15,
-                     class_weight=cw)
+                    class_weight=cw)
     if k == 2:
         coef, intercept = binary_split(est.coef_, est.intercept_)
     else:
@@ -235,7 +235,7 @@ def test_warm_start_lbfgs(loss, fit_intercept, multiclass_data):
 def test_warm_start_subgradient(batch_size, multiclass_data):
     X, y = multiclass_data
     est = quiet_fit(X, y, C=1e-2, solver="subgradient", batch_size=batch_size,
-                     random_state=0)
+                    random_state=0)
     value, n_cold = est.objective(X, y), est.n_iter_
     steps = est._subgradient_state.n_steps
     est.set_params(warm_start=True).fit(X, y)
@@ -298,9 +298,9 @@ def test_class_weight_equals_sample_weight(solver, multiclass_data):
     counts = np.bincount(y_unbalanced)
     balanced = len(y_unbalanced) / (len(counts) * counts)
     by_balanced = quiet_fit(X_unbalanced, y_unbalanced, class_weight="balanced",
-                             **params)
+                            **params)
     explicit = quiet_fit(X_unbalanced, y_unbalanced, balanced[y_unbalanced],
-                          **params)
+                         **params)
     assert_allclose(by_balanced.coef_, explicit.coef_, rtol=1e-12, atol=1e-14)
     assert_allclose(by_balanced.intercept_, explicit.intercept_, rtol=1e-12,
                     atol=1e-14)

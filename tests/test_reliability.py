@@ -123,7 +123,7 @@ def test_feature_magnitude_lbfgs_is_exact(exponent, fit_intercept):
     C = 1e-2
     reference = _solver_fit(X, y, C=C, fit_intercept=fit_intercept)
     scaled = _solver_fit(np.ldexp(X, exponent), y, C=float(np.ldexp(C, 2 * exponent)),
-                  fit_intercept=fit_intercept)
+                         fit_intercept=fit_intercept)
     assert_array_equal(np.ldexp(scaled.coef_, exponent), reference.coef_)
     assert_array_equal(scaled.intercept_, reference.intercept_)
     assert scaled.duality_gap_ == reference.duality_gap_
@@ -268,8 +268,8 @@ def test_subgradient_squared_hinge_on_rows_of_large_norm(monkeypatch):
     X, y, _, _ = datasets.load_fashion_mnist()
     X, y = X[:5000], y[:5000]
     model = _solver_fit(X, y, solver="subgradient", loss="squared_hinge", C=1e-3,
-                 fit_intercept=False, batch_size=1, max_iter=2, tol=0.0,
-                 random_state=0)
+                        fit_intercept=False, batch_size=1, max_iter=2, tol=0.0,
+                        random_state=0)
     assert_finite(model)
     assert np.linalg.norm(model.coef_) <= np.sqrt(2 * 9 / 1e-3)
     assert model.objective(X, y) <= 9.0  # J(0) = (k − 1) · margin²
@@ -830,7 +830,8 @@ def test_crafted_model_file_is_refused(tmp_path, capsys):
     data = tmp_path / "data.csv"
     np.savetxt(data, np.column_stack([y, X]), delimiter=",")
     evil = tmp_path / "evil.skops"
-    save_model(_solver_fit(X, y, C=1e-2), str(evil), {"format": "csv", "label_column": 0})
+    save_model(_solver_fit(X, y, C=1e-2), str(evil),
+               {"format": "csv", "label_column": 0})
     marker = tmp_path / "code-ran"
     _inject_call(evil, "builtins", "exec", f"open({str(marker)!r}, 'w').close()")
     # The gadget is live: trusting everything in the file runs it.
