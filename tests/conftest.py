@@ -1,30 +1,10 @@
-"""Small shared data sets. Everything is tiny: numba compilation dominates."""
+"""Small shared data sets (fixtures). All tiny: numba compilation dominates."""
 
-import numpy as np
 import pytest
 import scipy.sparse as sp
 
-
-def make_problem(n=40, d=5, k=4, seed=0, shift=3.0, sparsity=0.0, noise=1.0):
-    """Overlapping Gaussian classes, uncentred by ``shift``; every class present.
-
-    ``sparsity`` is the fraction of entries set to zero (for CSR tests).
-    """
-    rng = np.random.RandomState(seed)
-    centers = 1.5 * rng.randn(k, d)
-    y = np.arange(n) % k
-    rng.shuffle(y)
-    X = centers[y] + noise * rng.randn(n, d) + shift
-    if sparsity > 0:
-        X[rng.rand(n, d) < sparsity] = 0.0
-    return X, y
-
-
-def random_weights(n, seed=0, integer=False):
-    rng = np.random.RandomState(seed + 1000)
-    if integer:
-        return rng.randint(1, 4, size=n).astype(np.float64)
-    return rng.uniform(0.1, 3.0, size=n)
+# The data builders live in _helpers; they are importable from here too.
+from _helpers import make_problem, random_weights  # noqa: F401
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from sksvm._objective import MulticlassSVMObjective
 from sksvm._solvers import Start, lbfgs
 from sksvm._threads import kernel_threads
 
-from conftest import make_problem, random_weights
+from _helpers import make_problem, quiet_fit, random_weights
 
 dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
@@ -175,12 +175,6 @@ def test_evaluation_matches_in_memory(synchronous):
 
 # -- the estimator ---------------------------------------------------------------------
 
-def _fit_numpy(X, y, **params):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return LinearMulticlassSVM(n_threads=1, **params).fit(X, y)
-
-
 @pytest.mark.parametrize("k, on_cluster", [(4, True), (2, False)])
 def test_fit_matches_in_memory(request, k, on_cluster):
     """Squared hinge, tight tol: the objectives agree to 1e-8 relative."""
@@ -188,7 +182,7 @@ def test_fit_matches_in_memory(request, k, on_cluster):
     X, y = make_problem(n=240, d=5, k=k, seed=k)
     labels = np.array(["ant", "bee", "cat", "dog"])[y]
     params = dict(C=1.0, loss="squared_hinge", tol=1e-10)
-    expected = _fit_numpy(X, labels, **params)
+    expected = quiet_fit(X, labels, **params)
     model = LinearMulticlassSVM(**params).fit(
         da.from_array(X, chunks=((100, 77, 63), 5)), labels)  # y in memory
     assert_array_equal(model.classes_, expected.classes_)
@@ -204,7 +198,7 @@ def test_hinge_fit_certified(synchronous):
     Dask fit cannot take; both are certified, so they agree to within tol."""
     X, y = make_problem(n=300, d=5, k=3, seed=3)
     params = dict(C=1.0, fit_intercept=False, tol=1e-4)
-    expected = _fit_numpy(X, y, **params)
+    expected = quiet_fit(X, y, **params)
     model = LinearMulticlassSVM(**params).fit(*_chunked(X, y, 2))
     J, J_expected = model.objective(X, y), expected.objective(X, y)
     assert model.duality_gap_ <= 1e-4
@@ -233,7 +227,7 @@ def test_default_scheduler_without_client():
         with dask.config.set(scheduler=scheduler):
             models.append(LinearMulticlassSVM(**params).fit(Xd, yd))
     assert_array_equal(models[0].coef_, models[1].coef_)
-    expected = _fit_numpy(X, y, **params)
+    expected = quiet_fit(X, y, **params)
     J, J_expected = models[0].objective(X, y), expected.objective(X, y)
     assert abs(J - J_expected) <= 1e-8 * J_expected
 
@@ -241,7 +235,7 @@ def test_default_scheduler_without_client():
 def test_sparse_chunks(synchronous):
     X, y = make_problem(n=200, d=6, k=3, seed=2, sparsity=0.5)
     params = dict(C=1.0, loss="squared_hinge", tol=1e-10)
-    expected = _fit_numpy(sp.csr_matrix(X), y, **params)
+    expected = quiet_fit(sp.csr_matrix(X), y, **params)
     Xd, yd = _chunked(sp.csr_matrix(X), y, 2)
     model = LinearMulticlassSVM(**params).fit(Xd, yd)
     J, J_expected = model.objective(X, y), expected.objective(X, y)
@@ -264,7 +258,7 @@ def test_warm_start(synchronous):
 @pytest.mark.parametrize("k", [2, 3])
 def test_lazy_predictions(client, k):
     X, y = make_problem(n=150, d=4, k=k, seed=10)
-    model = _fit_numpy(X, y, C=0.1)
+    model = quiet_fit(X, y, C=0.1)
     Xd, yd = _chunked(X, y, 3)
     w = random_weights(150)
     scores = model.decision_function(Xd)
@@ -327,7 +321,7 @@ def test_numpy_input_does_not_import_dask(monkeypatch):
     would be back in sys.modules)."""
     monkeypatch.delitem(sys.modules, "dask")
     X, y = make_problem(n=30, d=3, k=3, seed=13)
-    model = _fit_numpy(X, y, max_iter=5)
+    model = quiet_fit(X, y, max_iter=5)
     model.predict(X), model.decision_function(X), model.score(X, y)
     assert "dask" not in sys.modules
 

@@ -20,44 +20,13 @@ from sksvm._objective import MulticlassSVMObjective
 from sksvm._solvers import Start, dual_cd
 from sksvm._solvers.dual_cd import shuffle
 
+from _helpers import (CASE_IDS, CASES, case_data, case_optimum, fit, make_problem,
+                      quiet_fit)
 from _reference import cvxpy_optimum, numpy_objective
-from conftest import make_problem
 
-# (n, d, k, seed, C): uncentred, overlapping classes (as in test_exact.py).
-CASES = [
-    (30, 3, 3, 0, 1e-1),
-    (45, 4, 4, 1, 1e-2),
-    (60, 6, 5, 2, 1e-3),
-]
-CASE_IDS = [f"n{n}-d{d}-k{k}-C{C:g}" for n, d, k, _, C in CASES]
-
-
-def _data(case, weighted):
-    n, d, k, seed, C = case
-    X, y = make_problem(n=n, d=d, k=k, seed=seed)
-    sw = (np.random.RandomState(seed).randint(1, 4, size=n).astype(float)
-          if weighted else None)
-    return X, y, sw, k, C
-
-
-@functools.lru_cache(maxsize=None)
-def _optimum(case, weighted, fit_intercept, loss):
-    X, y, sw, k, C = _data(case, weighted)
-    return cvxpy_optimum(X, y, k, C, loss=loss, fit_intercept=fit_intercept,
-                         sample_weight=sw)
-
-
-def _fit(X, y, sample_weight=None, **params):
-    params.setdefault("solver", "dual_cd")
-    params.setdefault("n_threads", 1)
-    params.setdefault("random_state", 0)
-    return LinearMulticlassSVM(**params).fit(X, y, sample_weight=sample_weight)
-
-
-def _quiet_fit(X, y, sample_weight=None, **params):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return _fit(X, y, sample_weight, **params)
+# Fits here default to dual_cd (the shared CASES are those of test_exact.py).
+_fit = functools.partial(fit, solver="dual_cd", random_state=0)
+_quiet_fit = functools.partial(quiet_fit, solver="dual_cd", random_state=0)
 
 
 # -- the block subproblem ------------------------------------------------------------
@@ -163,10 +132,10 @@ def test_shuffle_is_a_local_permutation(chunk_size):
 def test_tight_tol_against_cvxpy(case, fit_intercept, weighted, loss):
     """tol=1e-8: certified gap ≤ tol, the true objective within 1e-6 of the
     optimum, and the certificate bounds the true suboptimality."""
-    X, y, sw, k, C = _data(case, weighted)
+    X, y, sw, k, C = case_data(case, weighted)
     est = _fit(X, y, sw, C=C, loss=loss, fit_intercept=fit_intercept, tol=1e-8,
                max_iter=20000)
-    _, _, optimum = _optimum(case, weighted, fit_intercept, loss)
+    _, _, optimum = case_optimum(case, weighted, fit_intercept, loss)
     value = est.objective(X, y, sample_weight=sw)
     excess = (value - optimum) / optimum
     assert 0.0 <= est.duality_gap_ <= 1e-8
@@ -180,10 +149,10 @@ def test_squared_hinge_against_cvxpy(fit_intercept):
     """The squared hinge's dual (no upper bound, diagonal term), one case by
     default (the full grid is in test_tight_tol_against_cvxpy, marked slow)."""
     case = CASES[1]
-    X, y, sw, k, C = _data(case, True)
+    X, y, sw, k, C = case_data(case, True)
     est = _fit(X, y, sw, C=C, loss="squared_hinge", fit_intercept=fit_intercept,
                tol=1e-8, max_iter=20000)
-    _, _, optimum = _optimum(case, True, fit_intercept, "squared_hinge")
+    _, _, optimum = case_optimum(case, True, fit_intercept, "squared_hinge")
     excess = (est.objective(X, y, sample_weight=sw) - optimum) / optimum
     assert 0.0 <= est.duality_gap_ <= 1e-8
     assert -1e-8 <= excess <= 1e-6
@@ -192,11 +161,11 @@ def test_squared_hinge_against_cvxpy(fit_intercept):
 @pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "nointercept"])
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_default_tol_against_cvxpy(case, fit_intercept):
-    X, y, sw, k, C = _data(case, True)
+    X, y, sw, k, C = case_data(case, True)
     # Low-dimensional, uncentred and without intercept is dual coordinate
     # ascent's weak spot: it may need more than the default 2000 epochs.
     est = _fit(X, y, sw, C=C, fit_intercept=fit_intercept, max_iter=20000)
-    _, _, optimum = _optimum(case, True, fit_intercept, "hinge")
+    _, _, optimum = case_optimum(case, True, fit_intercept, "hinge")
     value = est.objective(X, y, sample_weight=sw)
     assert 0.0 <= est.duality_gap_ <= 1e-3
     assert (value - optimum) / value <= est.duality_gap_ + 1e-9
@@ -208,8 +177,8 @@ def test_certificate_bounds_suboptimality_along_the_way(fit_intercept, loss):
     """Stopped early after 1, 2, 5, 20 epochs: the reported gap is never negative
     and always bounds the true relative suboptimality (J − J*)/J."""
     case = CASES[1]
-    X, y, sw, k, C = _data(case, True)
-    _, _, optimum = _optimum(case, True, fit_intercept, loss)
+    X, y, sw, k, C = case_data(case, True)
+    _, _, optimum = case_optimum(case, True, fit_intercept, loss)
     for max_iter in [1, 2, 5, 20]:
         est = _quiet_fit(X, y, sw, C=C, loss=loss, fit_intercept=fit_intercept,
                          tol=0.0, max_iter=max_iter)
@@ -223,8 +192,8 @@ def test_solver_history_gaps_bound_suboptimality():
     """Every gap in the solver's history (without intercept: D(α) ≤ J*) bounds
     the objective recorded with it."""
     case = CASES[0]
-    X, y, sw, k, C = _data(case, False)
-    _, _, optimum = _optimum(case, False, False, "hinge")
+    X, y, sw, k, C = case_data(case, False)
+    _, _, optimum = case_optimum(case, False, False, "hinge")
     objective = MulticlassSVMObjective(X, y.astype(np.int64), np.ones(len(y)), k, C=C,
                                        loss="hinge", margin=1.0, fit_intercept=False,
                                        n_threads=1)
@@ -349,7 +318,7 @@ def test_class_weight_equals_sample_weight(multiclass_data):
 
 
 def test_shrinking_does_not_change_the_optimum():
-    X, y, sw, k, C = _data(CASES[1], True)
+    X, y, sw, k, C = case_data(CASES[1], True)
     objective = MulticlassSVMObjective(X, y.astype(np.int64), sw, k, C=C,
                                        loss="hinge", margin=1.0, fit_intercept=True,
                                        n_threads=1)

@@ -4,7 +4,6 @@ The heavy fits use ``n_threads=1``: thread counts are covered in test_estimator.
 and a single thread keeps these many-iteration runs fast on a loaded machine.
 """
 
-import functools
 import warnings
 
 import numpy as np
@@ -15,37 +14,9 @@ from sklearn.svm import LinearSVC
 
 from sksvm import LinearMulticlassSVM
 
+from _helpers import (CASE_IDS, CASES, case_data, case_optimum, make_problem,
+                      relative_excess)
 from _reference import binary_split, cvxpy_optimum, numpy_objective
-from conftest import make_problem
-
-# (n, d, k, seed, C): uncentred data (shift 3), overlapping classes.
-CASES = [
-    (30, 3, 3, 0, 1e-1),
-    (45, 4, 4, 1, 1e-2),
-    (60, 6, 5, 2, 1e-3),
-]
-CASE_IDS = [f"n{n}-d{d}-k{k}-C{C:g}" for n, d, k, _, C in CASES]
-
-
-def _data(case, weighted):
-    n, d, k, seed, C = case
-    X, y = make_problem(n=n, d=d, k=k, seed=seed)
-    sw = (np.random.RandomState(seed).randint(1, 4, size=n).astype(float)
-          if weighted else None)
-    return X, y, sw, k, C
-
-
-@functools.lru_cache(maxsize=None)
-def _optimum(case, weighted, fit_intercept, loss):
-    X, y, sw, k, C = _data(case, weighted)
-    return cvxpy_optimum(X, y, k, C, loss=loss, fit_intercept=fit_intercept,
-                         sample_weight=sw)
-
-
-def _relative_excess(est, X, y, sw, optimum_value):
-    value = est.objective(X, y, sample_weight=sw)
-    return (value - optimum_value) / optimum_value
-
 
 SOLVERS = ["lbfgs", "dual_cd"]
 
@@ -56,12 +27,12 @@ SOLVERS = ["lbfgs", "dual_cd"]
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_hinge_default_tol(solver, case, fit_intercept, weighted):
     """tol (default 1e-3) is documented as a bound on the relative suboptimality."""
-    X, y, sw, k, C = _data(case, weighted)
+    X, y, sw, k, C = case_data(case, weighted)
     est = LinearMulticlassSVM(C=C, solver=solver, fit_intercept=fit_intercept,
                               random_state=0, n_threads=1)
     est.fit(X, y, sample_weight=sw)
-    _, _, value = _optimum(case, weighted, fit_intercept, "hinge")
-    excess = _relative_excess(est, X, y, sw, value)
+    _, _, value = case_optimum(case, weighted, fit_intercept, "hinge")
+    excess = relative_excess(est, X, y, sw, value)
     assert excess <= 1e-3
     assert excess >= -1e-8  # below the exact optimum: impossible
     _check_certificate(est, X, y, sw, value)
@@ -84,12 +55,12 @@ def _check_certificate(est, X, y, sw, optimum_value):
 def test_hinge_tight_tol(solver, case, fit_intercept, weighted):
     """tol=1e-10 asks for a certified 1e-10 relative gap; the cvxpy optimum itself
     is only accurate to ~1e-8, hence 1e-7 here."""
-    X, y, sw, k, C = _data(case, weighted)
+    X, y, sw, k, C = case_data(case, weighted)
     est = LinearMulticlassSVM(C=C, solver=solver, fit_intercept=fit_intercept,
                               tol=1e-10, max_iter=5000, random_state=0, n_threads=1)
     est.fit(X, y, sample_weight=sw)
-    coef, intercept, value = _optimum(case, weighted, fit_intercept, "hinge")
-    excess = _relative_excess(est, X, y, sw, value)
+    coef, intercept, value = case_optimum(case, weighted, fit_intercept, "hinge")
+    excess = relative_excess(est, X, y, sw, value)
     assert -1e-8 <= excess <= 1e-7
     # J is C-strongly convex in W: ‖W − W*‖² ≤ 2 (J(W) − J*) / C.
     bound = np.sqrt(2 * max(excess, 1e-10) * value / C) + 1e-6
@@ -101,13 +72,14 @@ def test_hinge_tight_tol(solver, case, fit_intercept, weighted):
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_squared_hinge_tight_tol(solver, case, fit_intercept, weighted):
-    X, y, sw, k, C = _data(case, weighted)
+    X, y, sw, k, C = case_data(case, weighted)
     est = LinearMulticlassSVM(C=C, solver=solver, loss="squared_hinge",
                               fit_intercept=fit_intercept, tol=1e-10, max_iter=5000,
                               random_state=0, n_threads=1)
     est.fit(X, y, sample_weight=sw)
-    coef, intercept, value = _optimum(case, weighted, fit_intercept, "squared_hinge")
-    excess = _relative_excess(est, X, y, sw, value)
+    coef, intercept, value = case_optimum(case, weighted, fit_intercept,
+                                          "squared_hinge")
+    excess = relative_excess(est, X, y, sw, value)
     assert -1e-8 <= excess <= 1e-6
     assert_allclose(est.coef_, coef, atol=1e-3 * np.abs(coef).max())
 
@@ -138,19 +110,22 @@ def _subgradient_cases():
                          list(_subgradient_cases()))
 def test_subgradient(case, fit_intercept, weighted, loss, budget):
     """Pegasos with averaging, given enough epochs, within 2 % of the optimum for
-    C >= 1e-3, with and without intercept and weights, on uncentred data."""
-    X, y, sw, k, C = _data(case, weighted)
-    assert C >= 1e-3
+    C >= 1e-3 (the cases' range: SUBGRADIENT_BUDGET has a budget for each), with
+    and without intercept and weights, on uncentred data."""
+    X, y, sw, k, C = case_data(case, weighted)
     epochs, batch_size = budget
     est = LinearMulticlassSVM(C=C, loss=loss, solver="subgradient",
                               fit_intercept=fit_intercept, tol=1e-9, max_iter=epochs,
                               batch_size=batch_size, random_state=0, n_threads=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
         est.fit(X, y, sample_weight=sw)
-    _, _, value = _optimum(case, weighted, fit_intercept, loss)
+    warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    # The warning tells exactly the fits that used up their budget of epochs.
+    assert warned == (est.n_iter_ == epochs), (warned, est.n_iter_)
+    _, _, value = case_optimum(case, weighted, fit_intercept, loss)
     _check_certificate(est, X, y, sw, value)
-    excess = _relative_excess(est, X, y, sw, value)
+    excess = relative_excess(est, X, y, sw, value)
     assert -1e-8 <= excess <= 2e-2
 
 
@@ -158,15 +133,15 @@ def test_subgradient(case, fit_intercept, weighted, loss, budget):
 def test_subgradient_full_batch(loss):
     """The deterministic full-batch variant, on the best-conditioned case."""
     case = CASES[0]
-    X, y, sw, k, C = _data(case, False)
+    X, y, sw, k, C = case_data(case, False)
     est = LinearMulticlassSVM(C=C, loss=loss, solver="subgradient", tol=1e-12,
                               max_iter=3000, fit_intercept=False, n_threads=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X, y)
     assert est.n_iter_ == 3000
-    _, _, value = _optimum(case, False, False, loss)
-    excess = _relative_excess(est, X, y, sw, value)
+    _, _, value = case_optimum(case, False, False, loss)
+    excess = relative_excess(est, X, y, sw, value)
     assert -1e-8 <= excess <= 2e-2
 
 

@@ -10,7 +10,7 @@ from sksvm import loss_gradient
 from sksvm import _kernels
 
 from _reference import numpy_objective, reference_margins
-from conftest import make_problem, random_weights
+from _helpers import make_problem, random_weights
 
 # (loss, smoothing) triples exercised everywhere.
 LOSSES = [("hinge", 0.0), ("squared_hinge", 0.0), ("hinge", 0.4)]
@@ -286,21 +286,6 @@ def _block(X, y, sw, coef, intercept, code, margin, mu, n_chunks, block_rows=Non
                                     n_chunks)
 
 
-def _rows_block(X, y, sw, rows, lo, hi, coef, intercept, code, margin, mu, acc):
-    """Serial kernel over rows[lo:hi], accumulating into ``acc`` (stats, grad, gi)."""
-    stats, grad, grad_intercept = acc
-    if sp.issparse(X):
-        grad_t = np.ascontiguousarray(grad.T)
-        _kernels.csr_rows_loss_grad(X.data, X.indices, X.indptr, y, sw, rows, lo, hi,
-                                    np.ascontiguousarray(coef.T), intercept, code,
-                                    margin, mu, grad_t, grad_intercept, stats)
-        grad[...] = grad_t.T
-    else:
-        _kernels.dense_rows_loss_grad(X, y, sw, rows, lo, hi, coef, intercept, code,
-                                      margin, mu, grad, grad_intercept, stats)
-    return acc
-
-
 def _reference_stats(coef, intercept, X, y, sw, margin, loss, mu):
     """Σ s ℓ, Σ s ℓ_true, Σ s ℓ', Σ s ℓ'² computed directly with numpy."""
     m = reference_margins(coef, intercept, X, y, margin)
@@ -359,32 +344,44 @@ def test_block_kernels_add_up(loss, container):
     assert_allclose(g_int / S, ref_int, rtol=rtol, atol=rtol * np.abs(ref_int).max())
 
 
-@pytest.mark.parametrize("loss", ["hinge", "squared_hinge", "smoothed_hinge"])
+@pytest.mark.parametrize("loss, mu", LOSSES, ids=LOSS_IDS)
 @pytest.mark.parametrize("container", ["dense64", "csr64"])
-def test_rows_kernels_add_up(loss, container):
-    """The serial kernels over shuffled rows[lo:hi] accumulate: two ranges in turn
-    give the full-data sums."""
+def test_row_ranges_add_up(loss, mu, container):
+    """Rows in a shuffled order, taken by ranges: each range's objective and
+    gradient are numpy's on exactly those rows, whatever their order, and two
+    ranges that split the data add up (loss terms weighted by their weight sums)
+    to the whole data's."""
     X, X64, y = _data(container, seed=14, n=37, d=5, k=4)
-    y = y.astype(np.int64)
     coef, intercept = _point(4, 5, seed=9)
     sw = random_weights(len(y), seed=14)
-    code, mu, margin = LOSS_CODES[loss], (0.3 if loss == "smoothed_hinge" else 0.0), 0.9
-    rows = np.random.RandomState(0).permutation(len(y)).astype(np.int64)
-    fresh = lambda: (np.zeros(4), np.zeros((4, 5)), np.zeros(4))  # noqa: E731
-    acc = _rows_block(X, y, sw, rows, 0, 15, coef, intercept, code, margin, mu,
-                      fresh())
-    acc = _rows_block(X, y, sw, rows, 15, 37, coef, intercept, code, margin, mu, acc)
-    whole = _block(X, y, sw, coef, intercept, code, margin, mu, 1)
-    for got, ref in zip(acc, whole):
-        assert_allclose(got, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
-    # A subset of rows is the sum over exactly those rows.
-    subset = _rows_block(X, y, sw, rows, 5, 20, coef, intercept, code, margin, mu,
-                         fresh())
-    picked = np.sort(rows[5:20])
-    ref = _block(X[picked], y[picked], sw[picked], coef, intercept, code, margin, mu,
-                 1)
-    for got, r in zip(subset, ref):
-        assert_allclose(got, r, rtol=1e-12, atol=1e-12 * np.abs(r).max())
+    C, margin = 0.3, 0.9
+    kw = dict(C=C, loss=loss, margin=margin, smoothing=mu)
+    rows = np.random.RandomState(0).permutation(len(y))
+
+    def on_rows(picked):
+        return loss_gradient(coef, intercept, X[picked], y[picked],
+                             sample_weight=sw[picked], **kw)
+
+    for lo, hi in [(0, 15), (15, 37), (5, 20)]:
+        picked = rows[lo:hi]
+        got = on_rows(picked)
+        ref = numpy_objective(coef, intercept, X64[picked], y[picked], C, loss,
+                              margin, mu, sample_weight=sw[picked])
+        for a, b in zip(got, ref):
+            assert_allclose(a, b, rtol=RTOL64, atol=RTOL64 * np.abs(b).max())
+        for a, b in zip(got, on_rows(np.sort(picked))):
+            assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.abs(b).max())
+    penalty, penalty_grad = 0.5 * C * np.sum(coef ** 2), C * coef
+    value, grad, grad_intercept = 0.0, 0.0, 0.0
+    for picked in (rows[:15], rows[15:]):
+        part_value, part_grad, part_intercept = on_rows(picked)
+        share = sw[picked].sum() / sw.sum()
+        value = value + share * (part_value - penalty)
+        grad = grad + share * (part_grad - penalty_grad)
+        grad_intercept = grad_intercept + share * part_intercept
+    whole = loss_gradient(coef, intercept, X, y, sample_weight=sw, **kw)
+    for a, b in zip((value + penalty, grad + penalty_grad, grad_intercept), whole):
+        assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.abs(b).max())
 
 
 def test_block_kernels_tiny_and_more_chunks_than_rows():

@@ -10,7 +10,6 @@ default profile is small and derandomized, for the default test run.
 """
 
 import os
-import warnings
 
 import numpy as np
 import pytest
@@ -18,11 +17,10 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from sklearn.exceptions import ConvergenceWarning
 
-from _reference import (binary_split, cvxpy_optimum, numpy_objective,
-                        reference_margins)
-from sksvm import LinearMulticlassSVM, loss_gradient
+from _helpers import full_coef, make_problem, quiet_fit
+from _reference import cvxpy_optimum, numpy_objective, reference_margins
+from sksvm import loss_gradient
 
 settings.register_profile(
     "sksvm-default", max_examples=20, deadline=None, derandomize=True,
@@ -206,20 +204,6 @@ def test_smoothed_hinge_within_half_mu(case, mu):
 
 # -- fitted models -------------------------------------------------------------------
 
-def _fit(X, y, sample_weight=None, **params):
-    params.setdefault("n_threads", 1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return LinearMulticlassSVM(**params).fit(X, y, sample_weight=sample_weight)
-
-
-def _full_coef(model):
-    """The (k, d) weights W behind ``coef_`` (binary models store w_1 − w_0)."""
-    if len(model.classes_) == 2:
-        return binary_split(model.coef_, model.intercept_)[0]
-    return model.coef_
-
-
 def _suboptimality_bound(model, X, y, sample_weight=None):
     """(J, bound on J − J*) from the model's certified relative duality gap."""
     value = model.objective(X, y, sample_weight=sample_weight)
@@ -254,8 +238,8 @@ def test_duality_gap_bounds_suboptimality(problem, loss, fit_intercept, solver,
     assume(not (solver["solver"] == "subgradient" and fit_intercept))
     C = 1e-2
     params = dict(C=C, loss=loss, fit_intercept=fit_intercept, tol=0.0, **solver)
-    few = _fit(X, y, max_iter=max_iter, **params)
-    more = _fit(X, y, max_iter=max_iter + extra, **params)
+    few = quiet_fit(X, y, max_iter=max_iter, **params)
+    more = quiet_fit(X, y, max_iter=max_iter + extra, **params)
     _, _, optimum = cvxpy_optimum(X, y, k, C, loss=loss, fit_intercept=fit_intercept)
     slack = 1e-8 * max(optimum, 1e-3)  # the conic solver's accuracy
     for model in (few, more):
@@ -278,7 +262,7 @@ def test_lbfgs_certificate_with_intercept(X, y):
     """Two counterexamples found by test_duality_gap_bounds_suboptimality: the
     active-set step's dual point clipped into its box (now repaired so that
     Aᵀ1 = 0), and the check at the starting point."""
-    model = _fit(X, y, C=1e-2, tol=1e-8, solver="lbfgs")
+    model = quiet_fit(X, y, C=1e-2, tol=1e-8, solver="lbfgs")
     _, _, optimum = cvxpy_optimum(X, y, 2, 1e-2)
     value, bound = _suboptimality_bound(model, X, y)
     assert value - optimum <= bound + 1e-8 * optimum
@@ -291,12 +275,10 @@ def test_lbfgs_more_iterations_never_worse(loss, fit_intercept, seed, max_iter):
 
     Two counterexamples found before the solver returned the lowest point of its
     path (up to +14 % from 7 to 10 iterations on the hinge)."""
-    from conftest import make_problem
-
     X, y = make_problem(n=20, d=3, k=3, seed=seed)
     params = dict(C=1e-2, loss=loss, fit_intercept=fit_intercept, tol=0.0,
                   solver="lbfgs")
-    values = [_fit(X, y, max_iter=m, **params).objective(X, y)
+    values = [quiet_fit(X, y, max_iter=m, **params).objective(X, y)
               for m in range(max_iter, max_iter + 4)]
     assert np.all(np.diff(values) <= 1e-12 * values[0])
 
@@ -333,12 +315,12 @@ def test_duplicated_rows_with_half_weight(problem, loss, fit_intercept, solver,
     # The fitted models.
     params = dict(C=C, loss=loss, fit_intercept=fit_intercept, tol=1e-8,
                   max_iter=3000, **solver)
-    original = _fit(X, y, **params)
-    doubled = _fit(X2, y2, sample_weight=half, **params)
+    original = quiet_fit(X, y, **params)
+    doubled = quiet_fit(X2, y2, sample_weight=half, **params)
     value_a, bound_a = _suboptimality_bound(original, X, y)
     value_b, bound_b = _suboptimality_bound(doubled, X, y)
     assert abs(value_a - value_b) <= max(bound_a, bound_b) + 1e-12 * value_a
-    distance = np.linalg.norm(_full_coef(original) - _full_coef(doubled))
+    distance = np.linalg.norm(full_coef(original) - full_coef(doubled))
     assert distance <= _coef_distance_bound(C, bound_a, bound_b) + 1e-9
 
 
@@ -355,14 +337,14 @@ def test_predictions_invariant_to_row_order(problem, loss, solver, order):
     order.shuffle(permutation)
     params = dict(C=C, loss=loss, fit_intercept=False, tol=1e-8, max_iter=2000,
                   **solver)
-    a = _fit(X, y, **params)
-    b = _fit(X[permutation], y[permutation], **params)
+    a = quiet_fit(X, y, **params)
+    b = quiet_fit(X[permutation], y[permutation], **params)
     _, bound_a = _suboptimality_bound(a, X, y)
     _, bound_b = _suboptimality_bound(b, X, y)
     distance = _coef_distance_bound(C, bound_a, bound_b) + 1e-9
     # |Δ(w_j·x)| ≤ ‖W_a − W_b‖·‖x‖ for each class; a prediction may change only
     # where model a's top two scores are within twice that.
-    scores = X @ _full_coef(a).T
+    scores = X @ full_coef(a).T
     top_two = np.sort(scores, axis=1)[:, -2:]
     clear = top_two[:, 1] - top_two[:, 0] > 2 * distance * np.linalg.norm(X, axis=1)
     assert np.array_equal(a.predict(X)[clear], b.predict(X)[clear])

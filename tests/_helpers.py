@@ -1,0 +1,109 @@
+"""Helpers shared by the test files: data builders, the cached exact optima of the
+standard cases, fitting shortcuts and small checks. Each is defined here only.
+
+The references themselves (numpy objective, conic solver) are in ``_reference``.
+"""
+
+import functools
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from _reference import binary_split, cvxpy_optimum
+
+# -- data ------------------------------------------------------------------------------
+
+
+def make_problem(n=40, d=5, k=4, seed=0, shift=3.0, sparsity=0.0, noise=1.0):
+    """Overlapping Gaussian classes, uncentred by ``shift``; every class present.
+
+    ``sparsity`` is the fraction of entries set to zero (for CSR tests).
+    """
+    rng = np.random.RandomState(seed)
+    centers = 1.5 * rng.randn(k, d)
+    y = np.arange(n) % k
+    rng.shuffle(y)
+    X = centers[y] + noise * rng.randn(n, d) + shift
+    if sparsity > 0:
+        X[rng.rand(n, d) < sparsity] = 0.0
+    return X, y
+
+
+def random_weights(n, seed=0, integer=False):
+    rng = np.random.RandomState(seed + 1000)
+    if integer:
+        return rng.randint(1, 4, size=n).astype(np.float64)
+    return rng.uniform(0.1, 3.0, size=n)
+
+
+# (n, d, k, seed, C): uncentred data (shift 3), overlapping classes; the cases checked
+# against exact optima (test_exact.py, test_dual_cd.py).
+CASES = [
+    (30, 3, 3, 0, 1e-1),
+    (45, 4, 4, 1, 1e-2),
+    (60, 6, 5, 2, 1e-3),
+]
+CASE_IDS = [f"n{n}-d{d}-k{k}-C{C:g}" for n, d, k, _, C in CASES]
+
+
+def case_data(case, weighted):
+    """(X, y, sample_weight or None, k, C) of one of ``CASES``; integer weights."""
+    n, d, k, seed, C = case
+    X, y = make_problem(n=n, d=d, k=k, seed=seed)
+    sw = (np.random.RandomState(seed).randint(1, 4, size=n).astype(float)
+          if weighted else None)
+    return X, y, sw, k, C
+
+
+@functools.lru_cache(maxsize=None)
+def case_optimum(case, weighted, fit_intercept, loss):
+    """The exact (coef, intercept, value) of a case, solved once per session."""
+    X, y, sw, k, C = case_data(case, weighted)
+    return cvxpy_optimum(X, y, k, C, loss=loss, fit_intercept=fit_intercept,
+                         sample_weight=sw)
+
+
+# -- fitting ---------------------------------------------------------------------------
+
+
+def fit(X, y, sample_weight=None, **params):
+    """Fit a LinearMulticlassSVM (one numba thread unless ``n_threads`` is given)."""
+    from sksvm import LinearMulticlassSVM  # (conftest imports this module early)
+
+    params.setdefault("n_threads", 1)
+    return LinearMulticlassSVM(**params).fit(X, y, sample_weight=sample_weight)
+
+
+def quiet_fit(X, y, sample_weight=None, **params):
+    """:func:`fit`, ignoring ConvergenceWarning (short runs on purpose)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return fit(X, y, sample_weight, **params)
+
+
+def full_coef(model):
+    """The (k, d) weights W behind ``coef_`` (binary models store w_1 − w_0)."""
+    if len(model.classes_) == 2:
+        return binary_split(model.coef_, model.intercept_)[0]
+    return model.coef_
+
+
+# -- checks ----------------------------------------------------------------------------
+
+
+def frozen(array):
+    """A read-only copy of ``array``: any write to it by the code under test raises."""
+    array = np.array(array, copy=True)
+    array.flags.writeable = False
+    return array
+
+
+def assert_finite(model):
+    assert np.all(np.isfinite(model.coef_)) and np.all(np.isfinite(model.intercept_))
+
+
+def relative_excess(model, X, y, sample_weight, optimum_value):
+    """(J − J*) / J* of a fitted model, J* from the exact solver."""
+    value = model.objective(X, y, sample_weight=sample_weight)
+    return (value - optimum_value) / optimum_value
