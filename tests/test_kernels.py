@@ -8,6 +8,7 @@ from scipy.optimize import check_grad
 
 from sksvm import loss_gradient
 from sksvm import _kernels
+from sksvm._losses import HINGE, SMOOTHED_HINGE, SQUARED_HINGE
 
 from _reference import numpy_objective, reference_margins
 from _helpers import make_problem, random_weights
@@ -266,8 +267,8 @@ def test_loss_gradient_bad_shapes():
 
 # -- the unnormalized block kernels --------------------------------------------------
 
-LOSS_CODES = {"hinge": _kernels.HINGE, "squared_hinge": _kernels.SQUARED_HINGE,
-              "smoothed_hinge": _kernels.SMOOTHED_HINGE}
+LOSS_CODES = {"hinge": HINGE, "squared_hinge": SQUARED_HINGE,
+              "smoothed_hinge": SMOOTHED_HINGE}
 
 
 def _block(X, y, sw, coef, intercept, code, margin, mu, n_chunks, block_rows=None):
@@ -390,13 +391,13 @@ def test_block_kernels_tiny_and_more_chunks_than_rows():
     coef, intercept = _point(3, 3, seed=9)
     sw = np.ones(5)
     for X_in in (X, sp.csr_matrix(X)):
-        ref = _block(X_in, y, sw, coef, intercept, _kernels.HINGE, 1.0, 0.0, 1)
+        ref = _block(X_in, y, sw, coef, intercept, HINGE, 1.0, 0.0, 1)
         for n_chunks in (7, 16):
-            got = _block(X_in, y, sw, coef, intercept, _kernels.HINGE, 1.0, 0.0,
+            got = _block(X_in, y, sw, coef, intercept, HINGE, 1.0, 0.0,
                          n_chunks)
             for a, b in zip(got, ref):
                 assert_allclose(a, b, rtol=1e-13, atol=1e-14)
         # All weights zero: every sum is zero.
-        empty = _block(X_in, y, np.zeros(5), coef, intercept, _kernels.HINGE, 1.0,
+        empty = _block(X_in, y, np.zeros(5), coef, intercept, HINGE, 1.0,
                        0.0, 2)
         assert all(np.all(part == 0) for part in empty)

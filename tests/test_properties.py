@@ -245,7 +245,7 @@ def test_duality_gap_bounds_suboptimality(problem, loss, fit_intercept, solver,
     for model in (few, more):
         value, bound = _suboptimality_bound(model, X, y)
         if np.isnan(bound):
-            continue  # no certificate (documented: partial_fit, > 200 classes)
+            continue  # no certificate (documented: partial_fit)
         assert value - optimum <= bound + slack
     value_few, _ = _suboptimality_bound(few, X, y)
     value_more, bound_more = _suboptimality_bound(more, X, y)
