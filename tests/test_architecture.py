@@ -158,3 +158,21 @@ def test_certificate_with_300_classes_and_an_intercept():
     better = LinearMulticlassSVM(C=1e-1, solver="dual_cd", tol=1e-4, n_threads=1,
                                  random_state=0).fit(X, y)
     assert lower_bound <= better.objective(X, y) * (1 + 1e-12)
+
+
+def test_import_loads_neither_numba_nor_sklearn():
+    """``import sksvm`` is cheap: the estimator (and with it numba and
+    scikit-learn) loads on first use of a public name."""
+    import subprocess
+    import sys
+
+    code = ("import sys, sksvm; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'numba', 'sklearn', 'scipy'}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                            text=True, timeout=120, check=True)
+    assert result.stdout.strip() == "[]"
+    code = "import sys, sksvm; sksvm.LinearMulticlassSVM; print('numba' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                            text=True, timeout=120, check=True)
+    assert result.stdout.strip() == "True"
