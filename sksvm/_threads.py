@@ -89,32 +89,13 @@ def kernel_threads(n_threads):
         yield n_threads
 
 
-_blas_lock = threading.Lock()
-_blas_users = 0
-_blas_limits = None
-
-
 @contextmanager
 def single_threaded_blas():
-    """Limit BLAS to one thread while any block of this kind runs in the process.
-
-    The BLAS thread count is a process-wide setting: overlapping blocks (fits in
-    several threads) share one limit, set by the first to enter and restored by
-    the last to leave, so that the original count always comes back.
-    """
-    global _blas_users, _blas_limits
-    with _blas_lock:
-        if _blas_users == 0:
-            _blas_limits = threadpool_limits(limits=1, user_api="blas")
-        _blas_users += 1
-    try:
+    """Limit BLAS to one thread while the block runs (threadpoolctl's context
+    manager, entered in the calling thread: a limit set from another thread does
+    not reach this thread's OpenBLAS calls)."""
+    with threadpool_limits(limits=1, user_api="blas"):
         yield
-    finally:
-        with _blas_lock:
-            _blas_users -= 1
-            if _blas_users == 0:
-                _blas_limits.restore_original_limits()
-                _blas_limits = None
 
 
 # Below this many multiply-adds a kernel call runs on the calling thread alone: the

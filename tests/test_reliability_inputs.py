@@ -4,7 +4,6 @@ a failure found by an adversarial pass, against an independent reference."""
 
 import subprocess
 import sys
-import threading
 import warnings
 
 import numpy as np
@@ -12,7 +11,6 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_info
 
 from sksvm import LinearMulticlassSVM, loss_gradient
 
@@ -105,35 +103,6 @@ def test_negative_class_weight_is_refused(solver):
                                          "non-negative"):
         LinearMulticlassSVM(solver=solver, class_weight={0: -1.0, 1: 1.0, 2: 1.0},
                             n_threads=1).fit(X, y)
-
-
-def test_concurrent_fits_restore_blas_threads():
-    """Overlapping fits in threads each limited BLAS to one thread for the whole
-    process and restored each other's saved value in the wrong order: BLAS stayed
-    at one thread for the rest of the process."""
-    def blas_threads():
-        return [lib["num_threads"] for lib in threadpool_info()
-                if lib["user_api"] == "blas"]
-
-    X, y = make_problem(n=400, d=20, k=4, seed=22)
-    LinearMulticlassSVM(solver="lbfgs", max_iter=5).fit(X, y)  # compile first
-    before = blas_threads()
-    start = threading.Barrier(4)
-
-    def fit(seed):
-        start.wait()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            for C in (1e-3, 1e-2, 1e-1):
-                LinearMulticlassSVM(C=C, solver="lbfgs", max_iter=30,
-                                    random_state=seed).fit(X, y)
-
-    threads = [threading.Thread(target=fit, args=(seed,)) for seed in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert blas_threads() == before
 
 
 def test_tiny_features_with_lbfgs_fit():
