@@ -39,8 +39,8 @@ Certificate. Every iterate gives a dual point α = g(θ) (the loss derivatives
 times c_p; for the hinge inside the box by construction). Without an intercept it
 is feasible and J(W) − D(α) bounds the suboptimality. With one, α must satisfy
 Aᵀ1 = 0: the class-to-class flows F[t, j] = Σ_{y_i = t} α_ij are scaled by factors
-in [0, 1] found by a small linear program (as much flow as possible, conserved at
-every class), which keeps α in its box; W(α̃) follows from the per-class-pair sums
+in [0, 1] that remove the source-to-sink paths of a flow decomposition (what
+remains is conserved at every class), which keeps α in its box; W(α̃) follows from the per-class-pair sums
 Σ_{y_i = t} α_ij x_i, one extra pass. The solver keeps the lowest J and the
 highest certified lower bound seen, and stops once (J − D)/J ≤ tol.
 """
@@ -50,7 +50,6 @@ import time
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
-from scipy.optimize import linprog
 
 # Rows per block when X is processed in pieces (float32 or CSR input).
 CHUNK_ROWS = 8192
@@ -77,8 +76,8 @@ INNER_KAPPA = 0.2
 # Line search: accept a step once |φ'(t)| ≤ LINE_TOL · |φ'(0)|.
 LINE_TOL = 0.1
 LINE_MAX_STEPS = 30
-# Above this many classes the flow repair's linear program is not attempted.
-MAX_REPAIR_CLASSES = 200
+# Above this many classes the intercept's certificate (flow repair) is not attempted.
+MAX_REPAIR_CLASSES = 100
 
 
 class _Design:
@@ -283,24 +282,58 @@ def _conjugate_gradient(matvec, rhs, precondition, rtol, max_iter):
     return x, max_iter
 
 
+def _path_flow(F, excess, tiny):
+    """A flow P, 0 ≤ P ≤ F, made of paths from the classes of positive ``excess``
+    to those of negative ``excess``, whose net outflow equals ``excess`` (up to
+    ``tiny``): F − P is then a circulation (flow decomposition). Paths with the
+    fewest edges first (breadth-first search in the residual F − P)."""
+    k = F.shape[0]
+    R = F.copy()
+    e = excess.copy()
+    P = np.zeros((k, k))
+    for _ in range(k * k + 2 * k + 1):
+        src = int(np.argmax(e))
+        if e[src] <= tiny:
+            break
+        parent = np.full(k, -2)
+        parent[src] = -1
+        frontier, sink = [src], -1
+        while frontier and sink < 0:
+            nxt = []
+            for u in frontier:
+                for v in np.flatnonzero((R[u] > 0) & (parent == -2)):
+                    parent[v] = u
+                    if e[v] < -tiny:
+                        sink = v
+                        break
+                    nxt.append(v)
+                if sink >= 0:
+                    break
+            frontier = nxt
+        if sink < 0:
+            break
+        amount = min(e[src], -e[sink])
+        v = sink
+        while parent[v] >= 0:
+            amount = min(amount, R[parent[v], v])
+            v = parent[v]
+        v = sink
+        while parent[v] >= 0:
+            R[parent[v], v] -= amount
+            P[parent[v], v] += amount
+            v = parent[v]
+        e[src] -= amount
+        e[sink] += amount
+    return P
+
+
 def _repair_factors(flows):
-    """φ ∈ [0, 1] on the class-to-class flows keeping the most flow, conserved at
-    every class; None if the linear program fails."""
-    k = flows.shape[0]
-    factors = np.zeros((k, k))
-    source, target = np.nonzero(flows > 0)
-    values = flows[source, target]
-    if not values.size:
-        return factors
-    balance = np.zeros((k, values.size))
-    balance[target, np.arange(values.size)] += values
-    balance[source, np.arange(values.size)] -= values
-    result = linprog(-values, A_eq=balance[:-1], b_eq=np.zeros(k - 1),
-                     bounds=(0.0, 1.0), method="highs")
-    if result.status != 0:
-        return None
-    factors[source, target] = np.clip(result.x, 0.0, 1.0)
-    return factors
+    """Factors in [0, 1] on the class-to-class flows ``flows[t, j]`` that make
+    them conserved at every class: 1 − (path flow)/(flow)."""
+    excess = flows.sum(axis=1) - flows.sum(axis=0)
+    P = _path_flow(flows, excess, 1e-15 * max(float(flows.sum()), 1e-300))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(flows > 0, 1.0 - np.clip(P / flows, 0.0, 1.0), 1.0)
 
 
 class _Solver:
@@ -362,8 +395,6 @@ class _Solver:
         flows = np.zeros((self.k, self.k))
         np.add.at(flows, self.y, alpha)
         factors = _repair_factors(flows)
-        if factors is None:
-            return fixed_b, -np.inf
         pair_sums = self.class_pair_sums(alpha)  # [t, j] = Σ_{y_i=t} α_ij x_i
         scaled = pair_sums * factors[:, :, None]
         AX = scaled.sum(axis=0) - scaled.sum(axis=1)
@@ -531,7 +562,7 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         if converged or iteration >= max_iter:
             history.append(record)
             if verbose:
-                print(f"[newton] {record}", flush=True)
+                _print_record(record)
             break
 
         if sv.hinge:
@@ -572,11 +603,17 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
                       curved_pairs=int(np.count_nonzero(h)))
         history.append(record)
         if verbose:
-            print(f"[newton] {record}", flush=True)
+            _print_record(record)
 
     coef, intercept = sv.to_model(best_theta)
     return dict(coef=coef, intercept=intercept, n_iter=iteration,
                 converged=converged, gap=max(gap, 0.0), history=history)
+
+
+def _print_record(record):
+    print("[newton] " + "  ".join(
+        f"{key} {value:.3e}" if isinstance(value, float) else f"{key} {value}"
+        for key, value in record.items()), flush=True)
 
 
 def _line_search(pairs, m, dm, offset, direction, C):
