@@ -2,7 +2,7 @@
 module function) against the estimator's dual_cd and lbfgs, measured in one run.
 
     python benchmarks/newton_fashion.py --n 10000 --loss hinge --intercept 1 \
-        --tol 1e-3 --solvers newton,dual_cd
+        --tol 1e-3 --solvers newton,dual_cd --warm-tol 1e-2
 """
 
 import argparse
@@ -17,7 +17,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 from datasets import load_fashion_mnist  # noqa: E402
 
 from sksvm import LinearMulticlassSVM  # noqa: E402
+from sksvm._estimator import _minimize_lbfgs_rescaled  # noqa: E402
 from sksvm._objective import MulticlassSVMObjective  # noqa: E402
+from sksvm._solvers.dual_cd import minimize_dual_cd  # noqa: E402
 from sksvm._solvers.newton import solve_newton  # noqa: E402
 
 
@@ -26,17 +28,33 @@ def load_average():
 
 
 def run_newton(X, y, args, tol, **options):
+    """Newton from zero, or from a dual_cd (hinge) / lbfgs (squared hinge) point
+    of relative gap ``--warm-tol``; the time includes the warm start."""
     objective = MulticlassSVMObjective(
         X, y, np.ones(X.shape[0]), 10, C=args.C, loss=args.loss, margin=1.0,
         fit_intercept=bool(args.intercept), n_threads=os.cpu_count())
     start = time.perf_counter()
-    result = solve_newton(objective, None, None, tol=tol, max_iter=args.max_iter,
-                          verbose=args.verbose, **options)
+    coef0 = intercept0 = None
+    warm = {}
+    if args.warm_tol > 0:
+        if args.loss == "hinge":
+            first = minimize_dual_cd(objective, tol=args.warm_tol, max_iter=100000,
+                                     random_state=np.random.RandomState(0))
+            options["dual0"] = first.alpha
+        else:
+            first = _minimize_lbfgs_rescaled(
+                objective, np.zeros((10, X.shape[1])), np.zeros(10),
+                tol=args.warm_tol, max_iter=100000)
+        coef0, intercept0 = first.coef, first.intercept
+        warm = dict(warm_time=time.perf_counter() - start, warm_gap=first.gap,
+                    warm_iter=first.n_iter)
+    result = solve_newton(objective, coef0, intercept0, tol=tol,
+                          max_iter=args.max_iter, verbose=args.verbose, **options)
     elapsed = time.perf_counter() - start
     value = objective.value(result["coef"], result["intercept"])
     return dict(time=elapsed, objective=value, gap=result["gap"],
                 n_iter=result["n_iter"], converged=result["converged"],
-                history=result["history"])
+                history=result["history"], **warm)
 
 
 def run_estimator(X, y, args, tol, solver):
@@ -68,6 +86,8 @@ def main():
     parser.add_argument("--options", default="{}")
     parser.add_argument("--dtype", default="float64")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--warm-tol", type=float, default=0.0)
+    parser.add_argument("--quiet", type=int, default=0)
     args = parser.parse_args()
     X, y, _, _ = load_fashion_mnist(dtype=np.dtype(args.dtype))
     X, y = np.ascontiguousarray(X[: args.n]), y[: args.n]
@@ -85,7 +105,7 @@ def main():
                        load_after=load_average())
             history = row.pop("history", None)
             print(json.dumps(row), flush=True)
-            if history is not None and args.verbose == 0:
+            if history is not None and args.verbose == 0 and not args.quiet:
                 for rec in history:
                     print("   ", {k: (round(v, 6) if isinstance(v, float) else v)
                                   for k, v in rec.items()}, flush=True)

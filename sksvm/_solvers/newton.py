@@ -64,6 +64,12 @@ DENSE_GRAM_MAX_WIDTH = 3000
 # changed by this factor since the last estimate.
 GRAM_REFRESH_RATIO = 1.5
 CG_MAX_ITER = 250
+# Up to this many curved pairs the preconditioner is the exact Hessian of the step
+# where it was built (Woodbury form, a Cholesky factorization of a pairs × pairs
+# matrix); it is rebuilt once a solve with it needs more than REFACTOR_CG_ITER
+# iterations.
+MAX_FACTOR_PAIRS = 6000
+REFACTOR_CG_ITER = 20
 # Stands for the margin of the label entries (j = y_i), which are not pairs.
 LABEL_MARGIN = -1e30
 # Hinge ALM defaults: initial kink width in margin units (σ = mean c_p / width),
@@ -247,6 +253,55 @@ class _KroneckerPreconditioner:
         return self.Q @ (((self.Q.T @ V) @ self.U) / self.denominator) @ self.U.T
 
 
+class _WoodburyPreconditioner:
+    """(C·I + A_Dᵀ diag(h_D) A_D)⁻¹ for the curved pairs D of one step:
+    (1/C)[I − A_Dᵀ K⁻¹ A_D] with K = C·diag(1/h_D) + A_D A_Dᵀ, where
+    (A_D A_Dᵀ)[p, q] = (x̂_{i_p}·x̂_{i_q}) (e_{j_p} − e_{y_p})·(e_{j_q} − e_{y_q})."""
+
+    def __init__(self, solver, h):
+        pair_rows, pair_cols = np.nonzero(h)
+        self.C = solver.C
+        self.n_pairs = pair_rows.size
+        if self.n_pairs == 0:
+            return
+        rows, local = np.unique(pair_rows, return_inverse=True)
+        self.design = solver.design.subset(rows)
+        X = self.design.X
+        gram = X @ X.T
+        if sp.issparse(gram):
+            gram = gram.toarray()
+        if self.design.fit_intercept:
+            dots = X @ self.design.mu
+            gram += (self.design.mu @ self.design.mu + self.design.r ** 2
+                     - dots[:, None] - dots[None, :])
+        labels = solver.y[rows][local]
+        self.local, self.cols, self.labels = local, pair_cols, labels
+        self.index = np.arange(rows.size)
+        label_matrix = ((pair_cols[:, None] == pair_cols[None, :]).astype(float)
+                        - (pair_cols[:, None] == labels[None, :])
+                        - (labels[:, None] == pair_cols[None, :])
+                        + (labels[:, None] == labels[None, :]))
+        K = gram[np.ix_(local, local)]
+        K *= label_matrix
+        del label_matrix, gram
+        K[np.diag_indices(self.n_pairs)] += self.C / h[pair_rows, pair_cols]
+        self.factor = scipy.linalg.cho_factor(K, lower=True, overwrite_a=True,
+                                              check_finite=False)
+        self.n_rows = rows.size
+        self.k = h.shape[1]
+
+    def __call__(self, V):
+        if self.n_pairs == 0:
+            return V / self.C
+        s = self.design.times(V)
+        a = s[self.local, self.cols] - s[self.local, self.labels]
+        w = scipy.linalg.cho_solve(self.factor, a, check_finite=False)
+        G = np.zeros((self.n_rows, self.k))
+        np.add.at(G, (self.local, self.cols), w)
+        np.add.at(G, (self.local, self.labels), -w)
+        return (V - self.design.transpose_times(G)) / self.C
+
+
 def _class_matrix(h, y, row_weights):
     """Σ_i w_i M_i with M_i = Σ_j h_ij (e_j − e_{y_i})(e_j − e_{y_i})ᵀ, (k, k)."""
     k = h.shape[1]
@@ -363,6 +418,8 @@ class _Solver:
         self.design = _Design(X, mu, r, self.fit_intercept)
         self.row_sq_norms = self.design.squared_norms()
         self.gram_cache = None
+        self.factored = None
+        self.refactor = False
         self.class_rows = [np.flatnonzero(self.y == t) for t in range(self.k)]
 
     # -- coordinates ---------------------------------------------------------------
@@ -417,6 +474,13 @@ class _Solver:
     # -- Newton direction ------------------------------------------------------------
     def preconditioner(self, h):
         rows = np.flatnonzero(h.any(axis=1))
+        n_pairs = int(np.count_nonzero(h))
+        if n_pairs <= self.options.get("max_factor_pairs", MAX_FACTOR_PAIRS):
+            if self.factored is None or self.refactor:
+                self.factored = _WoodburyPreconditioner(self, h)
+                self.refactor = False
+            return self.factored, rows
+        self.factored = None
         n_rows = rows.size
         trace_weights = 2.0 * h[rows].sum(axis=1)
         dense = self.design.width <= DENSE_GRAM_MAX_WIDTH
@@ -538,7 +602,18 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
             A = _coefficients(g, y, rows)
             AX = sv.design.transpose_times(A)
             if sv.hinge and UX is None:
-                UX = sv.design.transpose_times(_coefficients(pairs.u, y, rows))
+                U = _coefficients(pairs.u, y, rows)
+                UX = sv.design.transpose_times(U)
+                if np.any(pairs.u):
+                    # The start multipliers are a dual point too.
+                    u_sums = U.sum(axis=0)
+                    u_raw = UX[:, : sv.d] + (np.outer(u_sums, sv.design.mu)
+                                             if sv.fit_intercept else 0.0)
+                    coef, intercept = sv.to_model(theta)
+                    primal = (pairs.true_loss_sum(m)
+                              + 0.5 * C * float(np.vdot(coef, coef)))
+                    best_lower = max(best_lower, sv.lower_bound(
+                        pairs.u, u_raw, u_sums, intercept, primal, tol)[1])
         grad = C * (theta - center) + AX
         # Certificate at the current point and dual point α = g.
         coef, intercept = sv.to_model(theta)
@@ -590,6 +665,7 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         rtol = cg_rtol if cg_rtol is not None else min(0.1, np.sqrt(max(gap, 1e-12)))
         direction, cg_iter = _conjugate_gradient(matvec, -grad, precondition, rtol,
                                                  CG_MAX_ITER)
+        sv.refactor = cg_iter > REFACTOR_CG_ITER
         dZ = sv.design.times(direction)
         dm = dZ - dZ[rows, y][:, None]
         dm[rows, y] = 0.0
