@@ -266,24 +266,21 @@ class _WoodburyPreconditioner:
             return
         rows, local = np.unique(pair_rows, return_inverse=True)
         self.design = solver.design.subset(rows)
-        X = self.design.X
-        gram = X @ X.T
-        if sp.issparse(gram):
-            gram = gram.toarray()
-        if self.design.fit_intercept:
-            dots = X @ self.design.mu
-            gram += (self.design.mu @ self.design.mu + self.design.r ** 2
-                     - dots[:, None] - dots[None, :])
+        gram = _row_gram(self.design, rows, solver.row_gram_cache)
+        solver.row_gram_cache = (rows, gram)
         labels = solver.y[rows][local]
         self.local, self.cols, self.labels = local, pair_cols, labels
         self.index = np.arange(rows.size)
-        label_matrix = ((pair_cols[:, None] == pair_cols[None, :]).astype(float)
-                        - (pair_cols[:, None] == labels[None, :])
-                        - (labels[:, None] == pair_cols[None, :])
-                        + (labels[:, None] == labels[None, :]))
         K = gram[np.ix_(local, local)]
-        K *= label_matrix
-        del label_matrix, gram
+        # K ∘= L with L[p, q] = (e_{j_p} − e_{y_p})·(e_{j_q} − e_{y_q}), by row
+        # blocks to keep the temporaries small.
+        for start in range(0, self.n_pairs, 1024):
+            part = slice(start, start + 1024)
+            K[part] *= ((pair_cols[part, None] == pair_cols[None, :]).astype(float)
+                        - (pair_cols[part, None] == labels[None, :])
+                        - (labels[part, None] == pair_cols[None, :])
+                        + (labels[part, None] == labels[None, :]))
+        del gram
         K[np.diag_indices(self.n_pairs)] += self.C / h[pair_rows, pair_cols]
         self.factor = scipy.linalg.cho_factor(K, lower=True, overwrite_a=True,
                                               check_finite=False)
@@ -300,6 +297,34 @@ class _WoodburyPreconditioner:
         np.add.at(G, (self.local, self.cols), w)
         np.add.at(G, (self.local, self.labels), -w)
         return (V - self.design.transpose_times(G)) / self.C
+
+
+def _row_gram(design, rows, cache):
+    """X̂_R X̂_Rᵀ over the sorted ``rows``, reusing the entries of ``cache``
+    = (previous rows, their Gram) for the rows both sets share."""
+    X = design.X
+    n_rows = rows.size
+    gram = np.empty((n_rows, n_rows))
+    if cache is not None:
+        old_rows, old_gram = cache
+        shared, here, there = np.intersect1d(rows, old_rows, assume_unique=True,
+                                             return_indices=True)
+    else:
+        here = there = np.zeros(0, dtype=np.int64)
+    fresh = np.setdiff1d(np.arange(n_rows), here, assume_unique=True)
+    if here.size:
+        gram[np.ix_(here, here)] = old_gram[np.ix_(there, there)]
+    if fresh.size:
+        block = X[fresh] @ X.T
+        if sp.issparse(block):
+            block = block.toarray()
+        if design.fit_intercept:
+            dots = X @ design.mu
+            block += (design.mu @ design.mu + design.r ** 2
+                      - dots[fresh, None] - dots[None, :])
+        gram[fresh] = block
+        gram[:, fresh] = block.T
+    return gram
 
 
 def _class_matrix(h, y, row_weights):
@@ -420,6 +445,7 @@ class _Solver:
         self.gram_cache = None
         self.factored = None
         self.refactor = False
+        self.row_gram_cache = None
         self.class_rows = [np.flatnonzero(self.y == t) for t in range(self.k)]
 
     # -- coordinates ---------------------------------------------------------------
