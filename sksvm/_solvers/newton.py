@@ -26,22 +26,29 @@ then a line search on the derivative of φ along the direction (φ' is monotone 
 piecewise linear in the step, so the search needs no function differences, which
 lose all precision near the optimum).
 
-Preconditioner. Σ_p h_p a_p a_pᵀ = Σ_i M_i ⊗ x̂_i x̂_iᵀ with per-row k × k
-matrices M_i = Σ_j h_ij (e_j − e_{y_i})(e_j − e_{y_i})ᵀ. It is approximated by one
-Kronecker product M̄ ⊗ Ḡ (M̄ the ‖x̂_i‖²-weighted sum of the M_i, Ḡ the
-tr(M_i)-weighted mean of x̂_i x̂_iᵀ, estimated on a sample of rows; its diagonal
-only when there are too many features), so that C·I + M̄ ⊗ Ḡ is inverted through
-the eigendecompositions of M̄ (k × k) and Ḡ (d × d). It captures the conditioning
-of the features and the coupling of the classes (the common mode w_j = w_{y_i}
-that every a_p ignores).
+Preconditioner. With D the curved pairs (h_p > 0), the system matrix is
+C·I + A_Dᵀ diag(h_D) A_D. While |D| ≤ ``MAX_FACTOR_PAIRS`` it is inverted exactly in
+Woodbury form, through the Cholesky factor of the |D| × |D| matrix
+C·diag(1/h_D) + A_D A_Dᵀ (the Gram of the curved rows times the class pattern of
+the pairs); the factor is kept as the preconditioner of the following steps, whose
+curved sets differ from it by a few pairs, until a solve needs more than
+``REFACTOR_CG_ITER`` iterations. Above that size, A_Dᵀ diag(h_D) A_D = Σ_i M_i ⊗
+x̂_i x̂_iᵀ (per-row k × k matrices M_i = Σ_j h_ij (e_j − e_{y_i})(e_j − e_{y_i})ᵀ) is
+approximated by one Kronecker product M̄ ⊗ Ḡ (M̄ the ‖x̂_i‖²-weighted sum of the
+M_i, Ḡ the tr(M_i)-weighted mean of x̂_i x̂_iᵀ, estimated on a sample of rows; its
+diagonal only when there are too many features), inverted through the
+eigendecompositions of M̄ (k × k) and Ḡ (d × d). That one is a weak preconditioner
+(benchmarks/results/newton_notes.md): the solver is meant to start where few pairs
+are curved, e.g. from a dual coordinate ascent point (``dual0``).
 
 Certificate. Every iterate gives a dual point α = g(θ) (the loss derivatives
 times c_p; for the hinge inside the box by construction). Without an intercept it
 is feasible and J(W) − D(α) bounds the suboptimality. With one, α must satisfy
 Aᵀ1 = 0: the class-to-class flows F[t, j] = Σ_{y_i = t} α_ij are scaled by factors
 in [0, 1] that remove the source-to-sink paths of a flow decomposition (what
-remains is conserved at every class), which keeps α in its box; W(α̃) follows from the per-class-pair sums
-Σ_{y_i = t} α_ij x_i, one extra pass. The solver keeps the lowest J and the
+remains is conserved at every class), which keeps α in its box; W(α̃) follows
+from the per-class-pair sums Σ_{y_i = t} α_ij x_i, one extra pass, made only once
+the gap at the fixed intercept is within ``tol``. The solver keeps the lowest J and the
 highest certified lower bound seen, and stops once (J − D)/J ≤ tol.
 """
 
