@@ -28,7 +28,8 @@ lose all precision near the optimum).
 
 Preconditioner. With D the curved pairs (h_p > 0), the system matrix is
 C·I + A_Dᵀ diag(h_D) A_D. While |D| ≤ ``MAX_FACTOR_PAIRS`` it is inverted exactly in
-Woodbury form, through the Cholesky factor of the |D| × |D| matrix
+Woodbury form, through the Cholesky factor (``factor_dtype``, double precision by
+default) of the |D| × |D| matrix
 C·diag(1/h_D) + A_D A_Dᵀ (the Gram of the curved rows times the class pattern of
 the pairs); the factor is kept as the preconditioner of the following steps, whose
 curved sets differ from it by a few pairs, until a solve needs more than
@@ -265,7 +266,7 @@ class _WoodburyPreconditioner:
     (1/C)[I − A_Dᵀ K⁻¹ A_D] with K = C·diag(1/h_D) + A_D A_Dᵀ, where
     (A_D A_Dᵀ)[p, q] = (x̂_{i_p}·x̂_{i_q}) (e_{j_p} − e_{y_p})·(e_{j_q} − e_{y_q})."""
 
-    def __init__(self, solver, h):
+    def __init__(self, solver, h, factor_dtype=np.float64):
         pair_rows, pair_cols = np.nonzero(h)
         self.C = solver.C
         self.n_pairs = pair_rows.size
@@ -278,19 +279,26 @@ class _WoodburyPreconditioner:
         labels = solver.y[rows][local]
         self.local, self.cols, self.labels = local, pair_cols, labels
         self.index = np.arange(rows.size)
-        K = gram[np.ix_(local, local)]
-        # K ∘= L with L[p, q] = (e_{j_p} − e_{y_p})·(e_{j_q} − e_{y_q}), by row
-        # blocks to keep the temporaries small.
-        for start in range(0, self.n_pairs, 1024):
-            part = slice(start, start + 1024)
-            K[part] *= ((pair_cols[part, None] == pair_cols[None, :]).astype(float)
-                        - (pair_cols[part, None] == labels[None, :])
-                        - (labels[part, None] == pair_cols[None, :])
-                        + (labels[part, None] == labels[None, :]))
-        del gram
-        K[np.diag_indices(self.n_pairs)] += self.C / h[pair_rows, pair_cols]
-        self.factor = scipy.linalg.cho_factor(K, lower=True, overwrite_a=True,
-                                              check_finite=False)
+        self.factor = None
+        for dtype in (factor_dtype, np.float64):
+            K = np.empty((self.n_pairs, self.n_pairs), dtype=dtype)
+            # K = (Gram of the pairs' rows) ∘ L with L[p, q] = (e_{j_p} − e_{y_p})·
+            # (e_{j_q} − e_{y_q}), by row blocks to keep the temporaries small.
+            for start in range(0, self.n_pairs, 1024):
+                part = slice(start, start + 1024)
+                K[part] = gram[local[part]][:, local] * (
+                    (pair_cols[part, None] == pair_cols[None, :]).astype(float)
+                    - (pair_cols[part, None] == labels[None, :])
+                    - (labels[part, None] == pair_cols[None, :])
+                    + (labels[part, None] == labels[None, :]))
+            K[np.diag_indices(self.n_pairs)] += self.C / h[pair_rows, pair_cols]
+            try:
+                self.factor = scipy.linalg.cho_factor(K, lower=True, overwrite_a=True,
+                                                      check_finite=False)
+                break
+            except np.linalg.LinAlgError:
+                del K  # not positive definite in that precision: use double
+        self.dtype = self.factor[0].dtype
         self.n_rows = rows.size
         self.k = h.shape[1]
 
@@ -299,7 +307,8 @@ class _WoodburyPreconditioner:
             return V / self.C
         s = self.design.times(V)
         a = s[self.local, self.cols] - s[self.local, self.labels]
-        w = scipy.linalg.cho_solve(self.factor, a, check_finite=False)
+        w = scipy.linalg.cho_solve(self.factor, a.astype(self.dtype),
+                                   check_finite=False).astype(np.float64)
         G = np.zeros((self.n_rows, self.k))
         np.add.at(G, (self.local, self.cols), w)
         np.add.at(G, (self.local, self.labels), -w)
@@ -510,7 +519,8 @@ class _Solver:
         n_pairs = int(np.count_nonzero(h))
         if n_pairs <= self.options.get("max_factor_pairs", MAX_FACTOR_PAIRS):
             if self.factored is None or self.refactor:
-                self.factored = _WoodburyPreconditioner(self, h)
+                self.factored = _WoodburyPreconditioner(
+                    self, h, np.dtype(self.options.get("factor_dtype", "float64")))
                 self.refactor = False
             return self.factored, rows
         self.factored = None
@@ -582,7 +592,9 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         coordinate ascent point; clipped into the box); ``sigma_width0``,
         ``sigma_growth``, ``inner_kappa``: the hinge's penalty schedule and inner
         tolerance (module constants by default); ``cg_rtol``: relative residual of
-        the conjugate gradient solves (default: min(0.1, √gap)).
+        the conjugate gradient solves (default: min(0.1, √gap));
+        ``max_factor_pairs``: the largest curved set factored exactly;
+        ``factor_dtype``: precision of that factor ("float64").
 
     Returns
     -------
