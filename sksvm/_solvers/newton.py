@@ -278,7 +278,6 @@ class _WoodburyPreconditioner:
         solver.row_gram_cache = (rows, gram)
         labels = solver.y[rows][local]
         self.local, self.cols, self.labels = local, pair_cols, labels
-        self.index = np.arange(rows.size)
         self.factor = None
         for dtype in (factor_dtype, np.float64):
             K = np.empty((self.n_pairs, self.n_pairs), dtype=dtype)
@@ -323,8 +322,8 @@ def _row_gram(design, rows, cache):
     gram = np.empty((n_rows, n_rows))
     if cache is not None:
         old_rows, old_gram = cache
-        shared, here, there = np.intersect1d(rows, old_rows, assume_unique=True,
-                                             return_indices=True)
+        _, here, there = np.intersect1d(rows, old_rows, assume_unique=True,
+                                        return_indices=True)
     else:
         here = there = np.zeros(0, dtype=np.int64)
     fresh = np.setdiff1d(np.arange(n_rows), here, assume_unique=True)
@@ -433,6 +432,9 @@ def _repair_factors(flows):
 
 
 class _Solver:
+    """The data in the solver's coordinates, the certificate, and the pieces of a
+    Newton step (preconditioner, Hessian products) with their caches."""
+
     def __init__(self, objective, options):
         X = objective.X
         self.X = X
@@ -451,7 +453,9 @@ class _Solver:
         mu = np.zeros(self.d)
         r = 0.0
         if self.fit_intercept:
-            mu = np.asarray(X.T @ self.bound).ravel() / max(self.bound.sum(), 1e-300)
+            plain = _Design(X, mu, 0.0, False)
+            mu = (plain.raw_transpose_times(self.bound[:, None])[0]
+                  / max(self.bound.sum(), 1e-300))
             plain = _Design(X, mu, 0.0, True)
             r = float(np.sqrt(max(np.dot(self.bound, plain.squared_norms())
                                   / max(self.bound.sum(), 1e-300), 1e-300)))
@@ -504,6 +508,7 @@ class _Solver:
         return fixed_b, value
 
     def class_pair_sums(self, alpha):
+        """Σ_{y_i = t} α_ij x_i for every class pair, shape (k, k, d)."""
         out = np.empty((self.k, self.k, self.d))
         for t, rows in enumerate(self.class_rows):
             block = self.X[rows]
@@ -515,6 +520,8 @@ class _Solver:
 
     # -- Newton direction ------------------------------------------------------------
     def preconditioner(self, h):
+        """The preconditioner for curvatures ``h`` (module docstring) and the rows
+        that have a curved pair."""
         rows = np.flatnonzero(h.any(axis=1))
         n_pairs = int(np.count_nonzero(h))
         if n_pairs <= self.options.get("max_factor_pairs", MAX_FACTOR_PAIRS):
@@ -551,6 +558,7 @@ class _Solver:
         return _KroneckerPreconditioner(self.C, class_matrix, (gamma, U)), rows
 
     def hessian_operator(self, h, rows):
+        """V ↦ C·V + A_Dᵀ diag(h) A_D V over the curved ``rows`` only."""
         if rows.size <= GATHER_FRACTION * self.n:
             design = self.design.subset(rows)
             h_rows = h[rows]
