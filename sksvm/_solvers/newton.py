@@ -292,7 +292,10 @@ class _WoodburyPreconditioner:
                     + (labels[part, None] == labels[None, :]))
             K[np.diag_indices(self.n_pairs)] += self.C / h[pair_rows, pair_cols]
             try:
-                self.factor = scipy.linalg.cho_factor(K, lower=True, overwrite_a=True,
+                # K is symmetric: its transpose is the same matrix in Fortran
+                # order, which LAPACK factors in place.
+                self.factor = scipy.linalg.cho_factor(K.T, lower=True,
+                                                      overwrite_a=True,
                                                       check_finite=False)
                 break
             except np.linalg.LinAlgError:
@@ -526,6 +529,7 @@ class _Solver:
         n_pairs = int(np.count_nonzero(h))
         if n_pairs <= self.options.get("max_factor_pairs", MAX_FACTOR_PAIRS):
             if self.factored is None or self.refactor:
+                self.factored = None  # its memory is needed for the next one
                 self.factored = _WoodburyPreconditioner(
                     self, h, np.dtype(self.options.get("factor_dtype", "float64")))
                 self.refactor = False
