@@ -603,7 +603,10 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         ``dual0`` (ndarray (n, k)): start multipliers for the hinge (e.g. a dual
         coordinate ascent point; clipped into the box); ``sigma_width0``,
         ``sigma_growth``, ``inner_kappa``: the hinge's penalty schedule and inner
-        tolerance (module constants by default); ``cg_rtol``: relative residual of
+        tolerance (module constants by default); ``sigma_stall_ratio``: when
+        given, σ grows only at outer steps where the split residual ‖g − u‖/σ
+        fell by less than this factor (by default at every outer step);
+        ``cg_rtol``: relative residual of
         the conjugate gradient solves (default: min(0.1, √gap));
         ``max_factor_pairs``: the largest curved set factored exactly;
         ``factor_dtype``: precision of that factor ("float64").
@@ -624,6 +627,8 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
     growth = options.get("sigma_growth", SIGMA_GROWTH)
     kappa = options.get("inner_kappa", INNER_KAPPA)
     cg_rtol = options.get("cg_rtol")
+    stall_ratio = options.get("sigma_stall_ratio")
+    last_residual = np.inf
 
     coef0 = np.zeros((k, sv.d)) if coef0 is None else np.asarray(coef0, float)
     intercept0 = (np.zeros(k) if intercept0 is None or not sv.fit_intercept
@@ -701,11 +706,14 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
             step_size = float(np.linalg.norm(AX - UX))
             if grad_norm <= kappa * step_size:
                 # Outer step: multipliers u ← g(θ), larger σ, recentered β.
+                residual = float(np.linalg.norm(g - pairs.u)) / pairs.sigma
                 pairs.u = g
                 UX = AX
                 n_outer += 1
-                pairs.sigma = min(pairs.sigma * growth,
-                                  mean_bound / SIGMA_MAX_WIDTH)
+                if stall_ratio is None or residual > stall_ratio * last_residual:
+                    pairs.sigma = min(pairs.sigma * growth,
+                                      mean_bound / SIGMA_MAX_WIDTH)
+                last_residual = residual
                 center[:, sv.d:] = theta[:, sv.d:]
                 g = pairs.derivative(m)
                 A = _coefficients(g, y, rows)
