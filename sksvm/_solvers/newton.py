@@ -1,0 +1,797 @@
+"""Semismooth Newton methods (``solver="newton"``).
+
+Notation of MATH.md ("Second-order methods"): pairs p = (i, j ≠ y_i) with bound
+c_p = s_i/S and margin m_p = δ + a_p(θ).
+
+Parametrization. With an intercept the solver works on the implicitly centered,
+augmented rows x̂_i = (x_i − μ, r) (μ the weighted mean row, r the root mean square
+norm of the centered rows), with θ = [W, β] and scores x̂_i·θ_j, so that
+b = r·β − W μ. The unpenalized β gets a proximal term (C/2)‖β − β_c‖²: in these
+coordinates every column of θ is regularized alike, C·I, which is what makes one
+preconditioner fit W and β together. Without an intercept x̂_i = x_i and θ = W.
+
+Losses.
+
+- Squared hinge: Newton on J itself (plus the proximal term on β, recentered at
+  every step, a Levenberg–Marquardt damping of the intercept). Generalized Hessian
+  C·I + Σ_p 2 c_p [m_p > 0] a_p a_pᵀ.
+- Hinge: the augmented Lagrangian of the split z = m. For multipliers u in the dual
+  box and penalty σ, the inner problem φ(θ) = (C/2)‖θ − center‖² + Σ_p ψ_p(m_p) is
+  smooth, with ψ_p'(m) = g_p = clip(σ m + u_p, 0, c_p) and curvature σ on the pairs
+  with 0 < σ m_p + u_p < c_p. The outer step sets u ← g(θ) and grows σ.
+
+Both are minimized by Newton steps: the direction from preconditioned conjugate
+gradients on C·I + Σ_p h_p a_p a_pᵀ (matrix-free, over the rows with curvature),
+then a line search on the derivative of φ along the direction (φ' is monotone and
+piecewise linear in the step, so the search needs no function differences, which
+lose all precision near the optimum).
+
+Preconditioner. With D the curved pairs (h_p > 0), the system matrix is
+C·I + A_Dᵀ diag(h_D) A_D. While |D| ≤ ``MAX_FACTOR_PAIRS`` it is inverted exactly in
+Woodbury form, through the Cholesky factor (``factor_dtype``, double precision by
+default) of the |D| × |D| matrix
+C·diag(1/h_D) + A_D A_Dᵀ (the Gram of the curved rows times the class pattern of
+the pairs); the factor is kept as the preconditioner of the following steps, whose
+curved sets differ from it by a few pairs, until a solve needs more than
+``REFACTOR_CG_ITER`` iterations. Above that size, A_Dᵀ diag(h_D) A_D = Σ_i M_i ⊗
+x̂_i x̂_iᵀ (per-row k × k matrices M_i = Σ_j h_ij (e_j − e_{y_i})(e_j − e_{y_i})ᵀ) is
+approximated by one Kronecker product M̄ ⊗ Ḡ (M̄ the ‖x̂_i‖²-weighted sum of the
+M_i, Ḡ the tr(M_i)-weighted mean of x̂_i x̂_iᵀ, estimated on a sample of rows; its
+diagonal only when there are too many features), inverted through the
+eigendecompositions of M̄ (k × k) and Ḡ (d × d). That one is a weak preconditioner
+(benchmarks/results/newton_notes.md): the solver is meant to start where few pairs
+are curved, e.g. from a dual coordinate ascent point (``dual0``).
+
+Certificate. Every iterate gives a dual point α = g(θ) (the loss derivatives
+times c_p; for the hinge inside the box by construction). Without an intercept it
+is feasible and J(W) − D(α) bounds the suboptimality. With one, α must satisfy
+Aᵀ1 = 0: the class-to-class flows F[t, j] = Σ_{y_i = t} α_ij are scaled by factors
+in [0, 1] that remove the source-to-sink paths of a flow decomposition (what
+remains is conserved at every class), which keeps α in its box; W(α̃) follows
+from the per-class-pair sums Σ_{y_i = t} α_ij x_i, one extra pass, made only once
+the gap at the fixed intercept is within ``tol``. The solver keeps the lowest J and the
+highest certified lower bound seen, and stops once (J − D)/J ≤ tol.
+"""
+
+import time
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+
+# Rows per block when X is processed in pieces (float32 or CSR input).
+CHUNK_ROWS = 8192
+# The rows with curvature are copied out for the Hessian products when they are
+# at most this fraction of all rows; otherwise the products run over all of X.
+GATHER_FRACTION = 0.25
+# Rows sampled to estimate the d × d factor of the preconditioner.
+GRAM_SAMPLE_ROWS = 4000
+# Above this many columns the d × d factor is replaced by its diagonal.
+DENSE_GRAM_MAX_WIDTH = 3000
+# The d × d factor is re-estimated once the number of rows with curvature has
+# changed by this factor since the last estimate.
+GRAM_REFRESH_RATIO = 1.5
+CG_MAX_ITER = 250
+# Up to this many curved pairs the preconditioner is the exact Hessian of the step
+# where it was built (Woodbury form, a Cholesky factorization of a pairs × pairs
+# matrix); it is rebuilt once a solve with it needs more than REFACTOR_CG_ITER
+# iterations.
+MAX_FACTOR_PAIRS = 6000
+REFACTOR_CG_ITER = 20
+# Stands for the margin of the label entries (j = y_i), which are not pairs.
+LABEL_MARGIN = -1e30
+# Hinge ALM defaults: initial kink width in margin units (σ = mean c_p / width),
+# growth of σ per outer step, and the relative inner tolerance
+# ‖∇φ‖ ≤ INNER_KAPPA · ‖Aᵀ(g − u)‖.
+SIGMA_WIDTH0 = 1.0
+SIGMA_GROWTH = 5.0
+SIGMA_MAX_WIDTH = 1e-8
+INNER_KAPPA = 0.2
+# Line search: accept a step once |φ'(t)| ≤ LINE_TOL · |φ'(0)|.
+LINE_TOL = 0.1
+LINE_MAX_STEPS = 30
+# Above this many classes the intercept's certificate (flow repair) is not attempted.
+MAX_REPAIR_CLASSES = 100
+
+
+class _Design:
+    """Products with X̂ (rows x̂_i = (x_i − μ, r) with an intercept, x_i without).
+
+    ``X`` is dense (C-contiguous) or CSR, float32 or float64; pieces of float32
+    or CSR input are converted to float64 one block of rows at a time.
+    """
+
+    def __init__(self, X, mu, r, fit_intercept):
+        self.X = X
+        self.sparse = sp.issparse(X)
+        self.n, self.d = X.shape
+        self.mu = mu
+        self.r = r
+        self.fit_intercept = fit_intercept
+        self.width = self.d + (1 if fit_intercept else 0)
+        self.whole = (not self.sparse) and X.dtype == np.float64
+
+    def blocks(self):
+        """(start, stop, float64 block) over the rows."""
+        if self.whole:
+            yield 0, self.n, self.X
+            return
+        for start in range(0, self.n, CHUNK_ROWS):
+            stop = min(start + CHUNK_ROWS, self.n)
+            block = self.X[start:stop]
+            yield start, stop, block.astype(np.float64, copy=False)
+
+    def times(self, theta):
+        """X̂ θᵀ, shape (n, k)."""
+        W = theta[:, : self.d]
+        out = np.empty((self.n, theta.shape[0]))
+        for start, stop, block in self.blocks():
+            out[start:stop] = block @ W.T
+        if self.fit_intercept:
+            out += self.r * theta[:, self.d] - W @ self.mu
+        return out
+
+    def transpose_times(self, G):
+        """Gᵀ X̂, shape (k, width)."""
+        k = G.shape[1]
+        acc = np.zeros((k, self.d))
+        for start, stop, block in self.blocks():
+            part = G[start:stop]
+            acc += (block.T @ part).T if self.sparse else part.T @ block
+        if not self.fit_intercept:
+            return acc
+        column_sums = G.sum(axis=0)
+        out = np.empty((k, self.width))
+        out[:, : self.d] = acc - np.outer(column_sums, self.mu)
+        out[:, self.d] = self.r * column_sums
+        return out
+
+    def raw_transpose_times(self, G):
+        """Gᵀ X (uncentered, without the constant column), shape (k, d)."""
+        acc = np.zeros((G.shape[1], self.d))
+        for start, stop, block in self.blocks():
+            part = G[start:stop]
+            acc += (block.T @ part).T if self.sparse else part.T @ block
+        return acc
+
+    def subset(self, rows):
+        """The same operator over ``rows`` only (a float64 copy of those rows)."""
+        X = self.X[rows]
+        X = X.astype(np.float64) if self.sparse else np.ascontiguousarray(
+            X, dtype=np.float64)
+        return _Design(X, self.mu, self.r, self.fit_intercept)
+
+    def squared_norms(self):
+        """‖x̂_i‖², shape (n,)."""
+        out = np.empty(self.n)
+        for start, stop, block in self.blocks():
+            if self.sparse:
+                sq = np.asarray(block.multiply(block).sum(axis=1)).ravel()
+                dots = block @ self.mu if self.fit_intercept else 0.0
+            else:
+                sq = np.einsum("ij,ij->i", block, block)
+                dots = block @ self.mu if self.fit_intercept else 0.0
+            out[start:stop] = sq
+            if self.fit_intercept:
+                out[start:stop] += -2.0 * dots + self.mu @ self.mu + self.r ** 2
+        return out
+
+    def gram(self, rows, weights, dense):
+        """Σ w_i x̂_i x̂_iᵀ / Σ w_i over ``rows`` (its diagonal when not ``dense``)."""
+        weights = weights / weights.sum()
+        X = self.X[rows]
+        X = X.astype(np.float64) if self.sparse else np.asarray(X, dtype=np.float64)
+        if not dense:
+            if self.sparse:
+                sq = np.asarray(X.multiply(X).T @ weights).ravel()
+                first = np.asarray(X.T @ weights).ravel()
+            else:
+                sq = weights @ (X * X)
+                first = weights @ X
+            if not self.fit_intercept:
+                return sq
+            diag = sq - 2.0 * self.mu * first + self.mu ** 2
+            return np.append(diag, self.r ** 2)
+        if self.sparse:
+            X = X.toarray()
+        if self.fit_intercept:
+            X = np.hstack([X - self.mu, np.full((X.shape[0], 1), self.r)])
+        scaled = X * np.sqrt(weights)[:, None]
+        return scaled.T @ scaled
+
+
+class _PairFunction:
+    """ψ_p, its derivative g_p and curvature h_p as functions of the margins."""
+
+    def __init__(self, loss, bound):
+        self.hinge = loss == "hinge"
+        self.bound = bound[:, None]
+        self.u = None
+        self.sigma = None
+
+    def derivative(self, m):
+        if self.hinge:
+            return np.clip(self.sigma * m + self.u, 0.0, self.bound)
+        return 2.0 * self.bound * np.maximum(m, 0.0)
+
+    def curvature(self, m):
+        if self.hinge:
+            v = self.sigma * m + self.u
+            return np.where((v > 0.0) & (v < self.bound), self.sigma, 0.0)
+        return np.where(m > 0.0, 2.0 * self.bound, 0.0)
+
+    def true_loss_sum(self, m):
+        """Σ_p c_p ℓ(m_p)."""
+        pos = np.maximum(m, 0.0)
+        return float(np.sum(self.bound * (pos if self.hinge else pos * pos)))
+
+    def conjugate(self, alpha):
+        """Σ_p c_p ℓ*(α_p / c_p) (zero for the hinge inside its box)."""
+        if self.hinge:
+            return 0.0
+        positive = self.bound[:, 0] > 0
+        return float(np.sum(alpha[positive] ** 2 / (4.0 * self.bound[positive])))
+
+
+def _coefficients(g, y, rows):
+    """The matrix A of MATH.md from the pair values g (label entries zero)."""
+    A = g.copy()
+    A[rows, y] = -g.sum(axis=1)
+    return A
+
+
+def _margins(Z, y, rows, margin):
+    m = margin + Z - Z[rows, y][:, None]
+    m[rows, y] = LABEL_MARGIN
+    return m
+
+
+class _KroneckerPreconditioner:
+    """(C·I + M̄ ⊗ Ḡ)⁻¹ through the eigendecompositions of M̄ and Ḡ."""
+
+    def __init__(self, C, class_matrix, gram_eig):
+        self.C = C
+        lam, self.Q = np.linalg.eigh(class_matrix)
+        gamma, self.U = gram_eig
+        self.denominator = C + np.outer(np.maximum(lam, 0.0), np.maximum(gamma, 0.0))
+
+    def __call__(self, V):
+        if self.U is None:
+            return self.Q @ ((self.Q.T @ V) / self.denominator)
+        return self.Q @ (((self.Q.T @ V) @ self.U) / self.denominator) @ self.U.T
+
+
+class _WoodburyPreconditioner:
+    """(C·I + A_Dᵀ diag(h_D) A_D)⁻¹ for the curved pairs D of one step:
+    (1/C)[I − A_Dᵀ K⁻¹ A_D] with K = C·diag(1/h_D) + A_D A_Dᵀ, where
+    (A_D A_Dᵀ)[p, q] = (x̂_{i_p}·x̂_{i_q}) (e_{j_p} − e_{y_p})·(e_{j_q} − e_{y_q})."""
+
+    def __init__(self, solver, h, factor_dtype=np.float64):
+        pair_rows, pair_cols = np.nonzero(h)
+        self.C = solver.C
+        self.n_pairs = pair_rows.size
+        if self.n_pairs == 0:
+            return
+        rows, local = np.unique(pair_rows, return_inverse=True)
+        self.design = solver.design.subset(rows)
+        gram = _row_gram(self.design, rows, solver.row_gram_cache)
+        solver.row_gram_cache = (rows, gram)
+        labels = solver.y[rows][local]
+        self.local, self.cols, self.labels = local, pair_cols, labels
+        self.factor = None
+        for dtype in (factor_dtype, np.float64):
+            K = np.empty((self.n_pairs, self.n_pairs), dtype=dtype)
+            # K = (Gram of the pairs' rows) ∘ L with L[p, q] = (e_{j_p} − e_{y_p})·
+            # (e_{j_q} − e_{y_q}), by row blocks to keep the temporaries small.
+            for start in range(0, self.n_pairs, 1024):
+                part = slice(start, start + 1024)
+                K[part] = gram[local[part]][:, local] * (
+                    (pair_cols[part, None] == pair_cols[None, :]).astype(float)
+                    - (pair_cols[part, None] == labels[None, :])
+                    - (labels[part, None] == pair_cols[None, :])
+                    + (labels[part, None] == labels[None, :]))
+            K[np.diag_indices(self.n_pairs)] += self.C / h[pair_rows, pair_cols]
+            try:
+                # K is symmetric: its transpose is the same matrix in Fortran
+                # order, which LAPACK factors in place.
+                self.factor = scipy.linalg.cho_factor(K.T, lower=True,
+                                                      overwrite_a=True,
+                                                      check_finite=False)
+                break
+            except np.linalg.LinAlgError:
+                del K  # not positive definite in that precision: use double
+        self.dtype = self.factor[0].dtype
+        self.n_rows = rows.size
+        self.k = h.shape[1]
+
+    def __call__(self, V):
+        if self.n_pairs == 0:
+            return V / self.C
+        s = self.design.times(V)
+        a = s[self.local, self.cols] - s[self.local, self.labels]
+        w = scipy.linalg.cho_solve(self.factor, a.astype(self.dtype),
+                                   check_finite=False).astype(np.float64)
+        G = np.zeros((self.n_rows, self.k))
+        np.add.at(G, (self.local, self.cols), w)
+        np.add.at(G, (self.local, self.labels), -w)
+        return (V - self.design.transpose_times(G)) / self.C
+
+
+def _row_gram(design, rows, cache):
+    """X̂_R X̂_Rᵀ over the sorted ``rows``, reusing the entries of ``cache``
+    = (previous rows, their Gram) for the rows both sets share."""
+    X = design.X
+    n_rows = rows.size
+    gram = np.empty((n_rows, n_rows))
+    if cache is not None:
+        old_rows, old_gram = cache
+        _, here, there = np.intersect1d(rows, old_rows, assume_unique=True,
+                                        return_indices=True)
+    else:
+        here = there = np.zeros(0, dtype=np.int64)
+    fresh = np.setdiff1d(np.arange(n_rows), here, assume_unique=True)
+    if here.size:
+        gram[np.ix_(here, here)] = old_gram[np.ix_(there, there)]
+    if fresh.size:
+        block = X[fresh] @ X.T
+        if sp.issparse(block):
+            block = block.toarray()
+        if design.fit_intercept:
+            dots = X @ design.mu
+            block += (design.mu @ design.mu + design.r ** 2
+                      - dots[fresh, None] - dots[None, :])
+        gram[fresh] = block
+        gram[:, fresh] = block.T
+    return gram
+
+
+def _class_matrix(h, y, row_weights):
+    """Σ_i w_i M_i with M_i = Σ_j h_ij (e_j − e_{y_i})(e_j − e_{y_i})ᵀ, (k, k)."""
+    k = h.shape[1]
+    weighted = h * row_weights[:, None]
+    onehot_sums = np.zeros((k, k))  # [t, j] = Σ_{y_i = t} w_i h_ij
+    np.add.at(onehot_sums, y, weighted)
+    M = -onehot_sums - onehot_sums.T
+    M[np.diag_indices(k)] += onehot_sums.sum(axis=0) + onehot_sums.sum(axis=1)
+    # The label entries of h are zero, so onehot_sums has a zero diagonal and the
+    # diagonal terms above count each pair once at j and once at y_i.
+    return M
+
+
+def _conjugate_gradient(matvec, rhs, precondition, rtol, max_iter):
+    """Preconditioned CG on (k, width) arrays; returns (solution, iterations)."""
+    x = np.zeros_like(rhs)
+    r = rhs.copy()
+    z = precondition(r)
+    p = z.copy()
+    rz = float(np.vdot(r, z))
+    target = rtol * np.linalg.norm(rhs)
+    for it in range(1, max_iter + 1):
+        Ap = matvec(p)
+        step = rz / float(np.vdot(p, Ap))
+        x += step * p
+        r -= step * Ap
+        if np.linalg.norm(r) <= target:
+            return x, it
+        z = precondition(r)
+        rz_new = float(np.vdot(r, z))
+        p = z + (rz_new / rz) * p
+        rz = rz_new
+    return x, max_iter
+
+
+def _path_flow(F, excess, tiny):
+    """A flow P, 0 ≤ P ≤ F, made of paths from the classes of positive ``excess``
+    to those of negative ``excess``, whose net outflow equals ``excess`` (up to
+    ``tiny``): F − P is then a circulation (flow decomposition). Paths with the
+    fewest edges first (breadth-first search in the residual F − P)."""
+    k = F.shape[0]
+    R = F.copy()
+    e = excess.copy()
+    P = np.zeros((k, k))
+    for _ in range(k * k + 2 * k + 1):
+        src = int(np.argmax(e))
+        if e[src] <= tiny:
+            break
+        parent = np.full(k, -2)
+        parent[src] = -1
+        frontier, sink = [src], -1
+        while frontier and sink < 0:
+            nxt = []
+            for u in frontier:
+                for v in np.flatnonzero((R[u] > 0) & (parent == -2)):
+                    parent[v] = u
+                    if e[v] < -tiny:
+                        sink = v
+                        break
+                    nxt.append(v)
+                if sink >= 0:
+                    break
+            frontier = nxt
+        if sink < 0:
+            break
+        amount = min(e[src], -e[sink])
+        v = sink
+        while parent[v] >= 0:
+            amount = min(amount, R[parent[v], v])
+            v = parent[v]
+        v = sink
+        while parent[v] >= 0:
+            R[parent[v], v] -= amount
+            P[parent[v], v] += amount
+            v = parent[v]
+        e[src] -= amount
+        e[sink] += amount
+    return P
+
+
+def _repair_factors(flows):
+    """Factors in [0, 1] on the class-to-class flows ``flows[t, j]`` that make
+    them conserved at every class: 1 − (path flow)/(flow)."""
+    excess = flows.sum(axis=1) - flows.sum(axis=0)
+    P = _path_flow(flows, excess, 1e-15 * max(float(flows.sum()), 1e-300))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(flows > 0, 1.0 - np.clip(P / flows, 0.0, 1.0), 1.0)
+
+
+class _Solver:
+    """The data in the solver's coordinates, the certificate, and the pieces of a
+    Newton step (preconditioner, Hessian products) with their caches."""
+
+    def __init__(self, objective, options):
+        X = objective.X
+        self.X = X
+        self.y = objective.y
+        self.n, self.d = X.shape
+        self.k = objective.n_classes
+        self.C = objective.C
+        self.margin = objective.margin
+        self.S = objective.weight_sum
+        self.bound = objective.sample_weight / self.S
+        self.fit_intercept = objective.fit_intercept
+        self.rows = np.arange(self.n)
+        self.pairs = _PairFunction(objective.loss, self.bound)
+        self.hinge = self.pairs.hinge
+        self.options = options
+        mu = np.zeros(self.d)
+        r = 0.0
+        if self.fit_intercept:
+            plain = _Design(X, mu, 0.0, False)
+            mu = (plain.raw_transpose_times(self.bound[:, None])[0]
+                  / max(self.bound.sum(), 1e-300))
+            plain = _Design(X, mu, 0.0, True)
+            r = float(np.sqrt(max(np.dot(self.bound, plain.squared_norms())
+                                  / max(self.bound.sum(), 1e-300), 1e-300)))
+            r = max(r, 1.0)
+        self.design = _Design(X, mu, r, self.fit_intercept)
+        self.row_sq_norms = self.design.squared_norms()
+        self.gram_cache = None
+        self.factored = None
+        self.refactor = False
+        self.row_gram_cache = None
+        self.class_rows = [np.flatnonzero(self.y == t) for t in range(self.k)]
+
+    # -- coordinates ---------------------------------------------------------------
+    def to_theta(self, coef, intercept):
+        theta = np.zeros((self.k, self.design.width))
+        theta[:, : self.d] = coef
+        if self.fit_intercept:
+            theta[:, self.d] = (intercept + coef @ self.design.mu) / self.design.r
+        return theta
+
+    def to_model(self, theta):
+        coef = np.array(theta[:, : self.d])
+        if not self.fit_intercept:
+            return coef, np.zeros(self.k)
+        return coef, self.design.r * theta[:, self.d] - coef @ self.design.mu
+
+    # -- certificate ---------------------------------------------------------------
+    def lower_bound(self, alpha, AX_raw, column_sums, intercept, primal, tol):
+        """A certified lower bound on min J from the dual point α (or −inf when
+        the intercept's repair is not worth it yet)."""
+        C = self.C
+        dual_coef = -AX_raw / C
+        conj = self.pairs.conjugate(alpha)
+        fixed_b = (self.margin * float(alpha.sum()) + float(intercept @ column_sums)
+                   - 0.5 * C * float(np.vdot(dual_coef, dual_coef)) - conj)
+        if not self.fit_intercept:
+            return fixed_b, fixed_b
+        if primal - fixed_b > tol * abs(primal) or self.k > MAX_REPAIR_CLASSES:
+            return fixed_b, -np.inf
+        flows = np.zeros((self.k, self.k))
+        np.add.at(flows, self.y, alpha)
+        factors = _repair_factors(flows)
+        pair_sums = self.class_pair_sums(alpha)  # [t, j] = Σ_{y_i=t} α_ij x_i
+        scaled = pair_sums * factors[:, :, None]
+        AX = scaled.sum(axis=0) - scaled.sum(axis=1)
+        W = -AX / C
+        repaired = alpha * factors[self.y]
+        value = (self.margin * float(repaired.sum())
+                 - 0.5 * C * float(np.vdot(W, W)) - self.pairs.conjugate(repaired))
+        return fixed_b, value
+
+    def class_pair_sums(self, alpha):
+        """Σ_{y_i = t} α_ij x_i for every class pair, shape (k, k, d)."""
+        out = np.empty((self.k, self.k, self.d))
+        for t, rows in enumerate(self.class_rows):
+            block = self.X[rows]
+            block = (block.astype(np.float64) if sp.issparse(block)
+                     else np.asarray(block, dtype=np.float64))
+            part = alpha[rows]
+            out[t] = (block.T @ part).T if sp.issparse(block) else part.T @ block
+        return out
+
+    # -- Newton direction ------------------------------------------------------------
+    def preconditioner(self, h):
+        """The preconditioner for curvatures ``h`` (module docstring) and the rows
+        that have a curved pair."""
+        rows = np.flatnonzero(h.any(axis=1))
+        n_pairs = int(np.count_nonzero(h))
+        if n_pairs <= self.options.get("max_factor_pairs", MAX_FACTOR_PAIRS):
+            if self.factored is None or self.refactor:
+                self.factored = None  # its memory is needed for the next one
+                self.factored = _WoodburyPreconditioner(
+                    self, h, np.dtype(self.options.get("factor_dtype", "float64")))
+                self.refactor = False
+            return self.factored, rows
+        self.factored = None
+        n_rows = rows.size
+        trace_weights = 2.0 * h[rows].sum(axis=1)
+        dense = self.design.width <= DENSE_GRAM_MAX_WIDTH
+        cache = self.gram_cache
+        if (cache is None or n_rows > GRAM_REFRESH_RATIO * cache[0]
+                or n_rows * GRAM_REFRESH_RATIO < cache[0]):
+            if n_rows == 0:
+                gram = np.full(self.design.width, 1.0)
+                eig = (gram, None)
+            else:
+                if dense and n_rows > GRAM_SAMPLE_ROWS:
+                    rng = np.random.default_rng(n_rows)
+                    sample = rng.choice(rows, size=GRAM_SAMPLE_ROWS, replace=True,
+                                        p=trace_weights / trace_weights.sum())
+                    gram = self.design.gram(np.sort(sample),
+                                            np.ones(GRAM_SAMPLE_ROWS), True)
+                else:
+                    gram = self.design.gram(rows, trace_weights, dense)
+                eig = np.linalg.eigh(gram) if dense else (gram, None)
+            self.gram_cache = (max(n_rows, 1), eig)
+        gamma, U = self.gram_cache[1]
+        gram_trace = float(np.sum(gamma))
+        class_matrix = _class_matrix(h, self.y, self.row_sq_norms) / max(
+            gram_trace, 1e-300)
+        return _KroneckerPreconditioner(self.C, class_matrix, (gamma, U)), rows
+
+    def hessian_operator(self, h, rows):
+        """V ↦ C·V + A_Dᵀ diag(h) A_D V over the curved ``rows`` only."""
+        if rows.size <= GATHER_FRACTION * self.n:
+            design = self.design.subset(rows)
+            h_rows = h[rows]
+            y_rows = self.y[rows]
+        else:
+            design, h_rows, y_rows = self.design, h, self.y
+        index = np.arange(h_rows.shape[0])
+        C = self.C
+
+        def matvec(V):
+            s = design.times(V)
+            a = h_rows * (s - s[index, y_rows][:, None])
+            a[index, y_rows] = -a.sum(axis=1)
+            return C * V + design.transpose_times(a)
+
+        return matvec
+
+
+def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
+                 **options):
+    """Minimize ``objective`` by semismooth Newton steps to a certified gap.
+
+    Parameters
+    ----------
+    objective : MulticlassSVMObjective
+        The problem (dense C-contiguous or CSR ``X``, float32 or float64).
+    coef0 : ndarray of shape (k, d)
+        Start weights.
+    intercept0 : ndarray of shape (k,)
+        Start intercepts (ignored without ``fit_intercept``).
+    tol : float
+        Target certified relative duality gap (J − D)/J.
+    max_iter : int
+        Maximum number of Newton steps.
+    verbose : int
+        Print one line per Newton step when positive.
+    **options
+        ``dual0`` (ndarray (n, k)): start multipliers for the hinge (e.g. a dual
+        coordinate ascent point; clipped into the box); ``sigma_width0``,
+        ``sigma_growth``, ``inner_kappa``: the hinge's penalty schedule and inner
+        tolerance (module constants by default); ``sigma_stall_ratio``: when
+        given, σ grows only at outer steps where the split residual ‖g − u‖/σ
+        fell by less than this factor (by default at every outer step);
+        ``cg_rtol``: relative residual of
+        the conjugate gradient solves (default: min(0.1, √gap));
+        ``max_factor_pairs``: the largest curved set factored exactly;
+        ``factor_dtype``: precision of that factor ("float64").
+
+    Returns
+    -------
+    dict
+        ``coef`` (k, d), ``intercept`` (k,), ``n_iter``, ``converged``, ``gap``
+        (certified relative duality gap at the returned point) and ``history``
+        (one dict per Newton step: ``iteration``, ``time``, ``objective``,
+        ``gap``, plus the step's diagnostics).
+    """
+    start_time = time.perf_counter()
+    sv = _Solver(objective, options)
+    n, k, C, y, rows = sv.n, sv.k, sv.C, sv.y, sv.rows
+    pairs = sv.pairs
+    width0 = options.get("sigma_width0", SIGMA_WIDTH0)
+    growth = options.get("sigma_growth", SIGMA_GROWTH)
+    kappa = options.get("inner_kappa", INNER_KAPPA)
+    cg_rtol = options.get("cg_rtol")
+    stall_ratio = options.get("sigma_stall_ratio")
+    last_residual = np.inf
+
+    coef0 = np.zeros((k, sv.d)) if coef0 is None else np.asarray(coef0, float)
+    intercept0 = (np.zeros(k) if intercept0 is None or not sv.fit_intercept
+                  else np.asarray(intercept0, float))
+    theta = sv.to_theta(coef0, intercept0)
+    center = np.zeros_like(theta)
+    if sv.fit_intercept:
+        center[:, sv.d] = theta[:, sv.d]
+    Z = sv.design.times(theta)
+    m = _margins(Z, y, rows, sv.margin)
+
+    positive_bounds = sv.bound[sv.bound > 0]
+    mean_bound = float(positive_bounds.mean()) if positive_bounds.size else 1.0
+    UX = None
+    if sv.hinge:
+        pairs.sigma = mean_bound / width0
+        dual0 = options.get("dual0")
+        pairs.u = np.zeros((n, k))
+        if dual0 is not None:
+            pairs.u[:] = np.clip(dual0, 0.0, sv.bound[:, None])
+            pairs.u[rows, y] = 0.0
+
+    best_primal, best_theta, best_lower = np.inf, theta.copy(), -np.inf
+    history = []
+    gap = np.inf
+    converged = False
+    n_outer = 0
+    iteration = 0
+    refresh_gradient = True
+    while True:
+        if refresh_gradient:
+            g = pairs.derivative(m)
+            A = _coefficients(g, y, rows)
+            AX = sv.design.transpose_times(A)
+            if sv.hinge and UX is None:
+                U = _coefficients(pairs.u, y, rows)
+                UX = sv.design.transpose_times(U)
+                if np.any(pairs.u):
+                    # The start multipliers are a dual point too.
+                    u_sums = U.sum(axis=0)
+                    u_raw = UX[:, : sv.d] + (np.outer(u_sums, sv.design.mu)
+                                             if sv.fit_intercept else 0.0)
+                    coef, intercept = sv.to_model(theta)
+                    primal = (pairs.true_loss_sum(m)
+                              + 0.5 * C * float(np.vdot(coef, coef)))
+                    best_lower = max(best_lower, sv.lower_bound(
+                        pairs.u, u_raw, u_sums, intercept, primal, tol)[1])
+        grad = C * (theta - center) + AX
+        # Certificate at the current point and dual point α = g.
+        coef, intercept = sv.to_model(theta)
+        primal = pairs.true_loss_sum(m) + 0.5 * C * float(np.vdot(coef, coef))
+        column_sums = A.sum(axis=0)
+        AX_raw = AX[:, : sv.d] + (np.outer(column_sums, sv.design.mu)
+                                  if sv.fit_intercept else 0.0)
+        fixed_b, lower = sv.lower_bound(g, AX_raw, column_sums, intercept, primal, tol)
+        if primal < best_primal:
+            best_primal, best_theta = primal, theta.copy()
+        best_lower = max(best_lower, lower)
+        gap = (best_primal - best_lower) / max(abs(best_primal), np.finfo(float).tiny)
+        grad_norm = float(np.linalg.norm(grad))
+        record = dict(iteration=iteration, time=time.perf_counter() - start_time,
+                      objective=best_primal, gap=gap, grad_norm=grad_norm,
+                      fixed_intercept_gap=(primal - fixed_b) / abs(primal))
+        if sv.hinge:
+            record["sigma"] = pairs.sigma
+        if gap <= tol:
+            converged = True
+        if converged or iteration >= max_iter:
+            history.append(record)
+            if verbose:
+                _print_record(record)
+            break
+
+        if sv.hinge:
+            step_size = float(np.linalg.norm(AX - UX))
+            if grad_norm <= kappa * step_size:
+                # Outer step: multipliers u ← g(θ), larger σ, recentered β.
+                residual = float(np.linalg.norm(g - pairs.u)) / pairs.sigma
+                pairs.u = g
+                UX = AX
+                n_outer += 1
+                if stall_ratio is None or residual > stall_ratio * last_residual:
+                    pairs.sigma = min(pairs.sigma * growth,
+                                      mean_bound / SIGMA_MAX_WIDTH)
+                last_residual = residual
+                center[:, sv.d:] = theta[:, sv.d:]
+                g = pairs.derivative(m)
+                A = _coefficients(g, y, rows)
+                AX = sv.design.transpose_times(A)
+                grad = C * (theta - center) + AX
+                record["outer"] = n_outer
+        else:
+            center[:, sv.d:] = theta[:, sv.d:]
+            grad = C * (theta - center) + AX
+
+        h = pairs.curvature(m)
+        precondition, curved_rows = sv.preconditioner(h)
+        matvec = sv.hessian_operator(h, curved_rows)
+        rtol = cg_rtol if cg_rtol is not None else min(0.1, np.sqrt(max(gap, 1e-12)))
+        direction, cg_iter = _conjugate_gradient(matvec, -grad, precondition, rtol,
+                                                 CG_MAX_ITER)
+        sv.refactor = cg_iter > REFACTOR_CG_ITER
+        dZ = sv.design.times(direction)
+        dm = dZ - dZ[rows, y][:, None]
+        dm[rows, y] = 0.0
+        step = _line_search(pairs, m, dm, theta - center, direction, C)
+        theta += step * direction
+        Z += step * dZ
+        m = _margins(Z, y, rows, sv.margin)
+        iteration += 1
+        refresh_gradient = True
+        record.update(cg_iter=cg_iter, step=step, curved_rows=int(curved_rows.size),
+                      curved_pairs=int(np.count_nonzero(h)))
+        history.append(record)
+        if verbose:
+            _print_record(record)
+
+    coef, intercept = sv.to_model(best_theta)
+    return dict(coef=coef, intercept=intercept, n_iter=iteration,
+                converged=converged, gap=max(gap, 0.0), history=history)
+
+
+def _print_record(record):
+    print("[newton] " + "  ".join(
+        f"{key} {value:.3e}" if isinstance(value, float) else f"{key} {value}"
+        for key, value in record.items()), flush=True)
+
+
+def _line_search(pairs, m, dm, offset, direction, C):
+    """A step t > 0 with |φ'(t)| ≤ LINE_TOL·|φ'(0)|, by the Illinois variant of
+    regula falsi on the monotone derivative
+    φ'(t) = C⟨offset + tΔ, Δ⟩ + Σ_p g_p(m + t dm) dm_p."""
+    quad = C * float(np.vdot(direction, direction))
+    lin = C * float(np.vdot(offset, direction))
+
+    def slope(t):
+        return lin + t * quad + float(np.vdot(pairs.derivative(m + t * dm), dm))
+
+    s0 = slope(0.0)
+    if s0 >= 0.0:
+        return 0.0
+    lo, s_lo = 0.0, s0
+    t = 1.0
+    s = slope(t)
+    while s < 0.0 and abs(s) > LINE_TOL * abs(s0):
+        lo, s_lo = t, s
+        t *= 2.0
+        s = slope(t)
+    hi, s_hi = t, s
+    side = 0
+    for _ in range(LINE_MAX_STEPS):
+        if abs(s) <= LINE_TOL * abs(s0):
+            return t
+        t = lo - s_lo * (hi - lo) / (s_hi - s_lo)
+        s = slope(t)
+        if s < 0.0:
+            lo, s_lo = t, s
+            if side == -1:
+                s_hi *= 0.5
+            side = -1
+        else:
+            hi, s_hi = t, s
+            if side == 1:
+                s_lo *= 0.5
+            side = 1
+    return t if s <= 0.0 else lo
