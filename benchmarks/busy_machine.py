@@ -27,7 +27,7 @@ from sksvm import LinearMulticlassSVM
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 FITS = {
-    "default (auto)": dict(),
+    "default (auto)": dict(random_state=0),
     "lbfgs, no intercept": dict(solver="lbfgs", fit_intercept=False, max_iter=200),
     "lbfgs, squared hinge": dict(solver="lbfgs", loss="squared_hinge", max_iter=200),
     "dual_cd": dict(solver="dual_cd", max_iter=30, random_state=0),
