@@ -34,6 +34,12 @@ _PATH_PARAMETERS = ("C", "warm_start")
 _ESTIMATOR_PARAMETERS = [name for name in LinearMulticlassSVM._parameter_constraints
                          if name not in _PATH_PARAMETERS]
 
+# With an intercept, coordinate ascent on the hinge's dual converges slowly near
+# C_max (the intercept is nearly undetermined there: W is small and many dual
+# variables sit at their bounds), so solver="auto" uses L-BFGS for the points of
+# the path above this fraction of C_max.
+_DUAL_CD_INTERCEPT_FRACTION = 0.1
+
 # The top of the path when the data give no positive C_max (e.g. X = 0, where every
 # C > 0 gives the same model).
 _FALLBACK_C_MAX = 1.0
@@ -323,9 +329,11 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
         fold_estimator = self._path_estimator(
             max(1, effective_n_threads(self.n_threads) // n_jobs))
         scorer = self._get_scorer()
+        solvers = self._path_solvers()
         paths = Parallel(n_jobs=n_jobs)(
             delayed(_fold_path)(clone(fold_estimator), X, y, sample_weight, train,
-                                test, self.Cs_, scorer, routed_params.scorer.score)
+                                test, self.Cs_, solvers, scorer,
+                                routed_params.scorer.score)
             for train, test in folds)
         for name in ("scores", "n_iter", "duality_gaps", "objectives"):
             setattr(self, f"{name}_", np.array([path[name] for path in paths]))
@@ -334,9 +342,11 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
         self.C_ = float(self.Cs_[best])
         if self.refit:
             refit_estimator = self._path_estimator(effective_n_threads(self.n_threads))
-            for C in self.Cs_[:best + 1]:
-                refit_estimator.set_params(C=C).fit(X, y, sample_weight=sample_weight)
-            self.best_estimator_ = refit_estimator.set_params(warm_start=False)
+            for C, solver in zip(self.Cs_[:best + 1], solvers):
+                refit_estimator.set_params(C=C, solver=solver).fit(
+                    X, y, sample_weight=sample_weight)
+            self.best_estimator_ = refit_estimator.set_params(warm_start=False,
+                                                              solver=self.solver)
             for name in ("coef_", "intercept_", "duality_gap_", "solver_"):
                 setattr(self, name, getattr(refit_estimator, name))
         return self
@@ -354,7 +364,7 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
         scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
             ``X @ coef_.T + intercept_``; one score per sample for two classes.
         """
-        return self._refitted().decision_function(X)
+        return self._refitted().decision_function(self._checked_input(X))
 
     def predict(self, X):
         """Predict class labels with the refitted model.
@@ -369,7 +379,7 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,)
             The class of highest score for each sample.
         """
-        return self._refitted().predict(X)
+        return self._refitted().predict(self._checked_input(X))
 
     def score(self, X, y, sample_weight=None, **score_params):
         """The score of the refitted model, with ``scoring``.
@@ -437,6 +447,16 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
                              f"positive finite values; got {self.Cs!r}.")
         return np.sort(Cs)[::-1]
 
+    def _path_solvers(self):
+        """The solver of each point of the path: ``solver``, except that "auto"
+        takes "lbfgs" for the hinge with an intercept above
+        ``_DUAL_CD_INTERCEPT_FRACTION * C_max_``."""
+        slow_for_dual_cd = (self.solver == "auto" and self.fit_intercept
+                            and self.loss == "hinge")
+        return ["lbfgs" if slow_for_dual_cd
+                and C > _DUAL_CD_INTERCEPT_FRACTION * self.C_max_ else self.solver
+                for C in self.Cs_]
+
     def _path_estimator(self, n_threads):
         """A warm-starting LinearMulticlassSVM with this estimator's settings."""
         settings = {name: getattr(self, name) for name in _ESTIMATOR_PARAMETERS}
@@ -457,6 +477,11 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
             score_params["sample_weight"] = sample_weight
         return Bunch(splitter=Bunch(split={}), scorer=Bunch(score=score_params))
 
+    def _checked_input(self, X):
+        """X validated against the training data (features and their names)."""
+        return validate_data(self, X, accept_sparse="csr", dtype=_DTYPES, order="C",
+                             reset=False, accept_large_sparse=True)
+
     def _refitted(self):
         check_is_fitted(self, "best_estimator_",
                         msg="This LinearMulticlassSVMCV has no refitted model: fit "
@@ -464,16 +489,18 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
         return self.best_estimator_
 
 
-def _fold_path(estimator, X, y, sample_weight, train, test, Cs, scorer, score_params):
+def _fold_path(estimator, X, y, sample_weight, train, test, Cs, solvers, scorer,
+               score_params):
     """Fit ``estimator`` (warm-starting) on one fold's training part for each C of
-    ``Cs`` in turn; the held-out scores, iterations, gaps and objectives."""
+    ``Cs`` in turn, with the matching solver of ``solvers``; the held-out scores,
+    iterations, gaps and objectives."""
     X_train, y_train = X[train], y[train]
     weight_train = None if sample_weight is None else sample_weight[train]
     test_params = _check_method_params(X, params=score_params, indices=test)
     path = {name: np.empty(len(Cs)) for name in
             ("scores", "n_iter", "duality_gaps", "objectives")}
-    for index, C in enumerate(Cs):
-        estimator.set_params(C=C).fit(X_train, y_train, sample_weight=weight_train)
+    for index, (C, solver) in enumerate(zip(Cs, solvers)):
+        estimator.set_params(C=C, solver=solver).fit(X_train, y_train, sample_weight=weight_train)
         path["scores"][index] = scorer(estimator, X[test], y[test], **test_params)
         path["n_iter"][index] = estimator.n_iter_
         path["duality_gaps"][index] = estimator.duality_gap_
