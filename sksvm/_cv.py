@@ -26,6 +26,7 @@ from sklearn.utils.validation import (_check_method_params, check_is_fitted,
 
 from ._defaults import DEFAULTS
 from ._estimator import _DTYPES, LinearMulticlassSVM
+from ._solvers.dual_cd import DualCDState
 from ._threads import effective_n_threads
 from ._validation import check_classes, checked_csr, effective_weights
 
@@ -35,9 +36,10 @@ _ESTIMATOR_PARAMETERS = [name for name in LinearMulticlassSVM._parameter_constra
                          if name not in _PATH_PARAMETERS]
 
 # With an intercept, coordinate ascent on the hinge's dual converges slowly near
-# C_max (the intercept is nearly undetermined there: W is small and many dual
-# variables sit at their bounds), so solver="auto" uses L-BFGS for the points of
-# the path above this fraction of C_max.
+# C_max on dense data (the intercept is nearly undetermined there: W is small and
+# many dual variables sit at their bounds), so solver="auto" uses L-BFGS for the
+# points of the path above this fraction of C_max. (On sparse data L-BFGS is the
+# slower one there too.)
 _DUAL_CD_INTERCEPT_FRACTION = 0.1
 
 # The top of the path when the data give no positive C_max (e.g. X = 0, where every
@@ -329,7 +331,7 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
         fold_estimator = self._path_estimator(
             max(1, effective_n_threads(self.n_threads) // n_jobs))
         scorer = self._get_scorer()
-        solvers = self._path_solvers()
+        solvers = self._path_solvers(sp.issparse(X))
         paths = Parallel(n_jobs=n_jobs)(
             delayed(_fold_path)(clone(fold_estimator), X, y, sample_weight, train,
                                 test, self.Cs_, solvers, scorer,
@@ -343,6 +345,7 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
         if self.refit:
             refit_estimator = self._path_estimator(effective_n_threads(self.n_threads))
             for C, solver in zip(self.Cs_[:best + 1], solvers):
+                _keep_the_weights_at_the_next_C(refit_estimator, C)
                 refit_estimator.set_params(C=C, solver=solver).fit(
                     X, y, sample_weight=sample_weight)
             self.best_estimator_ = refit_estimator.set_params(warm_start=False,
@@ -447,12 +450,12 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
                              f"positive finite values; got {self.Cs!r}.")
         return np.sort(Cs)[::-1]
 
-    def _path_solvers(self):
+    def _path_solvers(self, sparse_input):
         """The solver of each point of the path: ``solver``, except that "auto"
-        takes "lbfgs" for the hinge with an intercept above
+        takes "lbfgs" for the hinge with an intercept on dense data above
         ``_DUAL_CD_INTERCEPT_FRACTION * C_max_``."""
         slow_for_dual_cd = (self.solver == "auto" and self.fit_intercept
-                            and self.loss == "hinge")
+                            and self.loss == "hinge" and not sparse_input)
         return ["lbfgs" if slow_for_dual_cd
                 and C > _DUAL_CD_INTERCEPT_FRACTION * self.C_max_ else self.solver
                 for C in self.Cs_]
@@ -500,6 +503,7 @@ def _fold_path(estimator, X, y, sample_weight, train, test, Cs, solvers, scorer,
     path = {name: np.empty(len(Cs)) for name in
             ("scores", "n_iter", "duality_gaps", "objectives")}
     for index, (C, solver) in enumerate(zip(Cs, solvers)):
+        _keep_the_weights_at_the_next_C(estimator, C)
         estimator.set_params(C=C, solver=solver).fit(X_train, y_train, sample_weight=weight_train)
         path["scores"][index] = scorer(estimator, X[test], y[test], **test_params)
         path["n_iter"][index] = estimator.n_iter_
@@ -508,3 +512,19 @@ def _fold_path(estimator, X, y, sample_weight, train, test, Cs, solvers, scorer,
                                                         weight_train)
     path["n_iter"] = path["n_iter"].astype(np.int64)
     return path
+
+
+def _keep_the_weights_at_the_next_C(estimator, C):
+    """Scale the dual point that ``estimator``'s warm start will reuse by
+    ``C / estimator.C``, so that the next fit, at ``C``, starts from the same
+    weights W(α) = G(α)/C instead of weights multiplied by ``estimator.C / C``.
+
+    The scaled point stays feasible: going down the path the factor is below 1, so
+    the box 0 ≤ α ≤ s/S holds, and the intercept's (linear, homogeneous) balance
+    constraints are kept. Measured on the digits and on sparse text, it needs
+    fewer epochs than reusing α unchanged, most at the small values of C.
+    """
+    solver_state = getattr(estimator, "_solver_state", None)
+    if solver_state is None or not isinstance(solver_state[1], DualCDState):
+        return
+    solver_state[1].alpha = solver_state[1].alpha * min(1.0, C / estimator.C)
