@@ -504,7 +504,8 @@ def _fold_path(estimator, X, y, sample_weight, train, test, Cs, solvers, scorer,
             ("scores", "n_iter", "duality_gaps", "objectives")}
     for index, (C, solver) in enumerate(zip(Cs, solvers)):
         _keep_the_weights_at_the_next_C(estimator, C)
-        estimator.set_params(C=C, solver=solver).fit(X_train, y_train, sample_weight=weight_train)
+        estimator.set_params(C=C, solver=solver).fit(X_train, y_train,
+                                                     sample_weight=weight_train)
         path["scores"][index] = scorer(estimator, X[test], y[test], **test_params)
         path["n_iter"][index] = estimator.n_iter_
         path["duality_gaps"][index] = estimator.duality_gap_
@@ -519,9 +520,9 @@ def _keep_the_weights_at_the_next_C(estimator, C):
     ``C / estimator.C``, so that the next fit, at ``C``, starts from the same
     weights W(α) = G(α)/C instead of weights multiplied by ``estimator.C / C``.
 
-    The scaled point stays feasible: going down the path the factor is below 1, so
-    the box 0 ≤ α ≤ s/S holds, and the intercept's (linear, homogeneous) balance
-    constraints are kept. Measured on the digits and on sparse text, it needs
+    The scaled point stays feasible: going down the path the factor is below 1,
+    so the box 0 ≤ α ≤ s/S holds, and the intercept's (linear, homogeneous)
+    balance constraints are kept. Measured on the digits and on sparse text, it needs
     fewer epochs than reusing α unchanged, most at the small values of C.
     """
     solver_state = getattr(estimator, "_solver_state", None)

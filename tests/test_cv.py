@@ -27,8 +27,9 @@ def _expected_failed_checks(estimator):
             "check_sample_weight_equivalence_on_sparse_data": reason}
 
 
-@parametrize_with_checks([LinearMulticlassSVMCV(Cs=3, C_ratio=1e-2, cv=3, n_threads=1)],
-                         expected_failed_checks=_expected_failed_checks)
+@parametrize_with_checks(
+    [LinearMulticlassSVMCV(Cs=3, C_ratio=1e-2, cv=3, n_threads=1)],
+    expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
