@@ -72,7 +72,8 @@ def write(rows, notes, out):
     header = ("| data | n x d | intercept | path (s) | grid (s) | path/grid | C_ path "
               "| C grid | same C | best CV score path / grid | max gap | "
               "non-converged fits path/grid | load (1 min) |")
-    lines = ["# LinearMulticlassSVMCV against GridSearchCV", "", *notes, "", header,
+    lines = ["# LinearMulticlassSVMCV against GridSearchCV", "",
+             *[f"- {note}" for note in notes], "", header,
              "|" + "---|" * 13]
     for r in rows:
         lines.append(
