@@ -6,9 +6,10 @@ The estimator and the loss are imported on first use, so that ``sksvm.cli`` (and
 
 __version__ = "0.1.0"
 
-__all__ = ["LinearMulticlassSVM", "loss_gradient", "__version__"]
+__all__ = ["LinearMulticlassSVM", "LinearMulticlassSVMCV", "loss_gradient", "__version__"]
 
-_LAZY = {"LinearMulticlassSVM": "._estimator", "loss_gradient": "._loss_gradient"}
+_LAZY = {"LinearMulticlassSVM": "._estimator", "LinearMulticlassSVMCV": "._cv",
+         "loss_gradient": "._loss_gradient"}
 
 
 def __getattr__(name):

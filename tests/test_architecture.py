@@ -24,6 +24,7 @@ LAYERS = [
     {"_objective"},
     {"_solvers"},
     {"_dask", "_estimator", "_loss_gradient"},
+    {"_cv"},
     {"_io", "_bench", "cli", "__main__", "__init__"},
 ]
 

@@ -1,0 +1,531 @@
+r"""LinearMulticlassSVMCV: the regularization strength chosen by cross-validation.
+
+Each fold fits a warm-started *path*: from the largest useful C down, every fit
+starting from the previous one (:func:`largest_useful_C` gives the top of the
+path). The dual box :math:`0 \le \alpha_{ij} \le s_i/S` does not depend on C, so
+``"dual_cd"``'s dual point for one C is feasible for the next; the primal solvers
+start from the previous W.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from joblib import Parallel, delayed, effective_n_jobs
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.metrics import get_scorer
+from sklearn.model_selection import check_cv
+from sklearn.utils import Bunch
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.metadata_routing import (MetadataRouter, MethodMapping,
+                                            _raise_for_params, _routing_enabled,
+                                            process_routing)
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (_check_method_params, check_is_fitted,
+                                      validate_data)
+
+from ._defaults import DEFAULTS
+from ._estimator import _DTYPES, LinearMulticlassSVM
+from ._solvers.dual_cd import DualCDState
+from ._threads import effective_n_threads
+from ._validation import check_classes, checked_csr, effective_weights
+
+# The parameters of LinearMulticlassSVM that the path sets itself.
+_PATH_PARAMETERS = ("C", "warm_start")
+_ESTIMATOR_PARAMETERS = [name for name in LinearMulticlassSVM._parameter_constraints
+                         if name not in _PATH_PARAMETERS]
+
+# With an intercept, coordinate ascent on the hinge's dual converges slowly near
+# C_max on dense data (the intercept is nearly undetermined there: W is small and
+# many dual variables sit at their bounds), so solver="auto" uses L-BFGS for the
+# points of the path above this fraction of C_max. (On sparse data L-BFGS is the
+# slower one there too.)
+_DUAL_CD_INTERCEPT_FRACTION = 0.1
+
+# The top of the path when the data give no positive C_max (e.g. X = 0, where every
+# C > 0 gives the same model).
+_FALLBACK_C_MAX = 1.0
+
+
+def largest_useful_C(X, y_encoded, sample_weight, n_classes, loss="hinge",
+                     margin=1.0):
+    r"""The top of the regularization path: the C above which nothing changes.
+
+    With every dual variable at its upper bound, :math:`\bar\alpha_{ij} = s_i/S`,
+    the weights are :math:`W = G/C`, row c of G being
+
+    .. math::
+
+        G_c = \frac{1}{S}\Big(k \sum_{i: y_i = c} s_i x_i - \sum_i s_i x_i\Big).
+
+    For the hinge, :math:`(G/C, b = 0)` satisfies the optimality conditions exactly
+    when every margin :math:`\delta + (G_j - G_{y_i})^\top x_i / C` is
+    non-negative, that is for all
+
+    .. math::
+
+        C \ge C_{\max} = \max_{i: s_i > 0,\ j \ne y_i} (G_{y_i} - G_j)^\top x_i / \delta
+
+    when there is no intercept, or when the effective class totals are balanced
+    (:math:`k S_c = S`, the intercept's optimality condition at
+    :math:`\bar\alpha`). Above it the predictions, ``argmax G x``, do not
+    change with C. With an intercept and unbalanced classes no such regime exists
+    (the dual optimum keeps some variables inside the box), and :math:`C_{\max}`
+    is the same data-based scale.
+
+    The squared hinge has no box: for large C, :math:`W \approx 2\delta G / C`
+    (one gradient step from 0, where every margin is :math:`\delta`), which keeps
+    every margin positive for
+    :math:`C \ge 2 \max_{i, j \ne y_i} (G_{y_i} - G_j)^\top x_i`. That is the
+    returned value; above it the model is a vanishing perturbation of that
+    direction.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+        Training data.
+    y_encoded : ndarray of shape (n_samples,)
+        Class indices in ``[0, n_classes)``.
+    sample_weight : ndarray of shape (n_samples,)
+        Effective (non-negative) sample weights, class weights included.
+    n_classes : int
+        Number of classes k.
+    loss : {"hinge", "squared_hinge"}, default="hinge"
+        The margin loss.
+    margin : float, default=1.0
+        The margin :math:`\delta`.
+
+    Returns
+    -------
+    C_max : float
+        The largest useful C (1.0 when the data give no positive value).
+    """
+    sample_weight = np.asarray(sample_weight, dtype=np.float64)
+    n_samples = X.shape[0]
+    rows = np.arange(n_samples)
+    weighted_labels = sp.csr_matrix((sample_weight, (y_encoded, rows)),
+                                    shape=(n_classes, n_samples))
+    class_sums = weighted_labels @ X
+    class_sums = np.asarray(class_sums.todense() if sp.issparse(class_sums)
+                            else class_sums, dtype=np.float64)
+    G = (n_classes * class_sums - class_sums.sum(axis=0)) / sample_weight.sum()
+    scores = np.asarray(X @ G.T, dtype=np.float64)
+    own_scores = scores[rows, y_encoded]
+    score_gaps = own_scores[:, np.newaxis] - scores
+    score_gaps[rows, y_encoded] = -np.inf
+    score_gaps = score_gaps[sample_weight > 0]
+    largest_gap = float(score_gaps.max()) if score_gaps.size else 0.0
+    C_max = largest_gap / margin if loss == "hinge" else 2.0 * largest_gap
+    if not (np.isfinite(C_max) and C_max > 0):
+        return _FALLBACK_C_MAX
+    return C_max
+
+
+class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
+    r"""Linear multiclass SVM with C chosen by cross-validation along a warm path.
+
+    Every fold fits :class:`LinearMulticlassSVM` for each C from the largest
+    down, each fit warm-started from the previous one, and scores it on the
+    held-out part; the C of best mean score, ``C_``, is then refitted on all the
+    data along the same path. Much cheaper than a grid search, whose every grid
+    point is a fit from scratch.
+
+    Parameters
+    ----------
+    Cs : int or array-like of float, default=10
+        The regularization strengths (C is a *strength*: larger, simpler). An
+        int gives that many values log-spaced from ``C_max`` (the largest
+        useful C, computed from the data: see Notes) down to
+        ``C_max * C_ratio``. An array is used as given (sorted decreasingly).
+    C_ratio : float, default=1e-4
+        The smallest C of an integer ``Cs`` over the largest, in (0, 1]: the
+        default spans four decades.
+    cv : int, cross-validation generator or iterable, default=None
+        The folds, as in :func:`~sklearn.model_selection.check_cv`: None gives
+        5-fold stratified splits.
+    scoring : str or callable, default=None
+        The score to maximize (see :func:`~sklearn.metrics.get_scorer`); None
+        gives the accuracy.
+    n_jobs : int, default=None
+        Number of folds fitted in parallel (joblib). Each fold then uses
+        ``max(1, n_threads // n_jobs)`` numba threads, so that the total does
+        not oversubscribe the cores. None means 1.
+    refit : bool, default=True
+        Whether to refit the model at ``C_`` on all the data. Without it,
+        ``predict`` and the other methods are unavailable.
+    loss : {"hinge", "squared_hinge"}, default="hinge"
+        As in :class:`LinearMulticlassSVM`.
+    margin : float, default=1.0
+        As in :class:`LinearMulticlassSVM`.
+    solver : {"auto", "lbfgs", "subgradient", "dual_cd"}, default="auto"
+        As in :class:`LinearMulticlassSVM`.
+    fit_intercept : bool, default=True
+        As in :class:`LinearMulticlassSVM`.
+    tol : float, default=1e-3
+        As in :class:`LinearMulticlassSVM`: every point of the path is solved to
+        this relative duality gap.
+    max_iter : int, default=10000
+        As in :class:`LinearMulticlassSVM`, per fit.
+    batch_size : int or None, default=None
+        As in :class:`LinearMulticlassSVM`.
+    class_weight : dict, "balanced" or None, default=None
+        As in :class:`LinearMulticlassSVM`; "balanced" is computed on each
+        fold's training part, as a grid search would.
+    random_state : int, RandomState instance or None, default=None
+        As in :class:`LinearMulticlassSVM`, for every fit.
+    verbose : int, default=0
+        As in :class:`LinearMulticlassSVM`.
+    n_threads : int or None, default=None
+        The numba threads for all the folds together (None: all that numba
+        has); see ``n_jobs``.
+    solver_options : dict or None, default=None
+        As in :class:`LinearMulticlassSVM`.
+
+    Attributes
+    ----------
+    C_ : float
+        The chosen C: the largest of those with the best mean score.
+    Cs_ : ndarray of shape (n_Cs,)
+        The path's values of C, in decreasing order (the order of the columns
+        below).
+    C_max_ : float
+        The largest useful C of the whole training data (see Notes).
+    scores_ : ndarray of shape (n_folds, n_Cs)
+        The held-out score of each fold at each C.
+    n_iter_ : ndarray of shape (n_folds, n_Cs)
+        The solver's iterations (or epochs) of each fit of the path.
+    duality_gaps_ : ndarray of shape (n_folds, n_Cs)
+        The certified relative duality gap of each fit of the path.
+    objectives_ : ndarray of shape (n_folds, n_Cs)
+        The objective J of each fit of the path on its fold's training part.
+    best_estimator_ : LinearMulticlassSVM
+        The model refitted at ``C_`` on all the data (with ``refit=True``).
+    coef_ : ndarray of shape (n_classes, n_features) or (1, n_features)
+        The refitted model's weights.
+    intercept_ : ndarray of shape (n_classes,) or (1,)
+        The refitted model's intercepts.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    duality_gap_ : float
+        The refitted model's certified relative duality gap.
+    solver_ : str
+        The solver of the refitted model.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during fit, when X has string feature names.
+
+    See Also
+    --------
+    LinearMulticlassSVM : The estimator at one C.
+    sklearn.linear_model.LogisticRegressionCV : The same idea for logistic
+        regression.
+
+    Notes
+    -----
+    The largest useful C (:func:`sksvm._cv.largest_useful_C`): with every dual
+    variable at its upper bound :math:`s_i/S`, the weights are
+    :math:`W = G/C` for a matrix G computed in one pass over the data. For the
+    hinge without an intercept (or with balanced class totals) this is the exact
+    solution for all :math:`C \ge C_{\max}`, the C at which the smallest
+    margin it gives reaches zero, and the predictions no longer change above it.
+    For the squared hinge, ``C_max`` is where the large-C approximation
+    :math:`W \approx 2\delta G/C` keeps every margin positive.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sksvm import LinearMulticlassSVMCV
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X = StandardScaler().fit_transform(X)
+    >>> model = LinearMulticlassSVMCV(Cs=5, cv=3).fit(X, y)
+    >>> model.scores_.shape
+    (3, 5)
+    >>> model.score(X, y) > 0.9
+    True
+    """
+
+    _parameter_constraints = {
+        "Cs": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "C_ratio": [Interval(Real, 0, 1, closed="right")],
+        "cv": ["cv_object"],
+        "scoring": [str, callable, None],
+        "n_jobs": [Integral, None],
+        "refit": ["boolean"],
+        **{name: LinearMulticlassSVM._parameter_constraints[name]
+           for name in _ESTIMATOR_PARAMETERS},
+    }
+
+    def __init__(self, Cs=10, *, C_ratio=1e-4, cv=None, scoring=None, n_jobs=None,
+                 refit=True, loss=DEFAULTS["loss"], margin=DEFAULTS["margin"],
+                 solver=DEFAULTS["solver"], fit_intercept=DEFAULTS["fit_intercept"],
+                 tol=DEFAULTS["tol"], max_iter=DEFAULTS["max_iter"],
+                 batch_size=DEFAULTS["batch_size"],
+                 class_weight=DEFAULTS["class_weight"],
+                 random_state=DEFAULTS["random_state"], verbose=DEFAULTS["verbose"],
+                 n_threads=DEFAULTS["n_threads"],
+                 solver_options=DEFAULTS["solver_options"]):
+        self.Cs = Cs
+        self.C_ratio = C_ratio
+        self.cv = cv
+        self.scoring = scoring
+        self.n_jobs = n_jobs
+        self.refit = refit
+        self.loss = loss
+        self.margin = margin
+        self.solver = solver
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self.verbose = verbose
+        self.n_threads = n_threads
+        self.solver_options = solver_options
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, **params):
+        """Choose C by cross-validation, then refit at it.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights, used by every fit (and, when routing
+            requests it, by the scorer).
+        **params : dict
+            Metadata for the splitter and the scorer, with metadata routing
+            enabled (``sklearn.set_config(enable_metadata_routing=True)``).
+
+        Returns
+        -------
+        self : LinearMulticlassSVMCV
+            The fitted estimator.
+        """
+        _raise_for_params(params, self, "fit")
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=_DTYPES,
+                             order="C", accept_large_sparse=True)
+        X = checked_csr(X)
+        check_classification_targets(y)
+        classes, y_encoded = np.unique(y, return_inverse=True)
+        check_classes(classes)
+        y_encoded = y_encoded.ravel()
+        weights = effective_weights(X, y_encoded, classes, sample_weight,
+                                    self.class_weight)
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        self.classes_ = classes
+        self.C_max_ = largest_useful_C(X, y_encoded, weights, len(classes),
+                                       self.loss, self.margin)
+        self.Cs_ = self._path_Cs(self.C_max_)
+
+        routed_params = self._routed_params(sample_weight, params)
+        folds = list(check_cv(self.cv, y, classifier=True)
+                     .split(X, y, **routed_params.splitter.split))
+        n_jobs = min(effective_n_jobs(self.n_jobs), len(folds))
+        fold_estimator = self._path_estimator(
+            max(1, effective_n_threads(self.n_threads) // n_jobs))
+        scorer = self._get_scorer()
+        solvers = self._path_solvers(sp.issparse(X))
+        paths = Parallel(n_jobs=n_jobs)(
+            delayed(_fold_path)(clone(fold_estimator), X, y, sample_weight, train,
+                                test, self.Cs_, solvers, scorer,
+                                routed_params.scorer.score)
+            for train, test in folds)
+        for name in ("scores", "n_iter", "duality_gaps", "objectives"):
+            setattr(self, f"{name}_", np.array([path[name] for path in paths]))
+
+        best = int(np.argmax(self.scores_.mean(axis=0)))
+        self.C_ = float(self.Cs_[best])
+        if self.refit:
+            refit_estimator = self._path_estimator(effective_n_threads(self.n_threads))
+            for C, solver in zip(self.Cs_[:best + 1], solvers):
+                _keep_the_weights_at_the_next_C(refit_estimator, C)
+                refit_estimator.set_params(C=C, solver=solver).fit(
+                    X, y, sample_weight=sample_weight)
+            self.best_estimator_ = refit_estimator.set_params(warm_start=False,
+                                                              solver=self.solver)
+            for name in ("coef_", "intercept_", "duality_gap_", "solver_"):
+                setattr(self, name, getattr(refit_estimator, name))
+        return self
+
+    def decision_function(self, X):
+        """Confidence scores of the refitted model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The data.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
+            ``X @ coef_.T + intercept_``; one score per sample for two classes.
+        """
+        return self._refitted().decision_function(self._checked_input(X))
+
+    def predict(self, X):
+        """Predict class labels with the refitted model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The data.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            The class of highest score for each sample.
+        """
+        return self._refitted().predict(self._checked_input(X))
+
+    def score(self, X, y, sample_weight=None, **score_params):
+        """The score of the refitted model, with ``scoring``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+        **score_params : dict
+            Further metadata for the scorer, with metadata routing enabled.
+
+        Returns
+        -------
+        score : float
+            The ``scoring`` score (by default the accuracy) of the refitted model.
+        """
+        _raise_for_params(score_params, self, "score")
+        self._refitted()
+        if sample_weight is not None:
+            score_params["sample_weight"] = sample_weight
+        if _routing_enabled():
+            score_params = process_routing(self, "score", **score_params).scorer.score
+        else:
+            score_params = ({} if sample_weight is None
+                            else {"sample_weight": sample_weight})
+        return self._get_scorer()(self, X, y, **score_params)
+
+    def get_metadata_routing(self):
+        """Get the metadata routing of this object.
+
+        Returns
+        -------
+        routing : MetadataRouter
+            Where ``fit`` and ``score`` send metadata: the splitter's ``split``
+            and the scorer.
+        """
+        return (
+            MetadataRouter(owner=self)
+            .add_self_request(self)
+            .add(splitter=check_cv(self.cv),
+                 method_mapping=MethodMapping().add(caller="fit", callee="split"))
+            .add(scorer=self._get_scorer(),
+                 method_mapping=MethodMapping()
+                 .add(caller="score", callee="score")
+                 .add(caller="fit", callee="score"))
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # -- helpers -------------------------------------------------------------------
+    def _path_Cs(self, C_max):
+        """The path's values of C, decreasing."""
+        if isinstance(self.Cs, Integral):
+            return C_max * np.logspace(0, np.log10(self.C_ratio), int(self.Cs))
+        Cs = np.asarray(self.Cs, dtype=np.float64).ravel()
+        if Cs.size == 0 or not np.all(np.isfinite(Cs)) or np.any(Cs <= 0):
+            raise ValueError(f"Cs must be a positive int or a non-empty array of "
+                             f"positive finite values; got {self.Cs!r}.")
+        return np.sort(Cs)[::-1]
+
+    def _path_solvers(self, sparse_input):
+        """The solver of each point of the path: ``solver``, except that "auto"
+        takes "lbfgs" for the hinge with an intercept on dense data above
+        ``_DUAL_CD_INTERCEPT_FRACTION * C_max_``."""
+        slow_for_dual_cd = (self.solver == "auto" and self.fit_intercept
+                            and self.loss == "hinge" and not sparse_input)
+        return ["lbfgs" if slow_for_dual_cd
+                and C > _DUAL_CD_INTERCEPT_FRACTION * self.C_max_ else self.solver
+                for C in self.Cs_]
+
+    def _path_estimator(self, n_threads):
+        """A warm-starting LinearMulticlassSVM with this estimator's settings."""
+        settings = {name: getattr(self, name) for name in _ESTIMATOR_PARAMETERS}
+        settings["n_threads"] = n_threads
+        return LinearMulticlassSVM(**settings, warm_start=True)
+
+    def _get_scorer(self):
+        return get_scorer(self.scoring if self.scoring is not None else "accuracy")
+
+    def _routed_params(self, sample_weight, params):
+        """The metadata of the splitter and the scorer, as LogisticRegressionCV
+        routes them."""
+        if _routing_enabled():
+            return process_routing(self, "fit", sample_weight=sample_weight,
+                                   **params)
+        score_params = dict(params)
+        if sample_weight is not None:
+            score_params["sample_weight"] = sample_weight
+        return Bunch(splitter=Bunch(split={}), scorer=Bunch(score=score_params))
+
+    def _checked_input(self, X):
+        """X validated against the training data (features and their names)."""
+        return validate_data(self, X, accept_sparse="csr", dtype=_DTYPES, order="C",
+                             reset=False, accept_large_sparse=True)
+
+    def _refitted(self):
+        check_is_fitted(self, "best_estimator_",
+                        msg="This LinearMulticlassSVMCV has no refitted model: fit "
+                            "it first, with refit=True.")
+        return self.best_estimator_
+
+
+def _fold_path(estimator, X, y, sample_weight, train, test, Cs, solvers, scorer,
+               score_params):
+    """Fit ``estimator`` (warm-starting) on one fold's training part for each C of
+    ``Cs`` in turn, with the matching solver of ``solvers``; the held-out scores,
+    iterations, gaps and objectives."""
+    X_train, y_train = X[train], y[train]
+    weight_train = None if sample_weight is None else sample_weight[train]
+    test_params = _check_method_params(X, params=score_params, indices=test)
+    path = {name: np.empty(len(Cs)) for name in
+            ("scores", "n_iter", "duality_gaps", "objectives")}
+    for index, (C, solver) in enumerate(zip(Cs, solvers)):
+        _keep_the_weights_at_the_next_C(estimator, C)
+        estimator.set_params(C=C, solver=solver).fit(X_train, y_train,
+                                                     sample_weight=weight_train)
+        path["scores"][index] = scorer(estimator, X[test], y[test], **test_params)
+        path["n_iter"][index] = estimator.n_iter_
+        path["duality_gaps"][index] = estimator.duality_gap_
+        path["objectives"][index] = estimator.objective(X_train, y_train,
+                                                        weight_train)
+    path["n_iter"] = path["n_iter"].astype(np.int64)
+    return path
+
+
+def _keep_the_weights_at_the_next_C(estimator, C):
+    """Scale the dual point that ``estimator``'s warm start will reuse by
+    ``C / estimator.C``, so that the next fit, at ``C``, starts from the same
+    weights W(α) = G(α)/C instead of weights multiplied by ``estimator.C / C``.
+
+    The scaled point stays feasible: going down the path the factor is below 1,
+    so the box 0 ≤ α ≤ s/S holds, and the intercept's (linear, homogeneous)
+    balance constraints are kept. Measured on the digits and on sparse text, it needs
+    fewer epochs than reusing α unchanged, most at the small values of C.
+    """
+    solver_state = getattr(estimator, "_solver_state", None)
+    if solver_state is None or not isinstance(solver_state[1], DualCDState):
+        return
+    solver_state[1].alpha = solver_state[1].alpha * min(1.0, C / estimator.C)
