@@ -70,7 +70,8 @@ def subgradient_path(loss):
     """One run, continued with warm starts: ``warm_start=True`` keeps the step-size
     schedule and the iterate average, so the budgets add up to a single path."""
     model = LinearMulticlassSVM(C=C, loss=loss, solver="subgradient", tol=0,
-                                warm_start=True, n_threads=N_THREADS)
+                                batch_size=None, warm_start=True,
+                                n_threads=N_THREADS)
     objectives, times, epochs = [], [], []
     done, elapsed = 0, 0.0
     for budget in SUBGRADIENT_BUDGETS:

@@ -166,7 +166,7 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
         this relative duality gap.
     max_iter : int, default=10000
         As in :class:`LinearMulticlassSVM`, per fit.
-    batch_size : int or None, default=None
+    batch_size : int, "auto" or None, default="auto"
         As in :class:`LinearMulticlassSVM`.
     class_weight : dict, "balanced" or None, default=None
         As in :class:`LinearMulticlassSVM`; "balanced" is computed on each

@@ -28,7 +28,7 @@ DEFAULTS = {
     "fit_intercept": True,
     "tol": 1e-3,
     "max_iter": 10000,
-    "batch_size": None,
+    "batch_size": "auto",
     "class_weight": None,
     "warm_start": False,
     "random_state": None,

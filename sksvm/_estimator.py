@@ -84,9 +84,12 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
     max_iter : int, default=10000
         Maximum number of L-BFGS iterations (over all smoothing stages), or of
         epochs for ``"subgradient"`` and ``"dual_cd"``.
-    batch_size : int or None, default=None
-        Mini-batch size for ``"subgradient"`` (and ``partial_fit``). None, or a
-        size of at least ``n_samples``, means full batch, which is deterministic.
+    batch_size : int, "auto" or None, default="auto"
+        Mini-batch size for ``"subgradient"`` (and ``partial_fit``). ``"auto"``
+        takes one step per sample, in a random order drawn from ``random_state``
+        (the most progress per epoch in our measurements,
+        benchmarks/results/subgradient_batch_size.md). None, or a size of at
+        least ``n_samples``, means full batch, which is deterministic.
     class_weight : dict, "balanced" or None, default=None
         Weights multiplying the sample weights of each class; "balanced" uses
         ``n_samples / (n_classes * np.bincount(y))``.
@@ -214,7 +217,8 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         "fit_intercept": ["boolean"],
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "batch_size": [Interval(Integral, 1, None, closed="left"),
+                       StrOptions({"auto"}), None],
         "class_weight": [dict, StrOptions(set(CLASS_WEIGHT_OPTIONS)), None],
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
@@ -306,9 +310,10 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
 
         Notes
         -----
-        The chunk is traversed in mini-batches of ``batch_size`` (one batch when
-        None), in a random order drawn from ``random_state``. ``solver`` is
-        ignored: partial fitting is always subgradient descent.
+        The chunk is traversed in mini-batches of ``batch_size`` (one sample per
+        step for ``"auto"``, one batch for None), in a random order drawn from
+        ``random_state``. ``solver`` is ignored: partial fitting is always
+        subgradient descent.
         """
         self._validate_params()
         if self.class_weight == "balanced":

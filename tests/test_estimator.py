@@ -115,8 +115,8 @@ def test_partial_fit_is_one_epoch_of_subgradient():
     X, y = make_problem(n=30, d=3, k=3, seed=31)
     for n_calls in (1, 3):
         fitted = quiet_fit(X, y, C=1e-2, solver="subgradient", max_iter=n_calls,
-                           tol=0.0)
-        est = LinearMulticlassSVM(C=1e-2, n_threads=1)
+                           tol=0.0, batch_size=None)
+        est = LinearMulticlassSVM(C=1e-2, n_threads=1, batch_size=None)
         est.partial_fit(X, y, classes=np.unique(y))
         for _ in range(n_calls - 1):
             est.partial_fit(X, y)
@@ -312,11 +312,12 @@ def test_class_weight_equals_sample_weight(solver, multiclass_data):
     dict(loss="hinge", tol=1e-10),
     dict(loss="hinge", tol=1e-10, fit_intercept=False),
     dict(loss="squared_hinge", tol=1e-10),
-    dict(solver="subgradient"),
+    dict(solver="subgradient", batch_size=None),
     dict(solver="subgradient", batch_size=8, random_state=0),
+    dict(solver="subgradient", random_state=0),
     dict(solver="dual_cd", tol=1e-10, random_state=0),
-], ids=["hinge", "hinge-nointercept", "squared", "subgradient", "subgradient-mb",
-        "dual_cd"])
+], ids=["hinge", "hinge-nointercept", "squared", "subgradient-full", "subgradient-mb",
+        "subgradient-auto", "dual_cd"])
 def test_n_threads_agree(params, multiclass_data):
     X, y = multiclass_data
     one = quiet_fit(X, y, C=1e-2, n_threads=1, **params)
@@ -475,8 +476,9 @@ def test_zero_weight_equals_removal(solver, multiclass_data):
     X, y = multiclass_data
     sw = np.ones(len(y))
     sw[::4] = 0.0
+    # Full batches: the same steps with the zero-weight rows in or out.
     params = dict(C=1e-2, solver=solver, loss="squared_hinge", tol=1e-10,
-                  max_iter=300)
+                  max_iter=300, batch_size=None)
     weighted = quiet_fit(X, y, sw, **params)
     removed = quiet_fit(X[sw > 0], y[sw > 0], **params)
     assert_allclose(weighted.decision_function(X), removed.decision_function(X),

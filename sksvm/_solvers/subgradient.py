@@ -377,8 +377,8 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0,
     random_state : numpy.random.RandomState
         Draws the sample order of each epoch when batches are smaller than n.
     verbose : int
-    batch_size : int or None
-        None (or ≥ n) means full batch, in a fixed order.
+    batch_size : int, "auto" or None
+        See :func:`resolved_batch_size`; a full batch is taken in a fixed order.
 
     Returns
     -------
@@ -389,8 +389,8 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0,
     state = SubgradientState.continue_or_start(objective, start)
     log = ProgressLog("subgradient", verbose)
     n = objective.X.shape[0]
-    full_batch = batch_size is None or batch_size >= n
-    batch = n if full_batch else int(batch_size)
+    batch = resolved_batch_size(batch_size, n)
+    full_batch = batch >= n
     steps_seen = [state.n_steps]
     values_seen = [objective.value(state.coef_avg, state.intercept_avg)]
     converged = False
@@ -419,6 +419,21 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0,
                         history=log.records, state=state)
 
 
+# Rows per step of batch_size="auto": one step per sample made the most progress
+# per epoch (benchmarks/results/subgradient_batch_size.md).
+AUTO_BATCH_SIZE = 1
+
+
+def resolved_batch_size(batch_size, n_samples):
+    """The rows per step: ``"auto"`` is ``AUTO_BATCH_SIZE``, None the full batch,
+    and no step takes more than ``n_samples`` rows."""
+    if batch_size is None:
+        return n_samples
+    if batch_size == "auto":
+        batch_size = AUTO_BATCH_SIZE
+    return min(int(batch_size), n_samples)
+
+
 def partial_fit_epoch(objective, start, *, batch_size, random_state):
     """One epoch over ``objective``'s data from ``start`` (``partial_fit``).
 
@@ -429,7 +444,7 @@ def partial_fit_epoch(objective, start, *, batch_size, random_state):
     """
     state = SubgradientState.continue_or_start(objective, start)
     n = objective.X.shape[0]
-    batch = n if batch_size is None else min(batch_size, n)
+    batch = resolved_batch_size(batch_size, n)
     order = (np.arange(n, dtype=np.int64) if batch >= n
              else random_state.permutation(n).astype(np.int64))
     run_epoch(objective, state, order, batch)
