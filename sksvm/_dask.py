@@ -46,7 +46,8 @@ from threadpoolctl import ThreadpoolController
 
 from . import _certificate
 from ._losses import get_loss
-from ._objective import FeatureStatistics, ObjectiveBase, block_loss_grad
+from ._objective import (FeatureStatistics, ObjectiveBase, block_loss_grad,
+                         feature_statistics)
 from ._threads import effective_n_threads
 from ._validation import (check_class_totals, check_classes, check_weight_values,
                           class_weight_factors, weight_scale)
@@ -294,17 +295,10 @@ def _block_repaired_dual(X_block, y_block, w_block, labels, shared):
 
 
 def _block_feature_statistics(X_block):
-    """[max |x|, largest row size, Σ x², size] of one block, as a 1×4 array."""
-    X_block = _block_rows(X_block)
-    values = X_block.data if sp.issparse(X_block) else X_block.reshape(-1)
-    if values.size == 0:
-        return np.zeros((1, 4))
-    row_size = (np.diff(X_block.indptr).max() if sp.issparse(X_block)
-                else X_block.shape[1])
-    max_abs = np.max(np.abs(values))  # NaN when X has NaN
-    return np.array([[max_abs, row_size,
-                      np.einsum("i,i->", values, values, dtype=np.float64),
-                      X_block.shape[0] * X_block.shape[1]]], dtype=np.float64)
+    """:func:`sksvm._objective.feature_statistics` of one block, as a 1×4 array."""
+    stats = feature_statistics(_block_rows(X_block))
+    return np.array([[stats.max_abs, stats.max_row_size, stats.sum_of_squares,
+                      stats.size]], dtype=np.float64)
 
 
 # -- the objective ---------------------------------------------------------------------

@@ -236,18 +236,7 @@ class MulticlassSVMObjective(ObjectiveBase):
     def feature_statistics(self):
         """:class:`FeatureStatistics` of X (computed once, without a copy of X)."""
         if self._feature_statistics is None:
-            X = self.X
-            values = X.data if sp.issparse(X) else X.reshape(-1)
-            if values.size == 0:
-                max_abs, row_size = 0.0, 0
-            else:
-                max_abs = float(max(values.max(), -values.min()))
-                row_size = (int(np.diff(X.indptr).max()) if sp.issparse(X)
-                            else X.shape[1])
-            self._feature_statistics = FeatureStatistics(
-                max_abs, row_size,
-                float(np.einsum("i,i->", values, values, dtype=np.float64)),
-                X.shape[0] * X.shape[1])
+            self._feature_statistics = feature_statistics(self.X)
         return self._feature_statistics
 
     def with_scaled_features(self, factor):
@@ -260,6 +249,21 @@ class MulticlassSVMObjective(ObjectiveBase):
     def repaired_gap(self, coef, intercept, smoothing=0.0):
         """Certified relative gap at ``(coef, intercept)`` (:mod:`sksvm._certificate`)."""
         return _certificate.repaired_gap(self, coef, intercept, smoothing)
+
+
+def feature_statistics(X):
+    """:class:`FeatureStatistics` of a dense or CSR X, without a copy of X (the
+    largest |x_ij| is NaN when X holds NaN)."""
+    values = X.data if sp.issparse(X) else X.reshape(-1)
+    if values.size == 0:
+        max_abs, row_size = 0.0, 0
+    else:
+        max_abs = float(np.maximum(values.max(), -values.min()))  # NaN stays NaN
+        row_size = int(np.diff(X.indptr).max()) if sp.issparse(X) else X.shape[1]
+    return FeatureStatistics(max_abs, row_size,
+                             float(np.einsum("i,i->", values, values,
+                                             dtype=np.float64)),
+                             X.shape[0] * X.shape[1])
 
 
 def block_loss_grad(X, y, sample_weight, coef, intercept, loss_code, margin,

@@ -59,6 +59,8 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
+from .. import _certificate
+
 # Rows per block when X is processed in pieces (float32 or CSR input).
 CHUNK_ROWS = 8192
 # The rows with curvature are copied out for the Hessian products when they are
@@ -90,7 +92,8 @@ INNER_KAPPA = 0.2
 # Line search: accept a step once |φ'(t)| ≤ LINE_TOL · |φ'(0)|.
 LINE_TOL = 0.1
 LINE_MAX_STEPS = 30
-# Above this many classes the intercept's certificate (flow repair) is not attempted.
+# Above this many classes the intercept's certificate is not attempted: it forms the
+# (k, k, d) class-pair sums Σ_{y_i = t} α_ij x_i.
 MAX_REPAIR_CLASSES = 100
 
 
@@ -380,60 +383,6 @@ def _conjugate_gradient(matvec, rhs, precondition, rtol, max_iter):
     return x, max_iter
 
 
-def _path_flow(F, excess, tiny):
-    """A flow P, 0 ≤ P ≤ F, made of paths from the classes of positive ``excess``
-    to those of negative ``excess``, whose net outflow equals ``excess`` (up to
-    ``tiny``): F − P is then a circulation (flow decomposition). Paths with the
-    fewest edges first (breadth-first search in the residual F − P)."""
-    k = F.shape[0]
-    R = F.copy()
-    e = excess.copy()
-    P = np.zeros((k, k))
-    for _ in range(k * k + 2 * k + 1):
-        src = int(np.argmax(e))
-        if e[src] <= tiny:
-            break
-        parent = np.full(k, -2)
-        parent[src] = -1
-        frontier, sink = [src], -1
-        while frontier and sink < 0:
-            nxt = []
-            for u in frontier:
-                for v in np.flatnonzero((R[u] > 0) & (parent == -2)):
-                    parent[v] = u
-                    if e[v] < -tiny:
-                        sink = v
-                        break
-                    nxt.append(v)
-                if sink >= 0:
-                    break
-            frontier = nxt
-        if sink < 0:
-            break
-        amount = min(e[src], -e[sink])
-        v = sink
-        while parent[v] >= 0:
-            amount = min(amount, R[parent[v], v])
-            v = parent[v]
-        v = sink
-        while parent[v] >= 0:
-            R[parent[v], v] -= amount
-            P[parent[v], v] += amount
-            v = parent[v]
-        e[src] -= amount
-        e[sink] += amount
-    return P
-
-
-def _repair_factors(flows):
-    """Factors in [0, 1] on the class-to-class flows ``flows[t, j]`` that make
-    them conserved at every class: 1 − (path flow)/(flow)."""
-    excess = flows.sum(axis=1) - flows.sum(axis=0)
-    P = _path_flow(flows, excess, 1e-15 * max(float(flows.sum()), 1e-300))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(flows > 0, 1.0 - np.clip(P / flows, 0.0, 1.0), 1.0)
-
-
 class _Solver:
     """The data in the solver's coordinates, the certificate, and the pieces of a
     Newton step (preconditioner, Hessian products) with their caches."""
@@ -498,9 +447,8 @@ class _Solver:
             return fixed_b, fixed_b
         if primal - fixed_b > tol * abs(primal) or self.k > MAX_REPAIR_CLASSES:
             return fixed_b, -np.inf
-        flows = np.zeros((self.k, self.k))
-        np.add.at(flows, self.y, alpha)
-        factors = _repair_factors(flows)
+        factors = _certificate.repair_factors(
+            _certificate.class_flows(self.y, alpha, self.k))
         pair_sums = self.class_pair_sums(alpha)  # [t, j] = Σ_{y_i=t} α_ij x_i
         scaled = pair_sums * factors[:, :, None]
         AX = scaled.sum(axis=0) - scaled.sum(axis=1)
