@@ -84,10 +84,10 @@ def dual_point(X, y, bound, coef, intercept, margin, loss, smoothing=0.0):
 
 
 def class_flows(y, alpha, n_classes):
-    """F[c', c] = Σ_{i: y_i = c'} α_ic, shape (k, k)."""
-    flows = np.zeros((n_classes, n_classes))
-    np.add.at(flows, y, alpha)
-    return flows
+    """F[c', c] = Σ_{i: y_i = c'} α_ic, shape (k, k); one bincount per column (it
+    runs at every duality-gap check of dual_cd, where np.add.at is ~10× slower)."""
+    return np.column_stack([np.bincount(y, weights=alpha[:, c], minlength=n_classes)
+                            for c in range(n_classes)])
 
 
 def repair_factors(flows):

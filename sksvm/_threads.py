@@ -82,20 +82,15 @@ def _in_joblib_worker_thread():
 @contextmanager
 def kernel_threads(n_threads):
     """Run the block, whose kernels use ``n_threads`` threads, with BLAS limited to
-    one thread (:func:`single_threaded_blas`): the kernels' own BLAS calls are on
-    small blocks, and OpenBLAS threads spinning next to the kernel threads slow
-    every kernel call down by an order of magnitude. Yields ``n_threads``."""
-    with single_threaded_blas():
-        yield n_threads
+    one thread: the kernels' own BLAS calls are on small blocks, and OpenBLAS
+    threads spinning next to the kernel threads slow every kernel call down by an
+    order of magnitude. Yields ``n_threads``.
 
-
-@contextmanager
-def single_threaded_blas():
-    """Limit BLAS to one thread while the block runs (threadpoolctl's context
-    manager, entered in the calling thread: a limit set from another thread does
-    not reach this thread's OpenBLAS calls)."""
+    The limit is entered in the calling thread: threadpoolctl registers that
+    thread, and a limit set from another thread does not reach its OpenBLAS calls.
+    """
     with threadpool_limits(limits=1, user_api="blas"):
-        yield
+        yield n_threads
 
 
 # Below this many multiply-adds a kernel call runs on the calling thread alone: the
