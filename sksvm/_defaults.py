@@ -14,7 +14,7 @@ Examples
 LOSSES = ("hinge", "squared_hinge")
 
 #: The optimization algorithms, ``solver``'s options.
-SOLVERS = ("auto", "lbfgs", "subgradient", "dual_cd")
+SOLVERS = ("auto", "lbfgs", "subgradient", "dual_cd", "newton")
 
 #: The string option of ``class_weight`` (besides a dict or None).
 CLASS_WEIGHT_OPTIONS = ("balanced",)

@@ -6,13 +6,14 @@ scikit-learn code lives here; the estimator translates its parameters.
 
 import inspect
 
-from . import dual_cd, lbfgs, subgradient
+from . import dual_cd, lbfgs, newton, subgradient
 from ._base import ProgressLog, SolverResult, Start
 
 SOLVERS = {
     "lbfgs": lbfgs,
     "dual_cd": dual_cd,
     "subgradient": subgradient,
+    "newton": newton,
 }
 
 # The protocol's own keyword arguments; everything else a solve() takes is an option.

@@ -60,6 +60,10 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from .. import _certificate
+from ._base import SolverResult
+from .dual_cd import DualCDState, data_fingerprint
+
+REQUIRES = ("rows_in_memory",)
 
 # Rows per block when X is processed in pieces (float32 or CSR input).
 CHUNK_ROWS = 8192
@@ -696,7 +700,54 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
 
     coef, intercept = sv.to_model(best_theta)
     return dict(coef=coef, intercept=intercept, n_iter=iteration,
-                converged=converged, gap=max(gap, 0.0), history=history)
+                converged=converged, gap=max(gap, 0.0), history=history,
+                dual=pairs.u if sv.hinge else None)
+
+
+def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
+    """Minimize ``objective`` by semismooth Newton steps to a certified gap.
+
+    Parameters
+    ----------
+    objective : MulticlassSVMObjective
+    start : Start
+        The start point. For the hinge, a dual point of the same data (the
+        ``state`` of a previous ``"newton"`` or ``"dual_cd"`` fit) also gives the
+        start multipliers; the dual box does not depend on C, so it applies to a
+        new C as well.
+    tol : float
+        Target certified relative duality gap (J − D)/J.
+    max_iter : int
+        Maximum number of Newton steps.
+    random_state : numpy.random.RandomState
+        Unused: the method is deterministic.
+    verbose : int
+        Print one line per Newton step when positive.
+
+    Returns
+    -------
+    SolverResult
+        With a :class:`~sksvm._solvers.dual_cd.DualCDState` (the multipliers) when
+        ``start.keep_state`` and the loss is the hinge.
+    """
+    options = {}
+    fingerprint = None
+    if start.keep_state or isinstance(start.state, DualCDState):
+        fingerprint = data_fingerprint(objective.X, objective.y)
+    if (objective.loss == "hinge" and isinstance(start.state, DualCDState)
+            and start.state.fingerprint == fingerprint):
+        options["dual0"] = start.state.alpha
+    raw = solve_newton(objective, start.coef, start.intercept, tol=tol,
+                       max_iter=max_iter, verbose=verbose, **options)
+    history = [dict(iteration=record["iteration"], n_evaluations=record["iteration"] + 1,
+                    time=record["time"], objective=record["objective"],
+                    gap=record["gap"], smoothing=0.0)
+               for record in raw["history"]]
+    state = None
+    if start.keep_state and raw["dual"] is not None:
+        state = DualCDState(fingerprint, raw["dual"])
+    return SolverResult(raw["coef"], raw["intercept"], raw["n_iter"],
+                        raw["converged"], raw["gap"], raw["gap"], history, state)
 
 
 def _print_record(record):
