@@ -84,6 +84,12 @@ CG_MAX_ITER = 250
 # iterations.
 MAX_FACTOR_PAIRS = 6000
 REFACTOR_CG_ITER = 20
+# The whole Hessian, (k·width)², is formed and factored instead when that costs
+# fewer multiply-adds than the Woodbury factor (or than some 25 conjugate gradient
+# products, when the curved set is too large to factor), or at most the budget,
+# and k·width is at most MAX_DENSE_HESSIAN.
+MAX_DENSE_HESSIAN = 2000
+MIN_DENSE_HESSIAN_BUDGET = 5e8
 # Stands for the margin of the label entries (j = y_i), which are not pairs.
 LABEL_MARGIN = -1e30
 # Hinge ALM defaults: initial kink width in margin units (σ = mean c_p / width),
@@ -324,6 +330,49 @@ class _WoodburyPreconditioner:
         return (V - self.design.transpose_times(G)) / self.C
 
 
+class _DenseHessianPreconditioner:
+    """(C·I + A_Dᵀ diag(h_D) A_D)⁻¹ through the Cholesky factor of the whole
+    (k·width) × (k·width) matrix, for problems with few features and classes:
+    its block (s, t) is Σ_i M_i[s, t] x̂_i x̂_iᵀ over the curved rows, with M_i the
+    k × k class matrix of row i (see :func:`_row_class_matrices`)."""
+
+    def __init__(self, solver, h):
+        self.h = h.copy()
+        rows = np.flatnonzero(h.any(axis=1))
+        k, width = h.shape[1], solver.design.width
+        self.shape = (k, width)
+        H = np.zeros((k * width, k * width))
+        if rows.size:
+            X = solver.design.subset(rows).X
+            X = X.toarray() if sp.issparse(X) else X
+            if solver.fit_intercept:
+                X = np.hstack([X - solver.design.mu,
+                               np.full((rows.size, 1), solver.design.r)])
+            M = _row_class_matrices(h[rows], solver.y[rows])
+            for s in range(k):
+                weighted = (M[:, s, :, None] * X[:, None, :]).reshape(rows.size, -1)
+                H[s * width:(s + 1) * width] = X.T @ weighted
+        H[np.diag_indices_from(H)] += solver.C
+        self.factor = scipy.linalg.cho_factor(H, lower=True, overwrite_a=True,
+                                              check_finite=False)
+
+    def __call__(self, V):
+        return scipy.linalg.cho_solve(self.factor, V.ravel(),
+                                      check_finite=False).reshape(self.shape)
+
+
+def _row_class_matrices(h, y):
+    """M_i = Σ_j h_ij (e_j − e_{y_i})(e_j − e_{y_i})ᵀ, shape (n, k, k)."""
+    n, k = h.shape
+    index = np.arange(n)
+    M = np.zeros((n, k, k))
+    M[:, np.arange(k), np.arange(k)] = h
+    M[index, y, :] -= h
+    M[index, :, y] -= h
+    M[index, y, y] += h.sum(axis=1)
+    return M
+
+
 def _row_gram(design, rows, cache):
     """X̂_R X̂_Rᵀ over the sorted ``rows``, reusing the entries of ``cache``
     = (previous rows, their Gram) for the rows both sets share."""
@@ -479,8 +528,24 @@ class _Solver:
         that have a curved pair."""
         rows = np.flatnonzero(h.any(axis=1))
         n_pairs = int(np.count_nonzero(h))
+        size = self.k * self.design.width
+        dense_cost = rows.size * size * size + size ** 3 / 3
         if n_pairs <= self.options.get("max_factor_pairs", MAX_FACTOR_PAIRS):
-            if self.factored is None or self.refactor:
+            alternative = n_pairs ** 2 * self.design.width + n_pairs ** 3 / 3
+        else:  # CG with the Kronecker preconditioner, some 25 products
+            alternative = 50.0 * rows.size * size
+        if size <= MAX_DENSE_HESSIAN and dense_cost <= max(alternative,
+                                                           MIN_DENSE_HESSIAN_BUDGET):
+            # Exact: rebuilt whenever the curvatures changed (it costs at most
+            # about what the alternatives would).
+            if (not isinstance(self.factored, _DenseHessianPreconditioner)
+                    or not np.array_equal(self.factored.h, h)):
+                self.factored = None
+                self.factored = _DenseHessianPreconditioner(self, h)
+                self.refactor = False
+            return self.factored, rows
+        if n_pairs <= self.options.get("max_factor_pairs", MAX_FACTOR_PAIRS):
+            if not isinstance(self.factored, _WoodburyPreconditioner) or self.refactor:
                 self.factored = None  # its memory is needed for the next one
                 self.factored = _WoodburyPreconditioner(
                     self, h, np.dtype(self.options.get("factor_dtype", "float64")))
@@ -610,6 +675,8 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
     n_outer = 0
     iteration = 0
     refresh_gradient = True
+    previous_h = None
+    stalled = False  # the last line search found no decrease: the inner problem is solved
     while True:
         if refresh_gradient:
             g = pairs.derivative(m)
@@ -656,7 +723,7 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
 
         if sv.hinge:
             step_size = float(np.linalg.norm(AX - UX))
-            if grad_norm <= kappa * step_size:
+            if grad_norm <= kappa * step_size or stalled:
                 # Outer step: multipliers u ← g(θ), larger σ, recentered β.
                 residual = float(np.linalg.norm(g - pairs.u)) / pairs.sigma
                 pairs.u = g
@@ -677,6 +744,24 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
             grad = C * (theta - center) + AX
 
         h = pairs.curvature(m)
+        if sv.hinge and not h.any():
+            # No pair in its kink zone: the step would be a gradient step of
+            # length 1/C. Widen the zone to the median violated margin (σ may
+            # change between steps; the multipliers stay in the box).
+            violated = m[m > 0.0]
+            if violated.size and mean_bound / np.median(violated) < pairs.sigma:
+                pairs.sigma = mean_bound / float(np.median(violated))
+                g = pairs.derivative(m)
+                A = _coefficients(g, y, rows)
+                AX = sv.design.transpose_times(A)
+                grad = C * (theta - center) + AX
+                h = pairs.curvature(m)
+        if sv.hinge and options.get("sticky", True) and previous_h is not None:
+            # A pair that just left its kink zone keeps its curvature for one
+            # step: an element of the generalized Hessian at the zone's edge, which
+            # stops Newton steps from cycling between two curved sets.
+            h = np.maximum(h, previous_h)
+        previous_h = pairs.curvature(m) if sv.hinge else None
         precondition, curved_rows = sv.preconditioner(h)
         matvec = sv.hessian_operator(h, curved_rows)
         rtol = cg_rtol if cg_rtol is not None else min(0.1, np.sqrt(max(gap, 1e-12)))
@@ -687,6 +772,7 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         dm = dZ - dZ[rows, y][:, None]
         dm[rows, y] = 0.0
         step = _line_search(pairs, m, dm, theta - center, direction, C)
+        stalled = step == 0.0
         theta += step * direction
         Z += step * dZ
         m = _margins(Z, y, rows, sv.margin)
