@@ -18,7 +18,7 @@ from _helpers import (CASE_IDS, CASES, case_data, case_optimum, make_problem,
                       relative_excess)
 from _reference import binary_split, cvxpy_optimum, numpy_objective
 
-SOLVERS = ["lbfgs", "dual_cd"]
+SOLVERS = ["lbfgs", "dual_cd", "newton"]
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "intweights"])
@@ -40,10 +40,10 @@ def test_hinge_default_tol(solver, case, fit_intercept, weighted):
 
 def _check_certificate(est, X, y, sw, optimum_value):
     """duality_gap_ bounds (J − J*)/J: always without intercept, and with one for
-    dual_cd (documented as exact in both cases)."""
+    dual_cd and newton (documented as exact in both cases)."""
     gap = est.duality_gap_
     J = est.objective(X, y, sample_weight=sw)
-    if not est.fit_intercept or est.solver == "dual_cd":
+    if not est.fit_intercept or est.solver in ("dual_cd", "newton"):
         assert (J - optimum_value) / J <= gap + 1e-9
     assert gap >= -1e-12
 

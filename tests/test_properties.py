@@ -220,7 +220,7 @@ def _coef_distance_bound(C, *bounds):
 
 
 SOLVERS = [dict(solver="lbfgs"), dict(solver="dual_cd", random_state=0),
-           dict(solver="subgradient")]
+           dict(solver="newton"), dict(solver="subgradient")]
 
 
 @examples(0.5)

@@ -36,6 +36,7 @@ SOLVERS = {
     "lbfgs": dict(solver="lbfgs"),
     "subgradient": dict(solver="subgradient", batch_size=8, random_state=0),
     "dual_cd": dict(solver="dual_cd", random_state=0),
+    "newton": dict(solver="newton"),
 }
 solvers = pytest.mark.parametrize("solver", list(SOLVERS))
 

@@ -84,6 +84,8 @@ CG_MAX_ITER = 250
 # iterations.
 MAX_FACTOR_PAIRS = 6000
 REFACTOR_CG_ITER = 20
+# Active-set corrections of the exact finishing step (sksvm._certificate.finish).
+FINISH_ROUNDS = 8
 # The whole Hessian, (k·width)², is formed and factored instead when that costs
 # fewer multiply-adds than the Woodbury factor (or than some 25 conjugate gradient
 # products, when the curved set is too large to factor), or at most the budget,
@@ -787,7 +789,7 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
     coef, intercept = sv.to_model(best_theta)
     return dict(coef=coef, intercept=intercept, n_iter=iteration,
                 converged=converged, gap=max(gap, 0.0), history=history,
-                dual=pairs.u if sv.hinge else None)
+                dual=pairs.u if sv.hinge else None, final_dual=g, tol=tol)
 
 
 def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
@@ -825,6 +827,7 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
         options["dual0"] = start.state.alpha
     raw = solve_newton(objective, start.coef, start.intercept, tol=tol,
                        max_iter=max_iter, verbose=verbose, **options)
+    _finish_exactly(objective, raw)
     history = [dict(iteration=record["iteration"], n_evaluations=record["iteration"] + 1,
                     time=record["time"], objective=record["objective"],
                     gap=record["gap"], smoothing=0.0)
@@ -834,6 +837,23 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
         state = DualCDState(fingerprint, raw["dual"])
     return SolverResult(raw["coef"], raw["intercept"], raw["n_iter"],
                         raw["converged"], raw["gap"], raw["gap"], history, state)
+
+
+def _finish_exactly(objective, raw):
+    """Replace the point in ``raw`` by the exact optimum when the active-set
+    finisher (:func:`sksvm._certificate.finish`) certifies a smaller gap from the
+    partition of the final dual point (few free pairs only)."""
+    dual = raw["final_dual"]
+    free, upper = _certificate.partition_from_alpha(objective, dual)
+    if np.count_nonzero(free) > _certificate.MAX_FREE_PAIRS:
+        return
+    finished = _certificate.finish(objective, free, upper, max_rounds=FINISH_ROUNDS)
+    if finished is None or not finished[3] < raw["gap"]:
+        return
+    alpha, raw["coef"], raw["intercept"], raw["gap"], _ = finished
+    raw["converged"] = raw["converged"] or raw["gap"] <= raw["tol"]
+    if raw["dual"] is not None:
+        raw["dual"] = alpha
 
 
 def _print_record(record):
