@@ -101,6 +101,9 @@ SIGMA_WIDTH0 = 1.0
 SIGMA_GROWTH = 5.0
 SIGMA_MAX_WIDTH = 1e-8
 INNER_KAPPA = 0.2
+# The inner problem also counts as solved once its gradient is this small relative
+# to the first one (when the multipliers already equal g, the test above cannot pass).
+INNER_SOLVED = 1e-12
 # Line search: accept a step once |φ'(t)| ≤ LINE_TOL · |φ'(0)|.
 LINE_TOL = 0.1
 LINE_MAX_STEPS = 30
@@ -466,7 +469,11 @@ class _Solver:
             plain = _Design(X, mu, 0.0, True)
             r = float(np.sqrt(max(np.dot(self.bound, plain.squared_norms())
                                   / max(self.bound.sum(), 1e-300), 1e-300)))
-            r = max(r, 1.0)
+            # The proximal weight on b is C/r²: at least √C keeps it ≤ 1, the
+            # scale of the loss's slope in b, so that a strongly regularized
+            # problem (W ≈ 0, the intercepts doing all the work) still moves b
+            # by O(1) per outer step.
+            r = max(r, 1.0, float(np.sqrt(self.C)))
         self.design = _Design(X, mu, r, self.fit_intercept)
         self.row_sq_norms = self.design.squared_norms()
         self.gram_cache = None
@@ -678,6 +685,7 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
     iteration = 0
     refresh_gradient = True
     previous_h = None
+    first_grad_norm = None
     stalled = False  # the last line search found no decrease: the inner problem is solved
     while True:
         if refresh_gradient:
@@ -710,6 +718,8 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         best_lower = max(best_lower, lower)
         gap = (best_primal - best_lower) / max(abs(best_primal), np.finfo(float).tiny)
         grad_norm = float(np.linalg.norm(grad))
+        if first_grad_norm is None:
+            first_grad_norm = max(grad_norm, np.finfo(float).tiny)
         record = dict(iteration=iteration, time=time.perf_counter() - start_time,
                       objective=best_primal, gap=gap, grad_norm=grad_norm,
                       fixed_intercept_gap=(primal - fixed_b) / abs(primal))
@@ -725,7 +735,9 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
 
         if sv.hinge:
             step_size = float(np.linalg.norm(AX - UX))
-            if grad_norm <= kappa * step_size or stalled:
+            inner_solved = (grad_norm <= kappa * step_size or stalled
+                            or grad_norm <= INNER_SOLVED * first_grad_norm)
+            if inner_solved:
                 # Outer step: multipliers u ← g(θ), larger σ, recentered β.
                 residual = float(np.linalg.norm(g - pairs.u)) / pairs.sigma
                 pairs.u = g
