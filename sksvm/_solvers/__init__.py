@@ -16,6 +16,10 @@ SOLVERS = {
     "newton": newton,
 }
 
+# solver="auto" picks "newton" for dense data up to this many parameters (its
+# whole-Hessian regime, newton.MAX_DENSE_HESSIAN).
+NEWTON_MAX_PARAMETERS = newton.MAX_DENSE_HESSIAN
+
 # The protocol's own keyword arguments; everything else a solve() takes is an option.
 _PROTOCOL_ARGUMENTS = {"objective", "start", "tol", "max_iter", "random_state",
                        "verbose"}
@@ -31,16 +35,28 @@ def solver_options(name):
 
 
 def choose_solver(solver, objective):
-    """``solver``, or for ``"auto"`` the solver measured fastest on such input
-    (benchmarks/results/core_measurements.md): dual coordinate ascent for the hinge
-    and for sparse data, L-BFGS for the squared hinge on dense data (where
-    coordinate ascent's many inner-margin samples make it slow) and for objectives
-    whose rows are not in memory."""
+    """``solver``, or for ``"auto"`` the solver measured fastest and most reliable on
+    such input (benchmarks/results/auto_solver.md):
+
+    - objectives whose rows are not in memory (Dask): L-BFGS;
+    - sparse data: dual coordinate ascent;
+    - dense data with few parameters, n_classes · (n_features + 1) ≤
+      ``NEWTON_MAX_PARAMETERS``: semismooth Newton, whose Hessian is then formed
+      whole; it converges on all of the small-problems suite, scaled or not, where
+      the first-order solvers stall at small C;
+    - other dense data: dual coordinate ascent for the hinge, L-BFGS for the
+      squared hinge (where coordinate ascent's many inner-margin samples make it
+      slow).
+    """
     if solver != "auto":
         return solver
     if not objective.rows_in_memory:
         return "lbfgs"
-    if objective.loss == "hinge" or objective.is_sparse:
+    if objective.is_sparse:
+        return "dual_cd"
+    if objective.n_classes * (objective.n_features + 1) <= NEWTON_MAX_PARAMETERS:
+        return "newton"
+    if objective.loss == "hinge":
         return "dual_cd"
     return "lbfgs"
 

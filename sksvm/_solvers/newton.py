@@ -869,9 +869,12 @@ def _finish_exactly(objective, raw):
 
 
 def _print_record(record):
-    print("[newton] " + "  ".join(
-        f"{key} {value:.3e}" if isinstance(value, float) else f"{key} {value}"
-        for key, value in record.items()), flush=True)
+    """One progress line, in the format of the other solvers' lines."""
+    details = "".join(f"  {name.replace('_', ' ')} {record[key]}" for key, name in (
+        ("curved_pairs", "curved_pairs"), ("cg_iter", "cg_steps"), ("outer", "outer"))
+        if key in record)
+    print(f"[newton] iter {record['iteration']:5d}  objective {record['objective']:.8e}"
+          f"  gap {record['gap']:.3e}{details}  time {record['time']:.3f}s", flush=True)
 
 
 def _line_search(pairs, m, dm, offset, direction, C):
