@@ -9,11 +9,13 @@ Writes ``benchmarks/results/small_problems.md`` (or ``--out``).
 Usage::
 
     python benchmarks/small_problems.py --n-problems 60
+    python benchmarks/small_problems.py --loss squared_hinge --solvers default,newton,lbfgs
 """
 
 import argparse
 import json
 import os
+import subprocess
 import time
 import warnings
 
@@ -64,7 +66,8 @@ def fit(X, y, C, **params):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-problems", type=int, default=60)
-    parser.add_argument("--solvers", default="default,lbfgs,dual_cd")
+    parser.add_argument("--solvers", default="default,newton,lbfgs,dual_cd")
+    parser.add_argument("--loss", default="hinge", choices=["hinge", "squared_hinge"])
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     args = parser.parse_args(argv)
     suite = make_suite(args.n_problems)
@@ -74,7 +77,9 @@ def main(argv=None):
     for name, X, y, C in suite:
         row = dict(problem=name)
         for solver in args.solvers.split(","):
-            params = {} if solver == "default" else dict(solver=solver)
+            params = dict(loss=args.loss)
+            if solver != "default":
+                params["solver"] = solver
             seconds, warned, n_iter, gap, chosen = fit(X, y, C, **params)
             row[solver] = dict(seconds=seconds, warned=warned, n_iter=n_iter, gap=gap,
                                solver=chosen)
@@ -84,19 +89,30 @@ def main(argv=None):
         rows.append(row)
         print(name, {s: (round(v["seconds"], 3), v["warned"], v["n_iter"])
                      for s, v in row.items() if s != "problem"}, flush=True)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "small_problems.json"), "w") as handle:
-        json.dump(dict(rows=rows, totals=totals), handle, indent=1)
-    lines = ["# Small and medium dense problems", "",
+    load = os.getloadavg()[0]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE,
+                            capture_output=True, text=True).stdout.strip()
+    suffix = "" if args.loss == "hinge" else f"_{args.loss}"
+    os.makedirs(os.path.join(args.out, "raw"), exist_ok=True)
+    with open(os.path.join(args.out, "raw", f"small_problems{suffix}.json"), "w") as handle:
+        json.dump(dict(rows=rows, totals=totals, loss=args.loss, commit=commit),
+                  handle, indent=1)
+    default_solvers = sorted({row["default"]["solver"] for row in rows if "default" in row})
+    lines = [f"# Small and medium dense problems ({args.loss})", "",
              f"{len(suite)} generated problems (benchmarks/small_problems.py): 50–5000 "
              "samples, 2–50 features, 2–10 classes, raw and standardized, C "
-             "log-uniform on [1e-6, 1]; default `tol=1e-3`, `max_iter=10000`.", "",
+             f"log-uniform on [1e-6, 1]; `loss={args.loss!r}`, default `tol=1e-3`, "
+             "`max_iter=10000`.", "",
              "| solver | total time (s) | fits with a ConvergenceWarning |",
              "|---|---|---|"]
     for solver, total in totals.items():
         lines.append(f"| {solver} | {total['seconds']:.1f} | {total['warned']} of "
                      f"{len(suite)} |")
-    with open(os.path.join(args.out, "small_problems.md"), "w") as handle:
+    lines += ["", f"One run at git {commit}; load average {load:.1f} at the end of the "
+              "run (2 cores). The default (`solver=\"auto\"`) chose "
+              f"{', '.join(default_solvers) or '-'} on these problems. Per-problem "
+              f"records: `benchmarks/results/raw/small_problems{suffix}.json`."]
+    with open(os.path.join(args.out, f"small_problems{suffix}.md"), "w") as handle:
         handle.write("\n".join(lines) + "\n")
     print("\n".join(lines))
 
