@@ -157,7 +157,7 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
         As in :class:`LinearMulticlassSVM`.
     margin : float, default=1.0
         As in :class:`LinearMulticlassSVM`.
-    solver : {"auto", "lbfgs", "subgradient", "dual_cd"}, default="auto"
+    solver : {"auto", "lbfgs", "subgradient", "dual_cd", "newton"}, default="auto"
         As in :class:`LinearMulticlassSVM`.
     fit_intercept : bool, default=True
         As in :class:`LinearMulticlassSVM`.

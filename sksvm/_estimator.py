@@ -60,11 +60,14 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
     margin : float, default=1.0
         The margin :math:`\delta > 0` required between the true class's score and
         every other class's score.
-    solver : {"auto", "lbfgs", "subgradient", "dual_cd"}, default="auto"
-        ``"auto"`` chooses the solver measured fastest for the input:
-        ``"dual_cd"`` for the hinge and for sparse input, ``"lbfgs"`` for the
-        squared hinge on dense input and for Dask arrays; ``solver_`` tells which
-        ran. ``"lbfgs"``: L-BFGS on the squared hinge, or on a sequence of smoothed
+    solver : {"auto", "lbfgs", "subgradient", "dual_cd", "newton"}, default="auto"
+        ``"auto"`` chooses the solver measured fastest and most reliable for the
+        input: ``"newton"`` on dense input with ``n_classes * (n_features + 1)``
+        at most 2000, ``"dual_cd"`` for sparse input and for the hinge on larger
+        dense input, ``"lbfgs"`` for the squared hinge on larger dense input and
+        for Dask arrays; ``solver_`` tells which ran. ``"newton"``: semismooth
+        Newton steps (an augmented Lagrangian method for the hinge), stopped by
+        a certified duality gap, with or without an intercept. ``"lbfgs"``: L-BFGS on the squared hinge, or on a sequence of smoothed
         hinges with decreasing smoothing width (continuation), stopped by a
         duality-gap certificate. ``"subgradient"``: Pegasos-type (mini-batch)
         subgradient descent with iterate averaging. ``"dual_cd"``: exact block
@@ -76,14 +79,14 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
     tol : float, default=1e-3
         Stopping tolerance. For ``"lbfgs"``, the relative duality gap
         :math:`(J - D) / J`, which bounds the relative suboptimality of the
-        objective (exactly so when ``fit_intercept=False``). For ``"dual_cd"``,
-        the same relative gap, which bounds the relative suboptimality exactly,
+        objective (exactly so when ``fit_intercept=False``). For ``"dual_cd"``
+        and ``"newton"``, the same relative gap, which bounds the relative suboptimality exactly,
         with or without an intercept. For ``"subgradient"``, the relative change
         of the averaged objective since half of the steps so far had been taken
         (at its O(1/t) rate, an estimate of the remaining relative excess).
     max_iter : int, default=10000
-        Maximum number of L-BFGS iterations (over all smoothing stages), or of
-        epochs for ``"subgradient"`` and ``"dual_cd"``.
+        Maximum number of L-BFGS iterations (over all smoothing stages), of
+        Newton steps, or of epochs for ``"subgradient"`` and ``"dual_cd"``.
     batch_size : int, "auto" or None, default="auto"
         Mini-batch size for ``"subgradient"`` (and ``partial_fit``). ``"auto"``
         takes one step per sample, in a random order drawn from ``random_state``
@@ -100,7 +103,9 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         ``"dual_cd"`` fit with ``warm_start=True`` on identical ``X`` and ``y``
         (checked by a hash; ``C``, ``margin``, the weights and the loss may
         differ), and from scratch otherwise: its iterates are dual points, which
-        a primal solution cannot supply.
+        a primal solution cannot supply. ``"newton"`` starts from the previous
+        solution, and for the hinge also from the previous dual point on the
+        same terms.
     random_state : int, RandomState instance or None, default=None
         Seeds the sample order of the stochastic subgradient solver and of
         ``"dual_cd"``'s epochs.

@@ -391,13 +391,18 @@ def test_convergence_warning_and_verbose(multiclass_data, capsys):
 
 # -- scikit-learn's estimator checks ---------------------------------------------------
 
+# Measured: lbfgs and newton reach the same certified optimum (gaps 3e-5 with 2
+# classes, 4e-11 with 3), and it predicts class 0 on 54 % (2 classes) and 68 % (3 classes) of the
+# check's test set, against the 87 % the check asks for.
+NO_INTERCEPT_CLASS_WEIGHT = (
+    "class weights 1000 vs 1e-4 on 2 uncentred features without an intercept: the "
+    "exact optimum itself predicts the heavy class on 54-68 % of the test set, "
+    "below the check's 87 %")
+
+
 def _expected_failed_checks(estimator):
     if not estimator.fit_intercept:
-        return {"check_class_weight_classifiers": (
-            "2 uncentred features, class weights 1000 vs 1e-4 and no intercept: a "
-            "nearly hard-margin, highly degenerate dual on which coordinate ascent "
-            "does not reach the optimum within the check's max_iter=1000 epochs "
-            "(solver='lbfgs' handles it)")}
+        return {"check_class_weight_classifiers": NO_INTERCEPT_CLASS_WEIGHT}
     return {}
 
 
@@ -409,7 +414,8 @@ def test_sklearn_compatible(estimator, check):
 
 
 @pytest.mark.slow
-@parametrize_with_checks([LinearMulticlassSVM(solver="dual_cd", fit_intercept=False)],
+@parametrize_with_checks([LinearMulticlassSVM(solver="dual_cd", fit_intercept=False),
+                          LinearMulticlassSVM(solver="newton", fit_intercept=False)],
                          expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible_no_intercept(estimator, check):
     check(estimator)

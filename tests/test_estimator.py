@@ -33,7 +33,8 @@ def _expected_failed_checks(estimator):
     return {}
 
 
-# The default ("auto": dual_cd for the hinge) and every (solver, loss) combination
+# The default ("auto": newton on these small dense sets) and every (solver, loss)
+# combination
 # (more "dual_cd" in tests/test_dual_cd.py). Only the mini-batch configuration lists
 # expected failures.
 @parametrize_with_checks(
@@ -41,6 +42,8 @@ def _expected_failed_checks(estimator):
         LinearMulticlassSVM(),
         LinearMulticlassSVM(solver="lbfgs"),
         LinearMulticlassSVM(solver="lbfgs", loss="squared_hinge"),
+        LinearMulticlassSVM(solver="newton"),
+        LinearMulticlassSVM(solver="newton", loss="squared_hinge"),
         LinearMulticlassSVM(solver="subgradient"),
         LinearMulticlassSVM(solver="subgradient", loss="squared_hinge"),
         STOCHASTIC,
