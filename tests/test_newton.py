@@ -232,3 +232,20 @@ def _small_problems_suite():
     finally:
         sys.path.remove(benchmarks)
     return make_suite(60)
+
+
+def test_unconverged_fit_returns_its_best_point():
+    """Stopped by max_iter, the model is the best step's point: the exact finishing
+    step may not swap in a worse point whose relative gap looks smaller."""
+    from sklearn.datasets import load_digits
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    X, y = StandardScaler().fit_transform(X)[:800], y[:800]
+    for max_iter in (1, 2, 3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = LinearMulticlassSVM(C=1e-2, solver="newton",
+                                        max_iter=max_iter).fit(X, y)
+        best_seen = min(record["objective"] for record in model.history_)
+        assert model.objective(X, y) <= best_seen * (1 + 1e-12)

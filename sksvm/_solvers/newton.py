@@ -860,7 +860,10 @@ def _finish_exactly(objective, raw):
     if np.count_nonzero(free) > _certificate.MAX_FREE_PAIRS:
         return
     finished = _certificate.finish(objective, free, upper, max_rounds=FINISH_ROUNDS)
-    if finished is None or not finished[3] < raw["gap"]:
+    # Relative gaps at different objective values do not compare: the finished
+    # point must also be no worse.
+    if (finished is None or not finished[3] < raw["gap"]
+            or not finished[4] <= raw["history"][-1]["objective"]):
         return
     alpha, raw["coef"], raw["intercept"], raw["gap"], _ = finished
     raw["converged"] = raw["converged"] or raw["gap"] <= raw["tol"]
