@@ -63,8 +63,9 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
     solver : {"auto", "lbfgs", "subgradient", "dual_cd", "newton"}, default="auto"
         ``"auto"`` chooses the solver measured fastest and most reliable for the
         input: ``"newton"`` on dense input with ``n_classes * (n_features + 1)``
-        at most 2000, ``"dual_cd"`` for sparse input and for the hinge on larger
-        dense input, ``"lbfgs"`` for the squared hinge on larger dense input and
+        at most 2500 and ``n_samples`` times that at most 5e7, ``"dual_cd"`` for
+        sparse input and for the hinge on other dense input, ``"lbfgs"`` for the
+        squared hinge on other dense input and
         for Dask arrays; ``solver_`` tells which ran. ``"newton"``: semismooth
         Newton steps (an augmented Lagrangian method for the hinge), stopped by
         a certified duality gap, with or without an intercept. ``"lbfgs"``: L-BFGS on the squared hinge, or on a sequence of smoothed
