@@ -5,6 +5,8 @@ import os
 
 import numpy as np
 
+from sksvm._bench import make_dense_blobs  # noqa: F401 (the generator's one home)
+
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 
 
@@ -49,14 +51,3 @@ def load_fashion_mnist(directory=FASHION_MNIST_DIR, standardize=True, dtype=np.f
         X_test /= 255.0
     return (np.ascontiguousarray(X_train, dtype=dtype), y_train,
             np.ascontiguousarray(X_test, dtype=dtype), y_test)
-
-
-def make_dense_blobs(n_samples=1_000_000, n_features=100, n_classes=10, seed=0,
-                     dtype=np.float64):
-    """A large dense synthetic problem: Gaussian classes with overlapping means."""
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(scale=0.3, size=(n_classes, n_features))
-    y = rng.integers(n_classes, size=n_samples)
-    X = rng.standard_normal((n_samples, n_features), dtype=np.float64)
-    X += centers[y]
-    return X.astype(dtype, copy=False), y

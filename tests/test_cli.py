@@ -360,6 +360,8 @@ def test_bench_help(capsys):
 def test_bench_runs(tmp_path):
     result = run("bench", cwd=tmp_path)
     assert "LinearMulticlassSVM" in result.stdout and "LinearSVC" in result.stdout
+    assert "digits" in result.stdout and "generated Gaussian blobs" in result.stdout
+    assert result.stdout.count("fit time ratio") == 2
     assert result.stderr == ""
 
 

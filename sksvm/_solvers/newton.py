@@ -337,26 +337,34 @@ class _WoodburyPreconditioner:
 
 class _DenseHessianPreconditioner:
     """(C·I + A_Dᵀ diag(h_D) A_D)⁻¹ through the Cholesky factor of the whole
-    (k·width) × (k·width) matrix, for problems with few features and classes:
-    its block (s, t) is Σ_i M_i[s, t] x̂_i x̂_iᵀ over the curved rows, with M_i the
-    k × k class matrix of row i (see :func:`_row_class_matrices`)."""
+    (k·width) × (k·width) matrix, for problems with few features and classes.
+
+    With G[t, s] = Σ_{y_i = t} h_is x̂_i x̂_iᵀ (one product per class t over its
+    curved rows, n·k·width² multiply-adds in all), block (s, s) is
+    Σ_t (G[t, s] + G[s, t]) and block (s, t ≠ s) is −(G[t, s] + G[s, t]): the pair
+    (i, j) adds h_ij (e_j − e_{y_i})(e_j − e_{y_i})ᵀ ⊗ x̂_i x̂_iᵀ."""
 
     def __init__(self, solver, h):
         self.h = h.copy()
-        rows = np.flatnonzero(h.any(axis=1))
         k, width = h.shape[1], solver.design.width
         self.shape = (k, width)
-        H = np.zeros((k * width, k * width))
-        if rows.size:
+        G = np.zeros((k, k, width, width))
+        for t, class_rows in enumerate(solver.class_rows):
+            rows = class_rows[h[class_rows].any(axis=1)]
+            if rows.size == 0:
+                continue
             X = solver.design.subset(rows).X
             X = X.toarray() if sp.issparse(X) else X
             if solver.fit_intercept:
                 X = np.hstack([X - solver.design.mu,
                                np.full((rows.size, 1), solver.design.r)])
-            M = _row_class_matrices(h[rows], solver.y[rows])
-            for s in range(k):
-                weighted = (M[:, s, :, None] * X[:, None, :]).reshape(rows.size, -1)
-                H[s * width:(s + 1) * width] = X.T @ weighted
+            weighted = (h[rows][:, :, None] * X[:, None, :]).reshape(rows.size, -1)
+            G[t] = (X.T @ weighted).reshape(width, k, width).transpose(1, 0, 2)
+        pair_sums = G + G.transpose(1, 0, 2, 3)  # [s, t] = G[s, t] + G[t, s]
+        H = -pair_sums.transpose(0, 2, 1, 3).reshape(k * width, k * width)
+        for s in range(k):
+            block = slice(s * width, (s + 1) * width)
+            H[block, block] = pair_sums[s].sum(axis=0) - pair_sums[s, s]
         H[np.diag_indices_from(H)] += solver.C
         self.factor = scipy.linalg.cho_factor(H, lower=True, overwrite_a=True,
                                               check_finite=False)
@@ -364,18 +372,6 @@ class _DenseHessianPreconditioner:
     def __call__(self, V):
         return scipy.linalg.cho_solve(self.factor, V.ravel(),
                                       check_finite=False).reshape(self.shape)
-
-
-def _row_class_matrices(h, y):
-    """M_i = Σ_j h_ij (e_j − e_{y_i})(e_j − e_{y_i})ᵀ, shape (n, k, k)."""
-    n, k = h.shape
-    index = np.arange(n)
-    M = np.zeros((n, k, k))
-    M[:, np.arange(k), np.arange(k)] = h
-    M[index, y, :] -= h
-    M[index, :, y] -= h
-    M[index, y, y] += h.sum(axis=1)
-    return M
 
 
 def _row_gram(design, rows, cache):
