@@ -41,7 +41,7 @@ from ._losses import HINGE, SQUARED_HINGE
 # (inputs are validated for finiteness beforehand).
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
-# Small blocks are sorted by insertion, larger ones with np.sort.
+# Small blocks are sorted by insertion, larger ones by heapsort.
 _INSERTION_SORT_MAX = 24
 
 
@@ -55,10 +55,33 @@ def _sort_descending(buf, m):
                 buf[b + 1] = buf[b]
                 b -= 1
             buf[b + 1] = v
-    else:
-        s = np.sort(buf[:m])
-        for a in range(m):
-            buf[a] = s[m - 1 - a]
+        return
+    # Heapsort in place with a min-heap: O(m log m), no allocation, and a small
+    # fraction of np.sort's compile time.
+    for start in range(m // 2 - 1, -1, -1):
+        _sift_down_min(buf, start, m)
+    for end in range(m - 1, 0, -1):
+        v = buf[0]
+        buf[0] = buf[end]
+        buf[end] = v
+        _sift_down_min(buf, 0, end)
+
+
+@njit(cache=True)
+def _sift_down_min(buf, root, size):
+    """Restore the min-heap property of buf[:size] below ``root``."""
+    while True:
+        child = 2 * root + 1
+        if child >= size:
+            return
+        if child + 1 < size and buf[child + 1] < buf[child]:
+            child += 1
+        if buf[root] <= buf[child]:
+            return
+        v = buf[root]
+        buf[root] = buf[child]
+        buf[child] = v
+        root = child
 
 
 @njit(cache=True)

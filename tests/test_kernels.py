@@ -401,3 +401,18 @@ def test_block_kernels_tiny_and_more_chunks_than_rows():
         empty = _block(X_in, y, np.zeros(5), coef, intercept, HINGE, 1.0,
                        0.0, 2)
         assert all(np.all(part == 0) for part in empty)
+
+
+@pytest.mark.parametrize("m", [0, 1, 2, 24, 25, 33, 100, 1000])
+def test_block_sort_is_descending_and_in_place(m):
+    """dual_cd's block sort (insertion up to 24 values, heapsort above) against
+    numpy's sort, with ties, leaving the buffer's tail alone."""
+    from sksvm._dual_kernels import _sort_descending
+
+    rng = np.random.default_rng(m)
+    buffer = rng.normal(size=m + 3)
+    buffer[:m][rng.random(m) < 0.2] = 0.5
+    expected, tail = np.sort(buffer[:m])[::-1], buffer[m:].copy()
+    _sort_descending(buffer, m)
+    assert np.array_equal(buffer[:m], expected)
+    assert np.array_equal(buffer[m:], tail)
