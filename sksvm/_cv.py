@@ -26,6 +26,7 @@ from sklearn.utils.validation import (_check_method_params, check_is_fitted,
 
 from ._defaults import DEFAULTS
 from ._estimator import _DTYPES, LinearMulticlassSVM
+from ._solvers import auto_solver_in_memory
 from ._solvers.dual_cd import DualCDState
 from ._threads import effective_n_threads
 from ._validation import check_classes, checked_csr, effective_weights
@@ -331,7 +332,7 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
         fold_estimator = self._path_estimator(
             max(1, effective_n_threads(self.n_threads) // n_jobs))
         scorer = self._get_scorer()
-        solvers = self._path_solvers(sp.issparse(X))
+        solvers = self._path_solvers(X, len(classes))
         paths = Parallel(n_jobs=n_jobs)(
             delayed(_fold_path)(clone(fold_estimator), X, y, sample_weight, train,
                                 test, self.Cs_, solvers, scorer,
@@ -450,14 +451,21 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
                              f"positive finite values; got {self.Cs!r}.")
         return np.sort(Cs)[::-1]
 
-    def _path_solvers(self, sparse_input):
-        """The solver of each point of the path: ``solver``, except that "auto"
-        takes "lbfgs" for the hinge with an intercept on dense data above
-        ``_DUAL_CD_INTERCEPT_FRACTION * C_max_``."""
-        slow_for_dual_cd = (self.solver == "auto" and self.fit_intercept
+    def _path_solvers(self, X, n_classes):
+        """The solver of each point of the path: ``solver``; for "auto" the
+        estimator's rule on X (:func:`sksvm._solvers.auto_solver_in_memory`),
+        except that where that is "dual_cd" for the hinge with an intercept on
+        dense data, "lbfgs" is used above ``_DUAL_CD_INTERCEPT_FRACTION *
+        C_max_``."""
+        if self.solver != "auto":
+            return [self.solver] * len(self.Cs_)
+        sparse_input = sp.issparse(X)
+        chosen = auto_solver_in_memory(sparse_input, self.loss, X.shape[0],
+                                       X.shape[1], n_classes)
+        slow_for_dual_cd = (chosen == "dual_cd" and self.fit_intercept
                             and self.loss == "hinge" and not sparse_input)
         return ["lbfgs" if slow_for_dual_cd
-                and C > _DUAL_CD_INTERCEPT_FRACTION * self.C_max_ else self.solver
+                and C > _DUAL_CD_INTERCEPT_FRACTION * self.C_max_ else chosen
                 for C in self.Cs_]
 
     def _path_estimator(self, n_threads):

@@ -58,13 +58,20 @@ def choose_solver(solver, objective):
         return solver
     if not objective.rows_in_memory:
         return "lbfgs"
-    if objective.is_sparse:
+    return auto_solver_in_memory(objective.is_sparse, objective.loss,
+                                 objective.X.shape[0], objective.n_features,
+                                 objective.n_classes)
+
+
+def auto_solver_in_memory(is_sparse, loss, n_samples, n_features, n_classes):
+    """The rule of :func:`choose_solver` for data in memory."""
+    if is_sparse:
         return "dual_cd"
-    n_parameters = objective.n_classes * (objective.n_features + 1)
+    n_parameters = n_classes * (n_features + 1)
     if (n_parameters <= NEWTON_MAX_PARAMETERS
-            and objective.X.shape[0] * n_parameters <= NEWTON_MAX_WORK):
+            and n_samples * n_parameters <= NEWTON_MAX_WORK):
         return "newton"
-    if objective.loss == "hinge":
+    if loss == "hinge":
         return "dual_cd"
     return "lbfgs"
 
@@ -97,5 +104,6 @@ def solve(name, objective, start, *, tol, max_iter, random_state, verbose,
                         random_state=random_state, verbose=verbose, **options)
 
 
-__all__ = ["SOLVERS", "ProgressLog", "SolverResult", "Start", "choose_solver",
+__all__ = ["SOLVERS", "ProgressLog", "SolverResult", "Start", "auto_solver_in_memory",
+           "choose_solver",
            "solve", "solver_options"]
