@@ -34,11 +34,7 @@ def iris_data():
 
 # Known shortfalls, measured and tracked; each stays visible as an xfail (not strict,
 # so a fix shows up as XPASS) until the solver improves.
-KNOWN_SHORTFALLS = {
-    "test_float32_close_to_float64[False-hinge-lbfgs]": (
-        "lbfgs: dense float32 products are computed in float32: a tight tol "
-        "cannot be certified on float32 input"),
-}
+KNOWN_SHORTFALLS = {}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -16,12 +16,6 @@ SOLVERS = {
     "newton": newton,
 }
 
-# solver="auto" picks "newton" for dense data up to this many parameters
-# k·(d+1), and up to this many samples times parameters (measured:
-# benchmarks/results/newton_notes.md).
-NEWTON_MAX_PARAMETERS = 2500
-NEWTON_MAX_WORK = 5e7
-
 # The protocol's own keyword arguments; everything else a solve() takes is an option.
 _PROTOCOL_ARGUMENTS = {"objective", "start", "tol", "max_iter", "random_state",
                        "verbose"}
@@ -43,8 +37,8 @@ def choose_solver(solver, objective):
     - objectives whose rows are not in memory (Dask): L-BFGS;
     - sparse data: dual coordinate ascent;
     - dense data with few parameters and samples, n_classes · (n_features + 1) ≤
-      ``NEWTON_MAX_PARAMETERS`` and n_samples times that ≤ ``NEWTON_MAX_WORK``:
-      semismooth Newton. It converges on all of the small-problems suite, scaled
+      2500 and n_samples times that ≤ 5e7:
+      semismooth Newton (``newton.is_cheap``). It converges on all of the small-problems suite, scaled
       or not, where the first-order solvers stall at small C, and on hard medium
       problems (20000 × 100, 20 noisy classes: 2.8 s against 126 s for
       coordinate ascent); each of its steps costs a few passes over X, so on
@@ -67,9 +61,7 @@ def auto_solver_in_memory(is_sparse, loss, n_samples, n_features, n_classes):
     """The rule of :func:`choose_solver` for data in memory."""
     if is_sparse:
         return "dual_cd"
-    n_parameters = n_classes * (n_features + 1)
-    if (n_parameters <= NEWTON_MAX_PARAMETERS
-            and n_samples * n_parameters <= NEWTON_MAX_WORK):
+    if newton.is_cheap(n_samples, n_features, n_classes):
         return "newton"
     if loss == "hinge":
         return "dual_cd"

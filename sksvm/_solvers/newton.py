@@ -84,6 +84,11 @@ CG_MAX_ITER = 250
 # iterations.
 MAX_FACTOR_PAIRS = 6000
 REFACTOR_CG_ITER = 20
+# Newton is cheap, and solver="auto" picks it for dense data, up to this many
+# parameters k·(d+1) and this many samples times parameters (measured:
+# benchmarks/results/newton_notes.md).
+CHEAP_MAX_PARAMETERS = 2500
+CHEAP_MAX_WORK = 5e7
 # Active-set corrections of the exact finishing step (sksvm._certificate.finish).
 FINISH_ROUNDS = 8
 # The whole Hessian, (k·width)², is formed and factored instead when that costs
@@ -798,6 +803,13 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
     return dict(coef=coef, intercept=intercept, n_iter=iteration,
                 converged=converged, gap=max(gap, 0.0), history=history,
                 dual=pairs.u if sv.hinge else None, final_dual=g, tol=tol)
+
+
+def is_cheap(n_samples, n_features, n_classes):
+    """Whether Newton steps are cheap on data of this size (module constants)."""
+    n_parameters = n_classes * (n_features + 1)
+    return (n_parameters <= CHEAP_MAX_PARAMETERS
+            and n_samples * n_parameters <= CHEAP_MAX_WORK)
 
 
 def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
