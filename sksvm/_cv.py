@@ -20,7 +20,6 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.metadata_routing import (MetadataRouter, MethodMapping,
                                             _raise_for_params, _routing_enabled,
                                             process_routing)
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (_check_method_params, check_is_fitted,
                                       validate_data)
 
@@ -29,7 +28,8 @@ from ._estimator import _DTYPES, LinearMulticlassSVM
 from ._solvers import auto_solver_in_memory
 from ._solvers.dual_cd import DualCDState
 from ._threads import effective_n_threads
-from ._validation import check_classes, checked_csr, effective_weights
+from ._validation import (check_classes, check_labels, checked_csr,
+                          effective_weights)
 
 # The parameters of LinearMulticlassSVM that the path sets itself.
 _PATH_PARAMETERS = ("C", "warm_start")
@@ -312,7 +312,7 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=_DTYPES,
                              order="C", accept_large_sparse=True)
         X = checked_csr(X)
-        check_classification_targets(y)
+        check_labels(y)
         classes, y_encoded = np.unique(y, return_inverse=True)
         check_classes(classes)
         y_encoded = y_encoded.ravel()

@@ -17,7 +17,6 @@ from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._defaults import CLASS_WEIGHT_OPTIONS, DEFAULTS, LOSSES
@@ -26,8 +25,8 @@ from ._objective import MulticlassSVMObjective
 from ._solvers import Start, choose_solver, solve
 from ._solvers.subgradient import partial_fit_epoch
 from ._threads import effective_n_threads, kernel_threads
-from ._validation import (check_classes, checked_csr, class_weight_factors,
-                          effective_weights)
+from ._validation import (check_classes, check_labels, checked_csr,
+                          class_weight_factors, effective_weights)
 
 _DTYPES = [np.float64, np.float32]
 
@@ -333,7 +332,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
                                  order="C", reset=first_call,
                                  accept_large_sparse=True)
             X = checked_csr(X)
-            check_classification_targets(y)
+            check_labels(y)
             y_encoded = _encode_labels(y, all_classes)
             if first_call:
                 self._class_weight_factors = class_weight_factors(
@@ -486,7 +485,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
             X, y = validate_data(self, X, y, accept_sparse="csr", dtype=_DTYPES,
                                  order="C", accept_large_sparse=True)
             X = checked_csr(X)
-            check_classification_targets(y)
+            check_labels(y)
             classes, y_encoded = np.unique(y, return_inverse=True)
             check_classes(classes)
             y_encoded = y_encoded.ravel()

@@ -47,6 +47,31 @@ def checked_csr(X):
     return X
 
 
+def check_labels(y):
+    """scikit-learn's check that ``y`` holds class labels, with the offending
+    values named when float labels are not exact integers (e.g. 1e30, whose cast
+    to an integer overflows, or 0.5)."""
+    y = np.asarray(y)
+    with warnings.catch_warnings():
+        # The integer cast behind the check warns on floats beyond int64's range.
+        warnings.filterwarnings("ignore", message="invalid value encountered in cast",
+                                category=RuntimeWarning)
+        try:
+            check_classification_targets(y)
+        except ValueError as exc:
+            if y.dtype.kind != "f":
+                raise
+            values = np.unique(y[np.isfinite(y)])
+            limit = float(np.iinfo(np.int64).max)
+            odd = values[(values != np.round(values)) | (np.abs(values) > limit)]
+            if odd.size == 0:
+                raise
+            raise ValueError(
+                f"{exc} y holds float labels that are not integers in int64's range, "
+                f"e.g. {odd[:3].tolist()!r}: encode the classes as integers or "
+                "strings.") from exc
+
+
 def check_classes(classes):
     """Refuse labels that are not classes (e.g. continuous values), and fewer than
     2 classes. ``classes`` are the distinct labels."""

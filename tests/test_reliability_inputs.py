@@ -209,3 +209,15 @@ def test_lbfgs_gap_on_float32_input_is_close_to_the_true_excess():
             X.astype(np.float32), y)
         excess = model.objective(X, y) / optimum - 1
         assert model.duality_gap_ <= 10 * max(excess, model.tol), seed
+
+
+@pytest.mark.parametrize("labels", [[1e30, 2e30], [0.5, 1.5]])
+def test_float_labels_that_are_not_integers_are_named(labels):
+    """Found: labels like 1e30 gave only "Unknown label type: continuous" (and a
+    NumPy cast warning); the message now names the values and the remedy."""
+    X = np.random.RandomState(0).randn(6, 2)
+    y = np.array(labels * 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match=r"not integers.*encode the classes"):
+            LinearMulticlassSVM().fit(X, y)
