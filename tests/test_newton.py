@@ -249,3 +249,15 @@ def test_unconverged_fit_returns_its_best_point():
                                         max_iter=max_iter).fit(X, y)
         best_seen = min(record["objective"] for record in model.history_)
         assert model.objective(X, y) <= best_seen * (1 + 1e-12)
+
+
+def test_hard_margin_regime_warns_instead_of_failing():
+    """Unscaled digits at C = 1e-14 (C / mean ‖x‖² ≈ 3e-18): C·I vanishes against
+    the curvature in the Newton system, whose Cholesky factorization failed; the
+    fit now ends with a ConvergenceWarning and finite weights."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    with pytest.warns(ConvergenceWarning):
+        model = LinearMulticlassSVM(C=1e-14, solver="newton", max_iter=30).fit(X, y)
+    assert np.all(np.isfinite(model.coef_)) and np.all(np.isfinite(model.intercept_))

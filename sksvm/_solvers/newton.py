@@ -371,12 +371,28 @@ class _DenseHessianPreconditioner:
             block = slice(s * width, (s + 1) * width)
             H[block, block] = pair_sums[s].sum(axis=0) - pair_sums[s, s]
         H[np.diag_indices_from(H)] += solver.C
-        self.factor = scipy.linalg.cho_factor(H, lower=True, overwrite_a=True,
-                                              check_finite=False)
+        self.factor = _cholesky_with_jitter(H)
 
     def __call__(self, V):
         return scipy.linalg.cho_solve(self.factor, V.ravel(),
                                       check_finite=False).reshape(self.shape)
+
+
+def _cholesky_with_jitter(H):
+    """Cholesky factor of the symmetric matrix H (lower), adding a growing multiple
+    of its largest diagonal entry while it is not numerically positive definite:
+    when C is tiny against the curvature (hard-margin regime) C·I is lost in
+    rounding. The result is a preconditioner, so the shift only slows CG."""
+    scale = float(np.max(np.diag(H)))
+    for jitter in (0.0, 1e-14, 1e-12, 1e-10, 1e-8, 1e-6, 1e-4):
+        shifted = H.copy() if jitter else H
+        if jitter:
+            shifted[np.diag_indices_from(shifted)] += jitter * scale
+        try:
+            return scipy.linalg.cho_factor(shifted, lower=True, check_finite=False)
+        except np.linalg.LinAlgError:
+            continue
+    raise np.linalg.LinAlgError("the Newton system could not be factored")
 
 
 def _row_gram(design, rows, cache):
