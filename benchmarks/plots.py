@@ -7,7 +7,7 @@ import numpy as np
 from config import TARGETS
 from report import best_objective, best_squared_objective, diverged
 
-SOLVER_COLORS = dict(lbfgs="C0", subgradient="C1", dual_cd="C2")
+SOLVER_COLORS = dict(lbfgs="C0", subgradient="C1", dual_cd="C2", newton="C3")
 #: Smallest relative suboptimality shown (log scale).
 FLOOR = 1e-7
 
