@@ -722,3 +722,12 @@ def path_flow(F, excess, tiny):
         e[src] -= amount
         e[sink] += amount
     return P
+
+
+def compiled_kernels(sparse):
+    """The kernels a dual_cd run calls on dense or CSR data (for the compile notice)."""
+    if sparse:
+        return (csr_epoch, csr_gap_rows, csr_rebuild, csr_row_dots, csr_weighted_mean,
+                path_flow)
+    return (dense_epoch, dense_gap_rows, dense_rebuild, dense_row_dots,
+            dense_weighted_mean, path_flow)

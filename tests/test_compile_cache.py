@@ -1,10 +1,11 @@
-"""The numba cache when the installed package's directory is read-only.
+"""The numba cache: a read-only installed package, and the verbose notice of a
+first compile.
 
 numba writes compiled kernels next to their module (``__pycache__``); when that
-directory cannot be written it falls back to a per-user cache directory. This test
-installs a copy of the package in a read-only directory, fits twice in fresh
-processes, and checks that the second process loads every
-kernel from the user cache instead of compiling it again.
+directory cannot be written it falls back to a per-user cache directory. The first
+test installs a copy of the package in a read-only directory, fits twice in fresh
+processes, and checks that the second process loads every kernel from the user
+cache instead of compiling it again.
 """
 
 import json
@@ -78,3 +79,29 @@ def test_read_only_install_falls_back_to_a_user_cache(tmp_path):
     assert first["misses"] >= 1
     assert second["hits"] >= 1 and second["misses"] == 0, second
     assert not (package / "__pycache__").exists()
+
+
+VERBOSE_FITS = textwrap.dedent("""
+    import warnings
+    import numpy as np
+    from sksvm import LinearMulticlassSVM
+    warnings.simplefilter("ignore")
+    X, y = np.random.RandomState(0).randn(30, 3), np.arange(30) % 3
+    for _ in range(2):
+        LinearMulticlassSVM(solver="dual_cd", verbose=1, max_iter=2,
+                            random_state=0).fit(X, y)
+""")
+
+
+def test_verbose_announces_a_compile_once(tmp_path):
+    """With verbose, a line announces the first compile, before the first progress
+    line; neither a second fit nor a later process with the cache filled repeats
+    it."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    outputs = [_run(VERBOSE_FITS, env, tmp_path) for _ in range(2)]
+    assert all(output.returncode == 0 for output in outputs), outputs[0].stderr
+    first, second = (output.stdout.splitlines() for output in outputs)
+    notices = [i for i, line in enumerate(first) if "compiling" in line]
+    assert len(notices) == 1 and notices[0] == 0, first
+    assert first[1].startswith("[dual_cd] iter")
+    assert not any("compiling" in line for line in second), second

@@ -96,3 +96,27 @@ class ProgressLog:
         if self.verbose:
             print(f"[{self.solver_name}] iter {iteration:5d}  objective {objective:.8e}"
                   f"  gap {gap:.3e}  {extra}time {elapsed:.3f}s", flush=True)
+
+
+def announce_compile(solver_name, kernels, verbose):
+    """With ``verbose``, print one line before the first call of ``kernels`` (numba
+    dispatchers) when one of them is neither compiled in this process nor in the
+    on-disk cache: compiling takes seconds (the user guide's "first call" section).
+    """
+    if not verbose:
+        return
+    missing = [kernel for kernel in kernels if not _compiled_or_cached(kernel)]
+    if missing:
+        print(f"[{solver_name}] compiling {len(missing)} numba kernel(s) on first use "
+              "(a few seconds; cached on disk for later processes) ...", flush=True)
+
+
+def _compiled_or_cached(dispatcher):
+    if dispatcher.signatures:
+        return True
+    try:  # numba's cache index of the function, written after its first compile
+        import os
+
+        return os.path.exists(dispatcher._cache._cache_file._index_path)
+    except AttributeError:  # no cache, or another numba layout: assume cached
+        return True

@@ -66,7 +66,7 @@ from .. import _certificate, _dual_kernels
 from .._kernels import chunk_bounds
 from .._losses import get_loss
 from .._threads import chunk_count, run_chunks
-from ._base import ProgressLog, SolverResult
+from ._base import ProgressLog, SolverResult, announce_compile
 
 REQUIRES = ("rows_in_memory",)
 
@@ -375,6 +375,8 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0, shrinking
     SolverResult
         With a :class:`DualCDState` when ``start.keep_state``.
     """
+    announce_compile("dual_cd", _dual_kernels.compiled_kernels(sp.issparse(objective.X)),
+                     verbose)
     data = _DualData(objective)
     want_fingerprint = start.keep_state or isinstance(start.state, DualCDState)
     fingerprint = (data_fingerprint(objective.X, objective.y) if want_fingerprint

@@ -37,10 +37,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import minimize
 
-from .. import _certificate
+from .. import _certificate, _kernels
 from .._losses import get_loss
 from . import newton
-from ._base import ProgressLog, SolverResult, Start
+from ._base import ProgressLog, SolverResult, Start, announce_compile
 
 REQUIRES = ()
 
@@ -211,6 +211,9 @@ def solve(objective, start, *, tol, max_iter, random_state=None, verbose=0,
     -------
     SolverResult
     """
+    if objective.rows_in_memory:
+        announce_compile("lbfgs", (_kernels.csr_chunk_loss_grad if objective.is_sparse
+                                   else _kernels.dense_chunk_loss_grad,), verbose)
     original = objective
     scale = feature_scale(objective)
     if scale != 1.0:

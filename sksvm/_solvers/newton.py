@@ -59,8 +59,8 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
-from .. import _certificate
-from ._base import SolverResult
+from .. import _certificate, _dual_kernels, _kernels
+from ._base import SolverResult, announce_compile
 from .dual_cd import DualCDState, data_fingerprint
 
 REQUIRES = ("rows_in_memory",)
@@ -854,6 +854,9 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
         With a :class:`~sksvm._solvers.dual_cd.DualCDState` (the multipliers) when
         ``start.keep_state`` and the loss is the hinge.
     """
+    announce_compile("newton", (_kernels.csr_chunk_loss_grad if objective.is_sparse
+                                else _kernels.dense_chunk_loss_grad,
+                                _dual_kernels.path_flow), verbose)
     options = {}
     fingerprint = None
     if start.keep_state or isinstance(start.state, DualCDState):

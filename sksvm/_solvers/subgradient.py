@@ -25,7 +25,7 @@ from numba import njit
 
 from .._kernels import _margin_derivatives
 from .._losses import SQUARED_HINGE, get_loss
-from ._base import ProgressLog, SolverResult
+from ._base import ProgressLog, SolverResult, announce_compile
 
 REQUIRES = ("rows_in_memory",)
 
@@ -386,6 +386,8 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0,
         With the :class:`SubgradientState` reached, for warm starts and
         ``partial_fit``.
     """
+    announce_compile("subgradient", (_epoch_csr if sp.issparse(objective.X)
+                                     else _epoch_dense,), verbose)
     state = SubgradientState.continue_or_start(objective, start)
     log = ProgressLog("subgradient", verbose)
     n = objective.X.shape[0]
