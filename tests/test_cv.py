@@ -18,13 +18,15 @@ from conftest import make_problem, random_weights
 
 
 def _expected_failed_checks(estimator):
-    # As for LogisticRegressionCV: repeating rows moves them between folds, so the
-    # held-out scores, and with them C_, differ. With the folds kept aligned the
-    # weights are exactly repeated rows (test_sample_weight_is_repeating_rows), and
-    # with a single C the checks pass (test_single_C_weights_are_repeated_rows).
-    reason = "repeated rows fall in other folds than the weighted ones"
-    return {"check_sample_weight_equivalence_on_dense_data": reason,
-            "check_sample_weight_equivalence_on_sparse_data": reason}
+    # Measured: the check's refitted models differ by dual_cd's tolerance. On
+    # sparse input the path runs "dual_cd", whose warm-started fits stop at the
+    # certified tol = 1e-3 without reaching the exact optimum, so the weighted and
+    # the repeated fits' decision functions differ (42 of 45 values beyond
+    # rtol = 1e-7). The same check passes with tol=1e-10 or solver="newton", and
+    # on dense input, where "auto" runs "newton" and ends at the exact optimum.
+    reason = ("dual_cd's warm-started path fits stop at tol=1e-3, short of the "
+              "exact optimum the check compares (passes with tol=1e-10)")
+    return {"check_sample_weight_equivalence_on_sparse_data": reason}
 
 
 @parametrize_with_checks(
