@@ -701,7 +701,6 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
     n_outer = 0
     iteration = 0
     refresh_gradient = True
-    previous_h = None
     first_grad_norm = None
     stalled = False  # the last line search found no decrease: the inner problem is solved
     while True:
@@ -787,12 +786,6 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
                 AX = sv.design.transpose_times(A)
                 grad = C * (theta - center) + AX
                 h = pairs.curvature(m)
-        if sv.hinge and options.get("sticky", True) and previous_h is not None:
-            # A pair that just left its kink zone keeps its curvature for one
-            # step: an element of the generalized Hessian at the zone's edge, which
-            # stops Newton steps from cycling between two curved sets.
-            h = np.maximum(h, previous_h)
-        previous_h = pairs.curvature(m) if sv.hinge else None
         precondition, curved_rows = sv.preconditioner(h)
         matvec = sv.hessian_operator(h, curved_rows)
         rtol = cg_rtol if cg_rtol is not None else min(0.1, np.sqrt(max(gap, 1e-12)))
