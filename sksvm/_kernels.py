@@ -280,3 +280,9 @@ def reduce_parts(parts):
         grad += part_grad
         grad_intercept += part_intercept
     return stats, grad, grad_intercept
+
+
+def loss_grad_kernel(sparse):
+    """The chunk kernel of one loss-and-gradient evaluation on CSR or dense data
+    (for the first-compile notice)."""
+    return csr_chunk_loss_grad if sparse else dense_chunk_loss_grad

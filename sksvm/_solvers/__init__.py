@@ -36,9 +36,9 @@ def choose_solver(solver, objective):
 
     - objectives whose rows are not in memory (Dask): L-BFGS;
     - sparse data: dual coordinate ascent;
-    - dense data with few parameters and samples, n_classes · (n_features + 1) ≤
-      2500 and n_samples times that ≤ 5e7:
-      semismooth Newton (``newton.is_cheap``). It converges on all of the small-problems suite, scaled
+    - dense data with few parameters and samples (``newton.is_cheap``:
+      n_classes · (n_features + 1) ≤ 2500 and n_samples times that ≤ 5e7):
+      semismooth Newton. It converges on all of the small-problems suite, scaled
       or not, where the first-order solvers stall at small C, and on hard medium
       problems (20000 × 100, 20 noisy classes: 2.8 s against 126 s for
       coordinate ascent); each of its steps costs a few passes over X, so on
@@ -97,5 +97,4 @@ def solve(name, objective, start, *, tol, max_iter, random_state, verbose,
 
 
 __all__ = ["SOLVERS", "ProgressLog", "SolverResult", "Start", "auto_solver_in_memory",
-           "choose_solver",
-           "solve", "solver_options"]
+           "choose_solver", "solve", "solver_options"]

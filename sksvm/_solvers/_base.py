@@ -11,6 +11,7 @@ in ``SolverResult.state`` and received again in ``Start.state``), any rescaling 
 the problem it works on, and the certificate of the point it returns.
 """
 
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -115,8 +116,6 @@ def _compiled_or_cached(dispatcher):
     if dispatcher.signatures:
         return True
     try:  # numba's cache index of the function, written after its first compile
-        import os
-
         return os.path.exists(dispatcher._cache._cache_file._index_path)
     except AttributeError:  # no cache, or another numba layout: assume cached
         return True

@@ -212,8 +212,8 @@ def solve(objective, start, *, tol, max_iter, random_state=None, verbose=0,
     SolverResult
     """
     if objective.rows_in_memory:
-        announce_compile("lbfgs", (_kernels.csr_chunk_loss_grad if objective.is_sparse
-                                   else _kernels.dense_chunk_loss_grad,), verbose)
+        announce_compile("lbfgs", (_kernels.loss_grad_kernel(objective.is_sparse),),
+                         verbose)
     original = objective
     scale = feature_scale(objective)
     if scale != 1.0:

@@ -702,12 +702,17 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
     iteration = 0
     refresh_gradient = True
     first_grad_norm = None
-    stalled = False  # the last line search found no decrease: the inner problem is solved
+    stalled = False
+
+    def loss_terms():
+        """g (the loss derivatives at the current margins), A and AᵀX̂."""
+        g = pairs.derivative(m)
+        A = _coefficients(g, y, rows)
+        return g, A, sv.design.transpose_times(A)
+  # the last line search found no decrease: the inner problem is solved
     while True:
         if refresh_gradient:
-            g = pairs.derivative(m)
-            A = _coefficients(g, y, rows)
-            AX = sv.design.transpose_times(A)
+            g, A, AX = loss_terms()
             if sv.hinge and UX is None:
                 U = _coefficients(pairs.u, y, rows)
                 UX = sv.design.transpose_times(U)
@@ -764,9 +769,7 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
                                       mean_bound / SIGMA_MAX_WIDTH)
                 last_residual = residual
                 center[:, sv.d:] = theta[:, sv.d:]
-                g = pairs.derivative(m)
-                A = _coefficients(g, y, rows)
-                AX = sv.design.transpose_times(A)
+                g, A, AX = loss_terms()
                 grad = C * (theta - center) + AX
                 record["outer"] = n_outer
         else:
@@ -781,9 +784,7 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
             violated = m[m > 0.0]
             if violated.size and mean_bound / np.median(violated) < pairs.sigma:
                 pairs.sigma = mean_bound / float(np.median(violated))
-                g = pairs.derivative(m)
-                A = _coefficients(g, y, rows)
-                AX = sv.design.transpose_times(A)
+                g, A, AX = loss_terms()
                 grad = C * (theta - center) + AX
                 h = pairs.curvature(m)
         precondition, curved_rows = sv.preconditioner(h)
@@ -811,7 +812,7 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
     coef, intercept = sv.to_model(best_theta)
     return dict(coef=coef, intercept=intercept, n_iter=iteration,
                 converged=converged, gap=max(gap, 0.0), history=history,
-                dual=pairs.u if sv.hinge else None, final_dual=g, tol=tol)
+                dual=pairs.u if sv.hinge else None, final_dual=g)
 
 
 def is_cheap(n_samples, n_features, n_classes):
@@ -847,8 +848,7 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
         With a :class:`~sksvm._solvers.dual_cd.DualCDState` (the multipliers) when
         ``start.keep_state`` and the loss is the hinge.
     """
-    announce_compile("newton", (_kernels.csr_chunk_loss_grad if objective.is_sparse
-                                else _kernels.dense_chunk_loss_grad,
+    announce_compile("newton", (_kernels.loss_grad_kernel(objective.is_sparse),
                                 _dual_kernels.path_flow), verbose)
     options = {}
     fingerprint = None
@@ -859,7 +859,7 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
         options["dual0"] = start.state.alpha
     raw = solve_newton(objective, start.coef, start.intercept, tol=tol,
                        max_iter=max_iter, verbose=verbose, **options)
-    _finish_exactly(objective, raw)
+    _finish_exactly(objective, raw, tol)
     history = [dict(iteration=record["iteration"], n_evaluations=record["iteration"] + 1,
                     time=record["time"], objective=record["objective"],
                     gap=record["gap"], smoothing=0.0)
@@ -871,7 +871,7 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
                         raw["converged"], raw["gap"], raw["gap"], history, state)
 
 
-def _finish_exactly(objective, raw):
+def _finish_exactly(objective, raw, tol):
     """Replace the point in ``raw`` by the exact optimum when the active-set
     finisher (:func:`sksvm._certificate.finish`) certifies a smaller gap from the
     partition of the final dual point (few free pairs only)."""
@@ -886,15 +886,15 @@ def _finish_exactly(objective, raw):
             or not finished[4] <= raw["history"][-1]["objective"]):
         return
     alpha, raw["coef"], raw["intercept"], raw["gap"], _ = finished
-    raw["converged"] = raw["converged"] or raw["gap"] <= raw["tol"]
+    raw["converged"] = raw["converged"] or raw["gap"] <= tol
     if raw["dual"] is not None:
         raw["dual"] = alpha
 
 
 def _print_record(record):
     """One progress line, in the format of the other solvers' lines."""
-    details = "".join(f"  {name.replace('_', ' ')} {record[key]}" for key, name in (
-        ("curved_pairs", "curved_pairs"), ("cg_iter", "cg_steps"), ("outer", "outer"))
+    details = "".join(f"  {label} {record[key]}" for key, label in (
+        ("curved_pairs", "curved pairs"), ("cg_iter", "cg steps"), ("outer", "outer"))
         if key in record)
     print(f"[newton] iter {record['iteration']:5d}  objective {record['objective']:.8e}"
           f"  gap {record['gap']:.3e}{details}  time {record['time']:.3f}s", flush=True)
