@@ -885,7 +885,8 @@ def _finish_exactly(objective, raw, tol):
     if (finished is None or not finished[3] < raw["gap"]
             or not finished[4] <= raw["history"][-1]["objective"]):
         return
-    alpha, raw["coef"], raw["intercept"], raw["gap"], _ = finished
+    alpha, raw["coef"], raw["intercept"], gap, _ = finished
+    raw["gap"] = max(gap, 0.0)  # an exact point may show a rounding-level negative gap
     raw["converged"] = raw["converged"] or raw["gap"] <= tol
     if raw["dual"] is not None:
         raw["dual"] = alpha
