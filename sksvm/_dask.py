@@ -34,7 +34,6 @@ intercept is computed here in two passes
 """
 
 import sys
-from contextlib import contextmanager
 
 import dask
 import dask.array as da
@@ -42,13 +41,12 @@ import numpy as np
 import scipy.sparse as sp
 from dask import delayed
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import ThreadpoolController
 
 from . import _certificate
 from ._losses import get_loss
 from ._objective import (FeatureStatistics, ObjectiveBase, block_loss_grad,
                          feature_statistics)
-from ._threads import effective_n_threads
+from ._threads import effective_n_threads, kernel_threads
 from ._validation import (check_class_totals, check_classes, check_weight_values,
                           class_weight_factors, weight_scale)
 
@@ -225,21 +223,6 @@ def summarize_labels(y, sample_weight):
 
 # -- block tasks ------------------------------------------------------------------------
 
-_BLAS_CONTROLLER = []
-
-
-@contextmanager
-def _kernel_threads(n_threads):
-    """:func:`sksvm._threads.kernel_threads` for block tasks: the same limit (one
-    BLAS thread), with threadpoolctl's library scan done once per process instead
-    of once per task (it costs milliseconds, per block)."""
-    if not _BLAS_CONTROLLER:
-        import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba calls)
-        _BLAS_CONTROLLER.append(ThreadpoolController())
-    with _BLAS_CONTROLLER[0].limit(limits=1, user_api="blas"):
-        yield effective_n_threads(n_threads)
-
-
 def _block_sums(X_block, y_block, w_block, labels, params, loss_code, margin,
                 smoothing, n_threads):
     """Unnormalized sums of one row block, flattened: [stats, grad, grad_intercept]."""
@@ -250,7 +233,7 @@ def _block_sums(X_block, y_block, w_block, labels, params, loss_code, margin,
     k, d = coef.shape
     if X_block.shape[0] == 0:
         return np.zeros(4 + k * d + k)
-    with _kernel_threads(n_threads) as threads:
+    with kernel_threads(effective_n_threads(n_threads)) as threads:
         stats, grad, grad_intercept = block_loss_grad(
             X_block, y_encoded, weights, coef, intercept, loss_code, margin, smoothing,
             threads)

@@ -278,17 +278,18 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         self : LinearMulticlassSVM
             The fitted estimator.
         """
-        with _restore_on_failure(self):
+        # The whole fit runs under the BLAS limit: a fit that overlaps another
+        # gets the same bits as one run alone.
+        with (_restore_on_failure(self),
+              kernel_threads(effective_n_threads(self.n_threads))):
             previous = self._fitted_point() if self.warm_start else None
             objective, classes = self._fit_objective(X, y, sample_weight)
             solver = choose_solver(self.solver, objective)
             start = self._start(previous, classes, objective.n_features, solver)
-            with kernel_threads(objective.n_threads):
-                result = solve(solver, objective, start, tol=self.tol,
-                               max_iter=self.max_iter,
-                               random_state=check_random_state(self.random_state),
-                               verbose=self.verbose,
-                               options=self._solver_options(solver))
+            result = solve(solver, objective, start, tol=self.tol,
+                           max_iter=self.max_iter,
+                           random_state=check_random_state(self.random_state),
+                           verbose=self.verbose, options=self._solver_options(solver))
             _warn_if_not_converged(result, solver, self.tol, self.max_iter)
             self._set_solution(classes, result, solver, result.n_iter)
         return self
@@ -325,7 +326,8 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
             raise ValueError("class_weight='balanced' is not supported by partial_fit: "
                              "the class frequencies of later chunks are unknown. "
                              "Pass a dict of class weights instead.")
-        with _restore_on_failure(self):
+        with (_restore_on_failure(self),
+              kernel_threads(effective_n_threads(self.n_threads))):
             first_call = not hasattr(self, "classes_")
             all_classes = self._partial_fit_classes(classes, first_call)
             X, y = validate_data(self, X, y, accept_sparse="csr", dtype=_DTYPES,
@@ -346,10 +348,9 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
             else:
                 start = Start(*self._full_parameters(),
                               state=self._solver_state_of("subgradient"))
-            with kernel_threads(objective.n_threads):
-                result = partial_fit_epoch(
-                    objective, start, batch_size=self.batch_size,
-                    random_state=check_random_state(self.random_state))
+            result = partial_fit_epoch(
+                objective, start, batch_size=self.batch_size,
+                random_state=check_random_state(self.random_state))
             self._set_solution(all_classes, result, "subgradient",
                                1 if first_call else self.n_iter_ + 1)
         return self

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numba
-from threadpoolctl import ThreadpoolController, threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 
 def effective_n_threads(n_threads):
@@ -86,11 +86,40 @@ def kernel_threads(n_threads):
     threads spinning next to the kernel threads slow every kernel call down by an
     order of magnitude. Yields ``n_threads``.
 
-    The limit is entered in the calling thread: threadpoolctl registers that
-    thread, and a limit set from another thread does not reach its OpenBLAS calls.
+    BLAS thread counts are process-wide, so the limit is shared: the first of any
+    overlapping fits (threads of a grid search, tasks of a dask graph) sets it, and
+    the last to finish restores the counts found before the first began, whatever
+    order they finish in.
     """
-    with threadpool_limits(limits=1, user_api="blas"):
+    global _blas_users, _blas_limiter
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_limiter = _blas_controller().limit(limits=1, user_api="blas")
+        _blas_users += 1
+    try:
         yield n_threads
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
+
+
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_limiter = None
+_blas_controllers = []
+
+
+def _blas_controller():
+    """A threadpoolctl controller of the loaded BLAS libraries, found once per
+    process: the scan costs milliseconds, and the libraries numpy and scipy (whose
+    BLAS numba calls) load are all loaded by then."""
+    if not _blas_controllers:
+        import scipy.linalg.cython_blas  # noqa: F401
+        _blas_controllers.append(ThreadpoolController().select(user_api="blas"))
+    return _blas_controllers[0]
 
 
 # Below this many multiply-adds a kernel call runs on the calling thread alone: the

@@ -221,3 +221,43 @@ def test_float_labels_that_are_not_integers_are_named(labels):
         warnings.simplefilter("error", RuntimeWarning)
         with pytest.raises(ValueError, match=r"not integers.*encode the classes"):
             LinearMulticlassSVM().fit(X, y)
+
+
+def _blas_thread_counts():
+    from threadpoolctl import threadpool_info
+    return [lib["num_threads"] for lib in threadpool_info()
+            if lib["user_api"] == "blas"]
+
+
+def test_overlapping_fits_restore_blas_threads_in_any_order():
+    """Each fit limits BLAS (a process-wide setting) to one thread; fits that
+    overlap and finish in the opposite order must leave the counts found before
+    the first began, and none may lift the limit while another still runs."""
+    from threadpoolctl import threadpool_limits
+
+    from sksvm._threads import kernel_threads
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = _blas_thread_counts()
+        first, second = kernel_threads(1), kernel_threads(1)
+        first.__enter__()
+        second.__enter__()
+        first.__exit__(None, None, None)
+        assert set(_blas_thread_counts()) == {1}
+        second.__exit__(None, None, None)
+        assert _blas_thread_counts() == before
+
+
+def test_grid_search_in_threads_leaves_blas_threads_as_found():
+    from joblib import parallel_backend
+    from sklearn.model_selection import GridSearchCV
+    from threadpoolctl import threadpool_limits
+
+    X, y = make_problem(n=300, d=8, k=3, seed=7)
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = _blas_thread_counts()
+        for _ in range(3):
+            with parallel_backend("threading"):
+                GridSearchCV(LinearMulticlassSVM(),
+                             {"C": [1e-3, 1e-2, 1e-1]}, n_jobs=2, cv=3).fit(X, y)
+            assert _blas_thread_counts() == before
