@@ -115,7 +115,7 @@ def dual_coef(objective, alpha):
                                   objective.C, out)
         return np.ascontiguousarray(out.T)
     out = np.zeros((objective.n_classes, objective.n_features))
-    _dual_kernels.dense_rebuild(X, objective.y, alpha, objective.C, out)
+    _dual_kernels.dense_dual_coef(X, objective.y, alpha, objective.C, out)
     return out
 
 

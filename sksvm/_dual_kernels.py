@@ -45,7 +45,7 @@ _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 _INSERTION_SORT_MAX = 24
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _sort_descending(buf, m):
     if m <= _INSERTION_SORT_MAX:
         for a in range(1, m):
@@ -67,7 +67,7 @@ def _sort_descending(buf, m):
         _sift_down_min(buf, 0, end)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _sift_down_min(buf, root, size):
     """Restore the min-heap property of buf[:size] below ``root``."""
     while True:
@@ -84,7 +84,7 @@ def _sift_down_min(buf, root, size):
         root = child
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _try_structure(g, t, q, diagonal, c, bounded, hint, beta):
     """Solve the block assuming the sets {β_j = c} and {0 < β_j < c} of ``hint``
     (the current α_i); returns False, leaving ``beta`` undefined, when the
@@ -603,6 +603,30 @@ def csr_gap_rows(data, indices, indptr, y, sample_weight, bound, alpha, Wt, B, m
     return loss_sum, alpha_sum, conj_sum
 
 
+def dense_dual_coef(X, y, alpha, C, W):
+    """W = W(α) from scratch, (k, d) layout, overwriting ``W``: one BLAS product for
+    float64 X (nothing to compile), :func:`dense_rebuild` for float32 X (no float64
+    copy of X)."""
+    if X.dtype != np.float64:
+        dense_rebuild(X, y, alpha, C, W)
+        return
+    coefficients = -alpha
+    rows = np.arange(X.shape[0])
+    coefficients[rows, y] = alpha.sum(axis=1) - alpha[rows, y]
+    np.matmul(coefficients.T, X, out=W)
+    W /= C
+
+
+def dense_center(X, w):
+    """The weighted mean μ = Σ_i w_i x_i / Σ_i w_i and X μ, float64: BLAS products
+    for float64 X (nothing to compile), kernels for float32 X (no float64 copy)."""
+    if X.dtype != np.float64:
+        center = dense_weighted_mean(X, w)
+        return center, dense_row_dots(X, center)
+    center = (w @ X) / w.sum()
+    return center, X @ center
+
+
 @njit(cache=True)
 def dense_rebuild(X, y, alpha, C, W):
     """W = W(α) from scratch, (k, d) layout, overwriting ``W``."""
@@ -729,5 +753,4 @@ def compiled_kernels(sparse):
     if sparse:
         return (csr_epoch, csr_gap_rows, csr_rebuild, csr_row_dots, csr_weighted_mean,
                 path_flow)
-    return (dense_epoch, dense_gap_rows, dense_rebuild, dense_row_dots,
-            dense_weighted_mean, path_flow)
+    return (dense_epoch, dense_gap_rows, path_flow)

@@ -176,7 +176,8 @@ class _DualData:
             sq_norms = _csr_sq_norms(X.data, X.indptr)
             self.nnz = max(int(X.nnz), 1)
         else:
-            sq_norms = _dense_sq_norms(X)
+            sq_norms = (np.einsum("ij,ij->i", X, X) if X.dtype == np.float64
+                        else _dense_sq_norms(X))
             self.nnz = max(self.n * self.d, 1)
         if self.fit_intercept:
             # With an intercept, (W, b) on X and (W, b + W μ) on X − 1μᵀ score
@@ -187,8 +188,8 @@ class _DualData:
                 self.row_dot_center = _dual_kernels.csr_row_dots(*self.rows,
                                                                  self.center)
             else:
-                self.center = _dual_kernels.dense_weighted_mean(X, self.sample_weight)
-                self.row_dot_center = _dual_kernels.dense_row_dots(X, self.center)
+                self.center, self.row_dot_center = _dual_kernels.dense_center(
+                    X, self.sample_weight)
             self.center_sq = float(self.center @ self.center)
             centered = np.maximum(sq_norms - 2.0 * self.row_dot_center
                                   + self.center_sq, 0.0)
@@ -242,7 +243,7 @@ class _DualData:
         if self.sparse:
             _dual_kernels.csr_rebuild(*self.rows, self.y, alpha, self.C, out)
         else:
-            _dual_kernels.dense_rebuild(self.X, self.y, alpha, self.C, out)
+            _dual_kernels.dense_dual_coef(self.X, self.y, alpha, self.C, out)
         return out
 
     def dual_value(self, alpha_sum, conjugate, W):
