@@ -591,7 +591,16 @@ def _warn_if_not_converged(result, solver, tol, max_iter):
     """A ConvergenceWarning when the solver stopped above ``tol``."""
     if result.converged:
         return
-    if result.n_iter < max_iter:
+    if result.uncertified_stop:
+        warnings.warn(
+            f"LinearMulticlassSVM (solver={solver!r}) stopped after {result.n_iter} "
+            f"epochs on its estimate of the remaining excess ({result.criterion:.3g} "
+            f"<= tol={tol:g}), which its certified duality gap "
+            f"({result.duality_gap:.3g}) does not confirm: the result may be further "
+            "from the optimum than tol. Subgradient iterates have loose duality "
+            "gaps; use solver='newton', 'dual_cd' or 'lbfgs' for a certified fit.",
+            ConvergenceWarning)
+    elif result.n_iter < max_iter:
         warnings.warn(
             f"LinearMulticlassSVM (solver={solver!r}) did not converge: it stopped "
             f"after {result.n_iter} of max_iter={max_iter} iterations, unable to make "

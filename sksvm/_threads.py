@@ -8,6 +8,7 @@ a core simply takes fewer chunks. Sums are reduced in chunk order, so results ar
 bit-identical for a fixed thread count.
 """
 
+import ctypes
 import itertools
 import os
 import sys
@@ -91,10 +92,13 @@ def kernel_threads(n_threads):
     the last to finish restores the counts found before the first began, whatever
     order they finish in.
     """
-    global _blas_users, _blas_limiter
+    global _blas_users, _blas_saved
     with _blas_lock:
         if _blas_users == 0:
-            _blas_limiter = _blas_controller().limit(limits=1, user_api="blas")
+            _blas_saved = [(setter, library.get_num_threads())
+                           for setter, library in _blas_setters()]
+            for setter, _ in _blas_saved:
+                setter(1)
         _blas_users += 1
     try:
         yield n_threads
@@ -102,24 +106,44 @@ def kernel_threads(n_threads):
         with _blas_lock:
             _blas_users -= 1
             if _blas_users == 0:
-                _blas_limiter.restore_original_limits()
-                _blas_limiter = None
+                for setter, count in _blas_saved:
+                    setter(count)
+                _blas_saved = []
 
 
 _blas_lock = threading.Lock()
 _blas_users = 0
-_blas_limiter = None
-_blas_controllers = []
+_blas_saved = []
+_blas_libraries = []
 
 
-def _blas_controller():
-    """A threadpoolctl controller of the loaded BLAS libraries, found once per
-    process: the scan costs milliseconds, and the libraries numpy and scipy (whose
-    BLAS numba calls) load are all loaded by then."""
-    if not _blas_controllers:
+def _blas_setters():
+    """(set the thread count, threadpoolctl's controller) of each loaded BLAS,
+    found once per process: the scan costs milliseconds, and the libraries that
+    numpy and scipy (whose BLAS numba calls) load are all loaded by then.
+
+    OpenBLAS (0.3.30) ignores ``openblas_set_num_threads`` called from any thread
+    but the main one once the main thread has called it, so a fit in a worker
+    thread could not limit it; ``openblas_set_num_threads_local`` (OpenBLAS ≥
+    0.3.27) takes effect from any thread and is used where the library has it.
+    """
+    if not _blas_libraries:
         import scipy.linalg.cython_blas  # noqa: F401
-        _blas_controllers.append(ThreadpoolController().select(user_api="blas"))
-    return _blas_controllers[0]
+        for library in ThreadpoolController().select(user_api="blas").lib_controllers:
+            _blas_libraries.append((_thread_count_setter(library), library))
+    return _blas_libraries
+
+
+def _thread_count_setter(library):
+    if library.internal_api == "openblas":
+        try:
+            setter = ctypes.CDLL(library.filepath).openblas_set_num_threads_local
+        except (AttributeError, OSError):
+            pass
+        else:
+            setter.argtypes, setter.restype = [ctypes.c_int], ctypes.c_int
+            return setter
+    return library.set_num_threads
 
 
 # Below this many multiply-adds a kernel call runs on the calling thread alone: the

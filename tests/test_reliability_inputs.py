@@ -261,3 +261,51 @@ def test_grid_search_in_threads_leaves_blas_threads_as_found():
                 GridSearchCV(LinearMulticlassSVM(),
                              {"C": [1e-3, 1e-2, 1e-1]}, n_jobs=2, cv=3).fit(X, y)
             assert _blas_thread_counts() == before
+
+
+def test_a_fit_in_a_worker_thread_limits_blas_after_the_main_thread_did():
+    """OpenBLAS ignores openblas_set_num_threads from other threads once the main
+    thread has called it; the limit must still reach a fit in a worker thread
+    (and with it, threaded fits get the bits of fits in the main thread)."""
+    import threading
+
+    from threadpoolctl import threadpool_limits
+
+    from sksvm._threads import kernel_threads
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = _blas_thread_counts()
+        with kernel_threads(1):
+            pass
+        seen = []
+
+        def fit_in_worker():
+            with kernel_threads(1):
+                seen.append(_blas_thread_counts())
+
+        worker = threading.Thread(target=fit_in_worker)
+        worker.start()
+        worker.join()
+        assert set(seen[0]) == {1}
+        assert _blas_thread_counts() == before
+
+
+@pytest.mark.parametrize("batch_size", [None, "auto", 8])
+def test_subgradient_on_separable_data_is_near_the_optimum_or_warns(batch_size):
+    """Two blobs at ±10, C = 1e-2, tol = 1e-3: the subgradient solver stopped 18 %
+    (full batch) to 63 % (single samples) above the optimum, with no warning: its
+    stopping estimate assumes an O(1/t) rate that separable data do not show."""
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.randn(100, 2) + 10, rng.randn(100, 2) - 10])
+    y = np.repeat([0, 1], 100)
+    optimum = cvxpy_optimum(X, y, 2, 1e-2)[2]
+    model = LinearMulticlassSVM(C=1e-2, tol=1e-3, solver="subgradient",
+                                batch_size=batch_size, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X, y)
+    warned = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    excess = (model.objective(X, y) - optimum) / optimum
+    assert warned or excess <= 2e-3, excess
+    if model.n_iter_ < model.max_iter and warned:
+        assert "does not confirm" in str(warned[0].message)

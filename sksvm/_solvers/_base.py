@@ -68,6 +68,10 @@ class SolverResult:
         width, 0 for the others).
     state : object or None
         Warm-start state for the next fit (see :class:`Start`).
+    uncertified_stop : bool
+        The solver stopped on an estimate of its accuracy (criterion ≤ tol) that
+        its duality gap does not confirm (the subgradient solver); ``converged`` is
+        then False.
     """
 
     coef: np.ndarray
@@ -78,6 +82,7 @@ class SolverResult:
     duality_gap: float
     history: list = field(default_factory=list)
     state: object = None
+    uncertified_stop: bool = False
 
 
 class ProgressLog:
