@@ -112,8 +112,8 @@ INNER_SOLVED = 1e-12
 # Line search: accept a step once |φ'(t)| ≤ LINE_TOL · |φ'(0)|.
 LINE_TOL = 0.1
 LINE_MAX_STEPS = 30
-# Above this many classes the intercept's certificate is not attempted: it forms the
-# (k, k, d) class-pair sums Σ_{y_i = t} α_ij x_i.
+# Above this many classes the intercept's certificate rebuilds W from the repaired
+# multipliers instead of from the (k, k, d) class-pair sums Σ_{y_i = t} α_ij x_i.
 MAX_REPAIR_CLASSES = 100
 
 
@@ -446,7 +446,10 @@ def _conjugate_gradient(matvec, rhs, precondition, rtol, max_iter):
     target = rtol * np.linalg.norm(rhs)
     for it in range(1, max_iter + 1):
         Ap = matvec(p)
-        step = rz / float(np.vdot(p, Ap))
+        curvature = float(np.vdot(p, Ap))
+        if not curvature > 0.0:  # under- or overflow at extreme feature scales
+            return x, it - 1
+        step = rz / curvature
         x += step * p
         r -= step * Ap
         if np.linalg.norm(r) <= target:
@@ -464,6 +467,7 @@ class _Solver:
 
     def __init__(self, objective, options):
         X = objective.X
+        self.objective = objective
         self.X = X
         self.y = objective.y
         self.n, self.d = X.shape
@@ -524,7 +528,11 @@ class _Solver:
                    - 0.5 * C * float(np.vdot(dual_coef, dual_coef)) - conj)
         if not self.fit_intercept:
             return fixed_b, fixed_b
-        if primal - fixed_b > tol * abs(primal) or self.k > MAX_REPAIR_CLASSES:
+        if self.k > MAX_REPAIR_CLASSES:
+            # The per-class-pair sums below take k²·d memory: rebuild W from
+            # the repaired multipliers instead (one product with X).
+            return fixed_b, _certificate.dual_lower_bound(self.objective, alpha)[0]
+        if primal - fixed_b > tol * abs(primal):
             return fixed_b, -np.inf
         factors = _certificate.repair_factors(
             _certificate.class_flows(self.y, alpha, self.k))
