@@ -83,6 +83,14 @@ def dual_point(X, y, bound, coef, intercept, margin, loss, smoothing=0.0):
     return margins, alpha
 
 
+def pair_coefficients(alpha, y):
+    """The matrix A of MATH.md from pair values ``alpha`` (n, k) whose label
+    entries are zero: A_ij = α_ij, A_{i,y_i} = −Σ_j α_ij, so that W(α) = −AᵀX/C."""
+    A = alpha.copy()
+    A[np.arange(A.shape[0]), y] = -alpha.sum(axis=1)
+    return A
+
+
 def class_flows(y, alpha, n_classes):
     """F[c', c] = Σ_{i: y_i = c'} α_ic, shape (k, k); one bincount per column (it
     runs at every duality-gap check of dual_cd, where np.add.at is ~10× slower)."""
@@ -115,8 +123,19 @@ def dual_coef(objective, alpha):
                                   objective.C, out)
         return np.ascontiguousarray(out.T)
     out = np.zeros((objective.n_classes, objective.n_features))
-    _dual_kernels.dense_dual_coef(X, objective.y, alpha, objective.C, out)
+    dense_dual_coef(X, objective.y, alpha, objective.C, out)
     return out
+
+
+def dense_dual_coef(X, y, alpha, C, W):
+    """W(α) from scratch for dense X, (k, d) layout, overwriting ``W``: one BLAS
+    product for float64 X (nothing to compile), the kernel for float32 X (no
+    float64 copy of X)."""
+    if X.dtype != np.float64:
+        _dual_kernels.dense_rebuild(X, y, alpha, C, W)
+        return
+    np.matmul(pair_coefficients(alpha, y).T, X, out=W)
+    W /= -C
 
 
 def dual_lower_bound(objective, alpha):

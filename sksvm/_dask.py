@@ -267,10 +267,8 @@ def _block_repaired_dual(X_block, y_block, w_block, labels, shared):
     loss = get_loss(settings[0])
     X_block, y_encoded, bound, margins, alpha = _block_dual_point(
         X_block, y_block, w_block, labels, coef, intercept, settings)
-    rows = np.arange(X_block.shape[0])
     alpha = alpha * factors[y_encoded]
-    A = alpha.copy()
-    A[rows, y_encoded] = -alpha.sum(axis=1)
+    A = _certificate.pair_coefficients(alpha, y_encoded)
     AtX = np.asarray(X_block.T @ A).T
     loss_mean = float(np.dot(bound, loss.value(margins).sum(axis=1)))
     return np.concatenate([AtX.ravel(), [alpha.sum(), loss.conjugate_sum(alpha, bound),

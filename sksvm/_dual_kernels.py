@@ -603,20 +603,6 @@ def csr_gap_rows(data, indices, indptr, y, sample_weight, bound, alpha, Wt, B, m
     return loss_sum, alpha_sum, conj_sum
 
 
-def dense_dual_coef(X, y, alpha, C, W):
-    """W = W(α) from scratch, (k, d) layout, overwriting ``W``: one BLAS product for
-    float64 X (nothing to compile), :func:`dense_rebuild` for float32 X (no float64
-    copy of X)."""
-    if X.dtype != np.float64:
-        dense_rebuild(X, y, alpha, C, W)
-        return
-    coefficients = -alpha
-    rows = np.arange(X.shape[0])
-    coefficients[rows, y] = alpha.sum(axis=1) - alpha[rows, y]
-    np.matmul(coefficients.T, X, out=W)
-    W /= C
-
-
 def dense_center(X, w):
     """The weighted mean μ = Σ_i w_i x_i / Σ_i w_i and X μ, float64: BLAS products
     for float64 X (nothing to compile), kernels for float32 X (no float64 copy)."""

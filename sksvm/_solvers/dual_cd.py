@@ -243,7 +243,7 @@ class _DualData:
         if self.sparse:
             _dual_kernels.csr_rebuild(*self.rows, self.y, alpha, self.C, out)
         else:
-            _dual_kernels.dense_dual_coef(self.X, self.y, alpha, self.C, out)
+            _certificate.dense_dual_coef(self.X, self.y, alpha, self.C, out)
         return out
 
     def dual_value(self, alpha_sum, conjugate, W):

@@ -256,13 +256,6 @@ class _PairFunction:
         return float(np.sum(alpha[positive] ** 2 / (4.0 * self.bound[positive])))
 
 
-def _coefficients(g, y, rows):
-    """The matrix A of MATH.md from the pair values g (label entries zero)."""
-    A = g.copy()
-    A[rows, y] = -g.sum(axis=1)
-    return A
-
-
 def _margins(Z, y, rows, margin):
     m = margin + Z - Z[rows, y][:, None]
     m[rows, y] = LABEL_MARGIN
@@ -710,19 +703,19 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
     iteration = 0
     refresh_gradient = True
     first_grad_norm = None
-    stalled = False
+    stalled = False  # the last line search found no decrease: the inner problem is solved
 
     def loss_terms():
         """g (the loss derivatives at the current margins), A and AᵀX̂."""
         g = pairs.derivative(m)
-        A = _coefficients(g, y, rows)
+        A = _certificate.pair_coefficients(g, y)
         return g, A, sv.design.transpose_times(A)
-  # the last line search found no decrease: the inner problem is solved
+
     while True:
         if refresh_gradient:
             g, A, AX = loss_terms()
             if sv.hinge and UX is None:
-                U = _coefficients(pairs.u, y, rows)
+                U = _certificate.pair_coefficients(pairs.u, y)
                 UX = sv.design.transpose_times(U)
                 if np.any(pairs.u):
                     # The start multipliers are a dual point too.
