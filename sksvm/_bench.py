@@ -8,7 +8,7 @@ import numpy as np
 
 # The generated problem: large enough for the difference in fit time to show,
 # small enough for the whole job to take well under a minute (2 cores).
-BLOBS_TRAIN = 80_000
+BLOBS_TRAIN = 50_000
 BLOBS_TEST = 20_000
 BLOBS_FEATURES = 100
 BLOBS_CLASSES = 10
