@@ -231,7 +231,7 @@ def build_parser():
         "bench", help="compare with LinearSVC on digits and on generated blobs",
         description="Fit LinearMulticlassSVM and LinearSVC (at matched "
                     "regularization, C_svc = 1 / (n C)) on sklearn's digits and on "
-                    "80000 generated samples, and report accuracy, fit time and "
+                    "40000 generated samples, and report accuracy, fit time and "
                     "certified duality gap. Takes under a minute.")
     bench.add_argument("--C", type=_positive_float, default=1e-3,
                        help="regularization strength (default 1e-3)")
