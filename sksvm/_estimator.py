@@ -508,11 +508,24 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
                                       len(classes), **self._objective_settings())
 
     def _fitted_point(self):
-        """(classes, coef, intercept, solver state) of the fitted model, or None."""
+        """(classes, coef, intercept, (solver, state)) that a warm start continues
+        from: the point given to :meth:`_start_next_fit_from`, else the fitted
+        model's, else None."""
+        pending = self.__dict__.pop("_pending_start", None)
+        if pending is not None:
+            return pending
         if not hasattr(self, "coef_"):
             return None
         return (self.classes_, *self._full_parameters(),
                 getattr(self, "_solver_state", None))
+
+    def _start_next_fit_from(self, classes, coef, intercept, solver, state):
+        """Make the next fit with ``warm_start=True`` start from the (k, d) weights
+        ``coef``, the (k,) ``intercept`` and, if that fit uses ``solver``, its
+        warm-start ``state`` (a point the caller built, e.g. the top of a
+        regularization path)."""
+        self._pending_start = (np.asarray(classes), np.asarray(coef, dtype=np.float64),
+                               np.asarray(intercept, dtype=np.float64), (solver, state))
 
     def _solver_state_of(self, solver):
         """The warm-start state the last fit's solver left, if that was ``solver``."""

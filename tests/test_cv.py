@@ -2,10 +2,12 @@
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import NotFittedError
-from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold
+from sklearn.model_selection import (GridSearchCV, GroupKFold, ShuffleSplit,
+                                     StratifiedKFold)
 from sklearn.utils.estimator_checks import (
     check_sample_weight_equivalence_on_dense_data,
     check_sample_weight_equivalence_on_sparse_data, parametrize_with_checks)
@@ -13,25 +15,12 @@ from sklearn.utils.estimator_checks import (
 from sksvm import LinearMulticlassSVM, LinearMulticlassSVMCV
 from sksvm._cv import largest_useful_C
 
-from _reference import numpy_objective
+from _reference import cvxpy_optimum, numpy_objective
 from conftest import make_problem, random_weights
 
 
-def _expected_failed_checks(estimator):
-    # Measured: the check's refitted models differ by dual_cd's tolerance. On
-    # sparse input the path runs "dual_cd", whose warm-started fits stop at the
-    # certified tol = 1e-3 without reaching the exact optimum, so the weighted and
-    # the repeated fits' decision functions differ (42 of 45 values beyond
-    # rtol = 1e-7). The same check passes with tol=1e-10 or solver="newton", and
-    # on dense input, where "auto" runs "newton" and ends at the exact optimum.
-    reason = ("dual_cd's warm-started path fits stop at tol=1e-3, short of the "
-              "exact optimum the check compares (passes with tol=1e-10)")
-    return {"check_sample_weight_equivalence_on_sparse_data": reason}
-
-
 @parametrize_with_checks(
-    [LinearMulticlassSVMCV(Cs=3, C_ratio=1e-2, cv=3, n_threads=1)],
-    expected_failed_checks=_expected_failed_checks)
+    [LinearMulticlassSVMCV(Cs=3, C_ratio=1e-2, cv=3, n_threads=1)])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
@@ -287,3 +276,87 @@ def test_metadata_routing_groups_and_weighted_scores():
         expected = np.average(fold_model.predict(X[test]) == y[test],
                               weights=weights[test])
         assert_allclose(model.scores_[0, -1], expected, atol=1e-12)
+
+
+# -- the refit from the folds' solutions ------------------------------------------------
+
+@pytest.mark.parametrize("solver", ["newton", "dual_cd", "lbfgs"])
+@pytest.mark.parametrize("case", ["intercept", "no_intercept", "weights",
+                                  "balanced", "sparse", "shuffle_split"])
+def test_the_refit_is_certified_at_the_optimum(solver, case):
+    """The refit starts from the folds' mean solution (with the mean dual point for
+    the dual solvers, where it is feasible); wherever it starts it must end within
+    its certified gap of cvxpy's optimum at C_."""
+    X, y = make_problem(n=60, d=5, k=3, seed=11, noise=2.0)
+    settings = dict(solver=solver, tol=1e-6, random_state=0, n_threads=1,
+                    Cs=4, C_ratio=1e-3, cv=StratifiedKFold(3, shuffle=True,
+                                                            random_state=0))
+    sample_weight = None
+    if case == "no_intercept":
+        settings["fit_intercept"] = False
+    elif case == "weights":
+        sample_weight = random_weights(60, seed=3, integer=True)
+    elif case == "balanced":
+        y = np.where(np.arange(60) < 10, 0, y)  # unbalanced classes
+        settings["class_weight"] = "balanced"
+    elif case == "sparse":
+        X = sp.csr_matrix(make_problem(n=60, d=5, k=3, seed=11, noise=2.0,
+                                       sparsity=0.5)[0])
+    elif case == "shuffle_split":  # samples sit in different numbers of folds
+        settings["cv"] = ShuffleSplit(3, test_size=0.3, random_state=0)
+    model = LinearMulticlassSVMCV(**settings).fit(X, y, sample_weight=sample_weight)
+    weights = None if sample_weight is None else sample_weight.astype(float)
+    if case == "balanced":
+        counts = np.bincount(y)
+        weights = (len(y) / (3 * counts))[y]
+    _, _, optimum = cvxpy_optimum(X, y, 3, model.C_, sample_weight=weights,
+                                  fit_intercept=case != "no_intercept")
+    value = numpy_objective(model.coef_, model.intercept_, X, y, model.C_,
+                            sample_weight=weights)[0]
+    assert model.duality_gap_ <= 1e-6
+    assert value - optimum <= model.duality_gap_ * abs(value) + 1e-9
+    assert value - optimum >= -1e-7 * abs(optimum)
+
+
+def test_the_refit_with_a_class_missing_from_a_fold():
+    """A fold without one of the classes gives no start: the refit starts from
+    scratch and still ends at the optimum."""
+    X, y = make_problem(n=45, d=4, k=3, seed=12)
+    y = np.where(np.arange(45) < 3, 2, np.where(y == 2, 0, y))  # class 2: rows 0-2
+    folds = [(np.arange(3, 45), np.arange(0, 3)),  # no class 2 in training
+             (np.arange(0, 30), np.arange(30, 45)),
+             (np.r_[0:15, 30:45], np.arange(15, 30))]
+    model = LinearMulticlassSVMCV(Cs=3, cv=folds, tol=1e-8, n_threads=1).fit(X, y)
+    _, _, optimum = cvxpy_optimum(X, y, 3, model.C_)
+    assert model.duality_gap_ <= 1e-8
+    assert_allclose(model.best_estimator_.objective(X, y), optimum, rtol=1e-7)
+
+
+@pytest.mark.parametrize("solver", ["newton", "dual_cd"])
+def test_the_refit_starts_from_a_feasible_mean_dual_point(monkeypatch, solver):
+    """The mean of the folds' dual points, mapped to the whole data's box, is in the
+    box and reaches the refit's solver."""
+    import sksvm._estimator as estimator_module
+    from sksvm._solvers.dual_cd import DualCDState, data_fingerprint
+
+    X, y = make_problem(n=60, d=5, k=3, seed=13, noise=2.0)
+    sample_weight = random_weights(60, seed=4)
+    starts = []
+    original_solve = estimator_module.solve
+
+    def recording_solve(name, objective, start, **kwargs):
+        starts.append((objective, start))
+        return original_solve(name, objective, start, **kwargs)
+
+    monkeypatch.setattr(estimator_module, "solve", recording_solve)
+    LinearMulticlassSVMCV(Cs=3, cv=3, solver=solver, n_threads=1).fit(
+        X, y, sample_weight=sample_weight)
+    objective, start = starts[-1]  # the refit
+    assert isinstance(start.state, DualCDState)
+    assert start.state.fingerprint == data_fingerprint(objective.X, objective.y)
+    alpha = start.state.alpha
+    bound = sample_weight / sample_weight.sum()
+    assert np.all(alpha >= 0) and np.all(alpha <= bound[:, None] * (1 + 1e-6))
+    assert_array_equal(alpha[np.arange(60), y], 0.0)
+    # Not all at a bound: the folds' points carry their free pairs into it.
+    assert np.any((alpha > 0) & (alpha < bound[:, None] * (1 - 1e-6)))
