@@ -44,7 +44,12 @@ J(W, b) − D(α_repaired) bounds J(W, b) − min J. If that meets ``tol`` the s
 stops; when the inner gap is below a tenth of it, the anchor moves to the current
 intercept (the multiplier update). λ is a
 tenth of the mean ‖x_i − μ‖² over C (measured best of 0.01–10 on small and text
-problems); the solution does not depend on it.
+problems); the solution does not depend on it. Near the largest useful C, where W
+is small, most pairs sit at their bound and the intercept does the fitting, that
+λ moves b too slowly (thousands of epochs): λ grows tenfold at each multiplier
+update that finds the certified gap above a fifth of its value at the previous
+one, while more than half of the pairs are at their bound
+(``benchmarks/results/dual_cd_notes.md``, "Proximal weight near C_max").
 
 Exact finishing. While few dual variables are strictly inside their box, the
 partition of the pairs read off α (at 0, free, at the bound) is handed to the
@@ -85,6 +90,14 @@ LAMBDA_FACTOR = 0.1
 # A gap pass is made once the epochs since the last one have read this many times
 # the entries of X.
 CHECK_INTERVAL = 2.0
+# λ grows by LAMBDA_GROWTH at a multiplier update that finds the certified gap
+# above LAMBDA_GROWTH_PROGRESS times its value at the previous update.
+LAMBDA_GROWTH = 10.0
+LAMBDA_GROWTH_PROGRESS = 0.2
+# ... and only while more than this fraction of the pairs is at the upper bound:
+# the regime near the largest useful C, where W is small and the intercept does
+# the fitting (at small C, larger steps on b made coordinate ascent stall).
+LAMBDA_GROWTH_AT_BOUND = 0.5
 # The intercept's anchor moves once the inner gap is below this fraction of the
 # certified gap (inexact method of multipliers).
 ANCHOR_FRACTION = 0.1
@@ -195,14 +208,19 @@ class _DualData:
                                   + self.center_sq, 0.0)
             positive = self.sample_weight > 0
             sigma2 = float(np.mean(centered[positive]))
-            self.prox_weight = LAMBDA_FACTOR * (sigma2 if sigma2 > 0 else 1.0) / self.C
-            self.block_curvature = centered / self.C + self.prox_weight
+            self.feature_curvature = centered / self.C
+            self.set_prox_weight(LAMBDA_FACTOR * (sigma2 if sigma2 > 0 else 1.0) / self.C)
         else:
             self.center = np.zeros(self.d)
             self.row_dot_center = np.zeros(self.n)
             self.center_sq = 0.0
-            self.prox_weight = 0.0
-            self.block_curvature = sq_norms / self.C
+            self.feature_curvature = sq_norms / self.C
+            self.set_prox_weight(0.0)
+
+    def set_prox_weight(self, prox_weight):
+        """Set λ, and with it the block curvatures q_i = ‖x_i − μ‖²/C + λ."""
+        self.prox_weight = prox_weight
+        self.block_curvature = self.feature_curvature + prox_weight
 
     def new_weights(self):
         return np.zeros((self.d, self.k) if self.sparse else (self.k, self.d))
@@ -319,6 +337,13 @@ class _DualState:
             self.anchor += intercept - current
             self.refresh()
 
+    def fraction_at_bound(self):
+        """The fraction of the pairs (i, j ≠ y_i) whose α_ij is at its upper bound."""
+        data = self.data
+        weighted = data.bound > 0
+        at_bound = np.count_nonzero(self.alpha[weighted] >= data.bound[weighted, None])
+        return at_bound / max(np.count_nonzero(weighted) * (data.k - 1), 1)
+
     def partition_key(self):
         """A hash of which dual variables are at 0, strictly inside, at the bound."""
         state = (self.alpha > 0).astype(np.int8)
@@ -427,6 +452,8 @@ class _Run:
         # bound on min J seen.
         self.best = None
         self.lower = -np.inf
+        # The certified gap at the last multiplier update (intercept only).
+        self.gap_at_last_update = np.inf
 
     def record_point(self, coef, intercept, primal, lower):
         """Record a primal point and a lower bound on min J; returns the point with
@@ -511,6 +538,14 @@ class _Run:
             # problem; every block may move again.
             state.anchor[:] = state.centered_intercept
             self.shrinkable[:] = False
+            if (point[2] > LAMBDA_GROWTH_PROGRESS * self.gap_at_last_update
+                    and state.fraction_at_bound() > LAMBDA_GROWTH_AT_BOUND):
+                # The updates stall (near the largest useful C the intercept is
+                # fitted to the class totals, far from the anchor): take larger
+                # proximal steps on b.
+                data.set_prox_weight(LAMBDA_GROWTH * data.prox_weight)
+                state.refresh()
+            self.gap_at_last_update = point[2]
         if self.shrinking and not done:
             self.order = self.all_active[~self.shrinkable[self.all_active]]
             self.n_active = self.order.shape[0]
