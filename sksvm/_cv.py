@@ -36,13 +36,6 @@ _PATH_PARAMETERS = ("C", "warm_start")
 _ESTIMATOR_PARAMETERS = [name for name in LinearMulticlassSVM._parameter_constraints
                          if name not in _PATH_PARAMETERS]
 
-# With an intercept, coordinate ascent on the hinge's dual converges slowly near
-# C_max on dense data (the intercept is nearly undetermined there: W is small and
-# many dual variables sit at their bounds), so solver="auto" uses L-BFGS for the
-# points of the path above this fraction of C_max. (On sparse data L-BFGS is the
-# slower one there too.)
-_DUAL_CD_INTERCEPT_FRACTION = 0.1
-
 # The refit starts from the folds' dual points at C_ (float32 copies kept for
 # every C of the path) when a fold's points have at most this many entries in
 # all (n_train × k × len(Cs): 200 MB per fold).
@@ -464,21 +457,16 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
         return np.sort(Cs)[::-1]
 
     def _path_solvers(self, X, n_classes):
-        """The solver of each point of the path: ``solver``; for "auto" the
-        estimator's rule on X (:func:`sksvm._solvers.auto_solver_in_memory`),
-        except that where that is "dual_cd" for the hinge with an intercept on
-        dense data, "lbfgs" is used above ``_DUAL_CD_INTERCEPT_FRACTION *
-        C_max_``."""
-        if self.solver != "auto":
-            return [self.solver] * len(self.Cs_)
-        sparse_input = sp.issparse(X)
-        chosen = auto_solver_in_memory(sparse_input, self.loss, X.shape[0],
-                                       X.shape[1], n_classes)
-        slow_for_dual_cd = (chosen == "dual_cd" and self.fit_intercept
-                            and self.loss == "hinge" and not sparse_input)
-        return ["lbfgs" if slow_for_dual_cd
-                and C > _DUAL_CD_INTERCEPT_FRACTION * self.C_max_ else chosen
-                for C in self.Cs_]
+        """The solver of each point of the path: ``solver``, or for "auto" the
+        estimator's rule on X (:func:`sksvm._solvers.auto_solver_in_memory`).
+
+        (L-BFGS replaced "dual_cd" near C_max with an intercept on dense data until
+        "dual_cd"'s proximal weight learned to grow there; measured on 20000
+        Fashion-MNIST rows, the path took 88.5 s without the replacement and
+        127.3 s with it.)"""
+        chosen = (self.solver if self.solver != "auto" else auto_solver_in_memory(
+            sp.issparse(X), self.loss, X.shape[0], X.shape[1], n_classes))
+        return [chosen] * len(self.Cs_)
 
     def _path_estimator(self, n_threads):
         """A warm-starting LinearMulticlassSVM with this estimator's settings."""
