@@ -100,8 +100,14 @@ def largest_useful_C(X, y_encoded, sample_weight, n_classes, loss="hinge",
         The largest useful C (1.0 when the data give no positive value).
     """
     sample_weight = np.asarray(sample_weight, dtype=np.float64)
-    rows = np.arange(X.shape[0])
-    G = _weights_times_C_at_the_bounds(X, y_encoded, sample_weight, n_classes)
+    n_samples = X.shape[0]
+    rows = np.arange(n_samples)
+    weighted_labels = sp.csr_matrix((sample_weight, (y_encoded, rows)),
+                                    shape=(n_classes, n_samples))
+    class_sums = weighted_labels @ X
+    class_sums = np.asarray(class_sums.todense() if sp.issparse(class_sums)
+                            else class_sums, dtype=np.float64)
+    G = (n_classes * class_sums - class_sums.sum(axis=0)) / sample_weight.sum()
     scores = np.asarray(X @ G.T, dtype=np.float64)
     own_scores = scores[rows, y_encoded]
     score_gaps = own_scores[:, np.newaxis] - scores
@@ -112,19 +118,6 @@ def largest_useful_C(X, y_encoded, sample_weight, n_classes, loss="hinge",
     if not (np.isfinite(C_max) and C_max > 0):
         return _FALLBACK_C_MAX
     return C_max
-
-
-def _weights_times_C_at_the_bounds(X, y_encoded, sample_weight, n_classes):
-    """G, the (k, d) matrix with W = G / C at the dual point where every α_ij is at
-    its upper bound s_i/S (:func:`largest_useful_C`)."""
-    sample_weight = np.asarray(sample_weight, dtype=np.float64)
-    n_samples = X.shape[0]
-    weighted_labels = sp.csr_matrix((sample_weight, (y_encoded, np.arange(n_samples))),
-                                    shape=(n_classes, n_samples))
-    class_sums = weighted_labels @ X
-    class_sums = np.asarray(class_sums.todense() if sp.issparse(class_sums)
-                            else class_sums, dtype=np.float64)
-    return (n_classes * class_sums - class_sums.sum(axis=0)) / sample_weight.sum()
 
 
 class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
@@ -548,9 +541,10 @@ def _fold_path(estimator, X, y, sample_weight, train, test, Cs, solvers, scorer,
     test_params = _check_method_params(X, params=score_params, indices=test)
     path = {name: np.empty(len(Cs)) for name in
             ("scores", "n_iter", "duality_gaps", "objectives")}
-    path.update(classes=np.searchsorted(np.unique(y), np.unique(y_train)),
+    classes = np.unique(y)
+    path.update(classes=np.searchsorted(classes, np.unique(y_train)),
                 coefs=[], intercepts=[], duals=[])
-    keep_duals = y_train.size * len(np.unique(y)) * len(Cs) <= MAX_STORED_DUAL_ENTRIES
+    keep_duals = y_train.size * classes.size * len(Cs) <= MAX_STORED_DUAL_ENTRIES
     for index, (C, solver) in enumerate(zip(Cs, solvers)):
         _keep_the_weights_at_the_next_C(estimator, C)
         estimator.set_params(C=C, solver=solver).fit(X_train, y_train,

@@ -242,7 +242,7 @@ class MulticlassSVMObjective(ObjectiveBase):
         """The true (unsmoothed) objective J(coef, intercept). On float64 dense rows
         and on CSR rows it is one (BLAS or sparse) product for the scores and NumPy
         for the losses: the kernels compute a gradient that is not needed here
-        (on sparse text, 20 classes × 50000 terms, it made a value cost 5× the
+        (on sparse text, 20 classes × 50000 terms, it made a value cost 10× the
         product), and a fit that needs no other kernel of theirs then compiles
         none."""
         if not self.is_sparse and self.X.dtype != np.float64:

@@ -98,6 +98,11 @@ LAMBDA_GROWTH_PROGRESS = 0.2
 # the regime near the largest useful C, where W is small and the intercept does
 # the fitting (at small C, larger steps on b made coordinate ascent stall).
 LAMBDA_GROWTH_AT_BOUND = 0.5
+# ... up to this many times its first value, so that growth, which makes the inner
+# problems harder, cannot feed without end on the stalls it causes. (At C_max on a
+# Fashion-MNIST fold a limit of 1e3 stopped at max_iter with gap 4e-3; 1e6
+# converged in the same 6684 epochs as no limit.)
+LAMBDA_MAX_GROWTH = 1e6
 # The intercept's anchor moves once the inner gap is below this fraction of the
 # certified gap (inexact method of multipliers).
 ANCHOR_FRACTION = 0.1
@@ -210,12 +215,14 @@ class _DualData:
             sigma2 = float(np.mean(centered[positive]))
             self.feature_curvature = centered / self.C
             self.set_prox_weight(LAMBDA_FACTOR * (sigma2 if sigma2 > 0 else 1.0) / self.C)
+            self.largest_prox_weight = LAMBDA_MAX_GROWTH * self.prox_weight
         else:
             self.center = np.zeros(self.d)
             self.row_dot_center = np.zeros(self.n)
             self.center_sq = 0.0
             self.feature_curvature = sq_norms / self.C
             self.set_prox_weight(0.0)
+            self.largest_prox_weight = 0.0
 
     def set_prox_weight(self, prox_weight):
         """Set λ, and with it the block curvatures q_i = ‖x_i − μ‖²/C + λ."""
@@ -539,11 +546,13 @@ class _Run:
             state.anchor[:] = state.centered_intercept
             self.shrinkable[:] = False
             if (point[2] > LAMBDA_GROWTH_PROGRESS * self.gap_at_last_update
+                    and data.prox_weight < data.largest_prox_weight
                     and state.fraction_at_bound() > LAMBDA_GROWTH_AT_BOUND):
                 # The updates stall (near the largest useful C the intercept is
                 # fitted to the class totals, far from the anchor): take larger
                 # proximal steps on b.
-                data.set_prox_weight(LAMBDA_GROWTH * data.prox_weight)
+                data.set_prox_weight(min(LAMBDA_GROWTH * data.prox_weight,
+                                         data.largest_prox_weight))
                 state.refresh()
             self.gap_at_last_update = point[2]
         if self.shrinking and not done:
