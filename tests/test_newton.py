@@ -24,6 +24,9 @@ from conftest import make_problem
 CASES = [
     (30, 3, 3, 0, 1e-1),
     (60, 6, 5, 2, 1e-3),
+    # The top of a regularization path (C_max = 43.6 here, classes 13/13/12/12):
+    # W ≈ 0, the intercepts doing most of the work.
+    (50, 4, 4, 3, 43.6),
 ]
 CASE_IDS = [f"n{n}-d{d}-k{k}-C{C:g}" for n, d, k, _, C in CASES]
 LOSSES = ["hinge", "squared_hinge"]
