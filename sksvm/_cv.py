@@ -451,15 +451,24 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
 
     def _path_solvers(self, X, n_classes):
         """The solver of each point of the path: ``solver``, or for "auto" the
-        estimator's rule on X (:func:`sksvm._solvers.auto_solver_in_memory`).
+        estimator's rule on X (:func:`sksvm._solvers.auto_solver_in_memory`),
+        except at the top of a dense hinge path with an intercept, where "auto"
+        takes "newton".
 
-        (L-BFGS replaced "dual_cd" near C_max with an intercept on dense data until
-        "dual_cd"'s proximal weight learned to grow there; measured on 20000
-        Fashion-MNIST rows, the path took 88.5 s without the replacement and
-        127.3 s with it.)"""
+        There W is small and the intercepts do most of the work: on a 16000-row
+        fold of standardized Fashion-MNIST at C_max, "dual_cd" needed 4700 epochs
+        or more and stopped at ``max_iter`` (gap up to 4.8e-3) in 6 of 15 fits (5
+        folds × 3 seeds), where "newton" certified in 7 steps (1.2 s). Below the
+        top "dual_cd" is the faster (the whole fold path took 14.2 s either way;
+        "newton" at every point, 31.9 s). On sparse text "dual_cd" certifies the
+        top in 0.9 s, and without an intercept in one epoch."""
         chosen = (self.solver if self.solver != "auto" else auto_solver_in_memory(
             sp.issparse(X), self.loss, X.shape[0], X.shape[1], n_classes))
-        return [chosen] * len(self.Cs_)
+        solvers = [chosen] * len(self.Cs_)
+        if (self.solver == "auto" and chosen == "dual_cd" and not sp.issparse(X)
+                and self.fit_intercept and self.Cs_[0] >= self.C_max_):
+            solvers[0] = "newton"
+        return solvers
 
     def _path_estimator(self, n_threads):
         """A warm-starting LinearMulticlassSVM with this estimator's settings."""

@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._defaults import CLASS_WEIGHT_OPTIONS, DEFAULTS, LOSSES
 from ._defaults import SOLVERS as SOLVER_NAMES
 from ._objective import MulticlassSVMObjective
-from ._solvers import Start, choose_solver, solve
+from ._solvers import Start, choose_solver, solve, state_for
 from ._solvers.subgradient import partial_fit_epoch
 from ._threads import effective_n_threads, kernel_threads
 from ._validation import (check_classes, check_labels, checked_csr,
@@ -551,7 +551,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
                 f"fit ({coef.shape[1]}); X has {n_features}.")
         start.coef = coef
         start.intercept = intercept if self.fit_intercept else np.zeros_like(intercept)
-        start.state = state if old_solver == solver else None
+        start.state = state_for(solver, old_solver, state)
         return start
 
     def _full_parameters(self):

@@ -419,3 +419,18 @@ def test_sklearn_compatible(estimator, check):
                          expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible_no_intercept(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("first, second", [("newton", "dual_cd"),
+                                           ("dual_cd", "newton")])
+def test_warm_start_shares_the_dual_point_between_dual_solvers(multiclass_data,
+                                                               first, second):
+    """Both solvers leave a dual point and start from one: a switch from one to the
+    other at the optimum keeps it (without it, the second starts from α = 0)."""
+    X, y = multiclass_data
+    est = _fit(X, y, C=1e-2, tol=1e-8, max_iter=20000, warm_start=True,
+               solver=first)
+    est.set_params(solver=second).fit(X, y)
+    cold = _fit(X, y, C=1e-2, tol=1e-8, max_iter=20000, solver=second)
+    assert est.duality_gap_ <= 1e-8
+    assert est.n_iter_ <= 2 < cold.n_iter_

@@ -68,6 +68,16 @@ def auto_solver_in_memory(is_sparse, loss, n_samples, n_features, n_classes):
     return "lbfgs"
 
 
+def state_for(solver, previous_solver, state):
+    """The warm-start ``state`` that ``previous_solver`` left, if ``solver`` can use
+    it: its own, or a dual point (``"dual_cd"`` and ``"newton"`` both start from
+    one and leave one); else None."""
+    if previous_solver == solver or (isinstance(state, dual_cd.DualCDState)
+                                     and solver in ("dual_cd", "newton")):
+        return state
+    return None
+
+
 def solve(name, objective, start, *, tol, max_iter, random_state, verbose,
           options=None):
     """Run solver ``name`` on ``objective`` from ``start``.
@@ -97,4 +107,4 @@ def solve(name, objective, start, *, tol, max_iter, random_state, verbose,
 
 
 __all__ = ["SOLVERS", "ProgressLog", "SolverResult", "Start", "auto_solver_in_memory",
-           "choose_solver", "solve", "solver_options"]
+           "choose_solver", "solve", "solver_options", "state_for"]
