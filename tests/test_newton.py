@@ -16,6 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sksvm import LinearMulticlassSVM
 from sksvm._objective import MulticlassSVMObjective
+import sksvm._solvers.newton as newton_module
 from sksvm._solvers.newton import solve_newton
 
 from _reference import cvxpy_optimum, numpy_objective
@@ -102,6 +103,65 @@ def test_float32_and_csr_match_dense(loss):
         value = objective.value(result["coef"], result["intercept"])
         best = objective.value(reference["coef"], reference["intercept"])
         assert value <= best * (1 + 1e-5)
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True], ids=["noint", "int"])
+def test_sampled_hessian_preconditioner_reaches_the_exact_optimum(monkeypatch,
+                                                                   fit_intercept):
+    """With many curved rows the dense Hessian is estimated from a sample of them
+    (thresholds lowered here so that a small problem takes that branch)."""
+    monkeypatch.setattr(newton_module, "MIN_DENSE_HESSIAN_BUDGET", 0.0)
+    monkeypatch.setattr(newton_module, "HESSIAN_SAMPLE_ROWS", 60)
+    monkeypatch.setattr(newton_module, "HESSIAN_SAMPLE_PER_PARAMETER", 1)
+    samples = []
+    original = newton_module._Solver._hessian_sample
+
+    def recording(self, h, rows, size):
+        samples.append((rows.size, size))
+        return original(self, h, rows, size)
+
+    monkeypatch.setattr(newton_module._Solver, "_hessian_sample", recording)
+    X, y = make_problem(n=400, d=12, k=5, seed=7, noise=2.0)
+    sw = np.ones(400)
+    C = 1e-3
+    objective = _objective(X, y, sw, 5, C, "hinge", fit_intercept)
+    result = solve_newton(objective, None, None, tol=1e-10, max_iter=500,
+                          max_factor_pairs=0)
+    assert result["converged"] and result["gap"] <= 1e-10
+    assert samples and all(size < n_rows for n_rows, size in samples)
+    _, _, best = cvxpy_optimum(X, y, 5, C, fit_intercept=fit_intercept)
+    value, _, _ = numpy_objective(result["coef"], result["intercept"], X, y, C)
+    assert best * (1 - 1e-8) <= value <= best * (1 + 1e-8)
+
+
+def test_sampled_hessian_estimate_is_unbiased():
+    """Rows drawn with probabilities p_i and weighted draws/(m·p_i): with many
+    draws the estimate is the exact Hessian, C·I + A_Dᵀ diag(h) A_D."""
+    X, y = make_problem(n=50, d=4, k=3, seed=2)
+    objective = _objective(X, y, np.ones(50), 3, 1e-2, "hinge", True)
+    solver = newton_module._Solver(objective, {})
+    rng = np.random.default_rng(0)
+    h = rng.uniform(0.5, 2.0, size=(50, 3)) * (rng.uniform(size=(50, 3)) < 0.6)
+    h[np.arange(50), y] = 0.0
+    rows = np.flatnonzero(h.any(axis=1))
+
+    def matrix(preconditioner):
+        L = np.tril(preconditioner.factor[0])
+        return L @ L.T
+
+    exact = matrix(newton_module._DenseHessianPreconditioner(solver, h))
+    sample = solver._hessian_sample(h, rows, 200_000)
+    estimate = matrix(newton_module._DenseHessianPreconditioner(solver, h, sample))
+    assert np.linalg.norm(estimate - exact) <= 0.02 * np.linalg.norm(exact)
+    # and the reference: C·I plus the pairs' outer products, one at a time
+    design = np.hstack([X - solver.design.mu, np.full((50, 1), solver.design.r)])
+    reference = 1e-2 * np.eye(3 * design.shape[1])
+    for i, j in zip(*np.nonzero(h)):
+        a = np.zeros((3, design.shape[1]))
+        a[j] += design[i]
+        a[y[i]] -= design[i]
+        reference += h[i, j] * np.outer(a.ravel(), a.ravel())
+    assert_allclose(exact, reference, rtol=1e-10, atol=1e-12)
 
 
 def test_warm_start_from_the_optimum_stops_at_once():

@@ -99,6 +99,12 @@ FINISH_ROUNDS = 8
 # and k·width is at most MAX_DENSE_HESSIAN.
 MAX_DENSE_HESSIAN = 2000
 MIN_DENSE_HESSIAN_BUDGET = 5e8
+# Where it is not, and the Woodbury factor is not either, but k·width is at most
+# MAX_DENSE_HESSIAN, it is formed over at most max(HESSIAN_SAMPLE_ROWS,
+# HESSIAN_SAMPLE_PER_PARAMETER · k·width) rows drawn from the curved ones, and
+# kept over several steps.
+HESSIAN_SAMPLE_ROWS = 4000
+HESSIAN_SAMPLE_PER_PARAMETER = 8
 # Stands for the margin of the label entries (j = y_i), which are not pairs.
 LABEL_MARGIN = -1e30
 # Hinge ALM defaults: initial kink width in margin units (σ = mean c_p / width),
@@ -344,20 +350,30 @@ class _WoodburyPreconditioner:
 
 class _DenseHessianPreconditioner:
     """(C·I + A_Dᵀ diag(h_D) A_D)⁻¹ through the Cholesky factor of the whole
-    (k·width) × (k·width) matrix, for problems with few features and classes.
+    (k·width) × (k·width) matrix, for problems with few features and classes;
+    with ``sample`` = (rows, weights), of its unbiased estimate over those rows
+    of D (each row's terms times its weight), for many curved rows. ``kept``
+    marks one that serves the following steps too (whose curvatures differ).
 
     With G[t, s] = Σ_{y_i = t} h_is x̂_i x̂_iᵀ (one product per class t over its
     curved rows, n·k·width² multiply-adds in all), block (s, s) is
     Σ_t (G[t, s] + G[s, t]) and block (s, t ≠ s) is −(G[t, s] + G[s, t]): the pair
     (i, j) adds h_ij (e_j − e_{y_i})(e_j − e_{y_i})ᵀ ⊗ x̂_i x̂_iᵀ."""
 
-    def __init__(self, solver, h):
+    def __init__(self, solver, h, sample=None, kept=False):
         self.h = h.copy()
+        self.kept = kept
         k, width = h.shape[1], solver.design.width
         self.shape = (k, width)
+        if sample is None:
+            sample_rows, sample_weights = np.flatnonzero(h.any(axis=1)), None
+        else:
+            sample_rows, sample_weights = sample
+        sample_labels = solver.y[sample_rows]
         G = np.zeros((k, k, width, width))
-        for t, class_rows in enumerate(solver.class_rows):
-            rows = class_rows[h[class_rows].any(axis=1)]
+        for t in range(k):
+            in_class = sample_labels == t
+            rows = sample_rows[in_class]
             if rows.size == 0:
                 continue
             X = solver.design.subset(rows).X
@@ -365,7 +381,9 @@ class _DenseHessianPreconditioner:
             if solver.fit_intercept:
                 X = np.hstack([X - solver.design.mu,
                                np.full((rows.size, 1), solver.design.r)])
-            weighted = (h[rows][:, :, None] * X[:, None, :]).reshape(rows.size, -1)
+            h_rows = (h[rows] if sample_weights is None
+                      else h[rows] * sample_weights[in_class][:, None])
+            weighted = (h_rows[:, :, None] * X[:, None, :]).reshape(rows.size, -1)
             G[t] = (X.T @ weighted).reshape(width, k, width).transpose(1, 0, 2)
         pair_sums = G + G.transpose(1, 0, 2, 3)  # [s, t] = G[s, t] + G[t, s]
         H = -pair_sums.transpose(0, 2, 1, 3).reshape(k * width, k * width)
@@ -577,6 +595,7 @@ class _Solver:
             # Exact: rebuilt whenever the curvatures changed (it costs at most
             # about what the alternatives would).
             if (not isinstance(self.factored, _DenseHessianPreconditioner)
+                    or self.factored.kept
                     or not np.array_equal(self.factored.h, h)):
                 self.factored = None
                 self.factored = _DenseHessianPreconditioner(self, h)
@@ -587,6 +606,25 @@ class _Solver:
                 self.factored = None  # its memory is needed for the next one
                 self.factored = _WoodburyPreconditioner(
                     self, h, np.dtype(self.options.get("factor_dtype", "float64")))
+                self.refactor = False
+            return self.factored, rows
+        if size <= MAX_DENSE_HESSIAN:
+            # Too many curved rows to form it at every step: formed over at
+            # most a sample of them, and kept while CG converges fast and the
+            # curved set keeps its size.
+            factored = self.factored
+            if (not isinstance(factored, _DenseHessianPreconditioner)
+                    or not factored.kept or self.refactor
+                    or not (factored.n_rows / GRAM_REFRESH_RATIO <= rows.size
+                            <= factored.n_rows * GRAM_REFRESH_RATIO)):
+                sample_size = max(HESSIAN_SAMPLE_ROWS,
+                                  HESSIAN_SAMPLE_PER_PARAMETER * size)
+                sample = (self._hessian_sample(h, rows, sample_size)
+                          if rows.size > sample_size else None)
+                self.factored = None
+                self.factored = _DenseHessianPreconditioner(self, h, sample,
+                                                            kept=True)
+                self.factored.n_rows = rows.size
                 self.refactor = False
             return self.factored, rows
         self.factored = None
@@ -615,6 +653,17 @@ class _Solver:
         class_matrix = _class_matrix(h, self.y, self.row_sq_norms) / max(
             gram_trace, 1e-300)
         return _KroneckerPreconditioner(self.C, class_matrix, (gamma, U)), rows
+
+    def _hessian_sample(self, h, rows, size):
+        """``size`` draws from the curved ``rows``, each with probability p_i
+        proportional to its share of the Hessian's trace, 2·Σ_j h_ij·‖x̂_i‖²; the
+        distinct rows drawn and their weights (draws / (size·p_i))."""
+        trace_shares = 2.0 * h[rows].sum(axis=1) * self.row_sq_norms[rows]
+        p = trace_shares / trace_shares.sum()
+        rng = np.random.default_rng(rows.size)
+        drawn, counts = np.unique(rng.choice(rows.size, size=size, p=p),
+                                  return_counts=True)
+        return rows[drawn], counts / (size * p[drawn])
 
     def hessian_operator(self, h, rows):
         """V ↦ C·V + A_Dᵀ diag(h) A_D V over the curved ``rows`` only."""
