@@ -164,6 +164,20 @@ def test_sampled_hessian_estimate_is_unbiased():
     assert_allclose(exact, reference, rtol=1e-10, atol=1e-12)
 
 
+def test_hessian_sample_of_zero_rows_is_uniform():
+    """Without an intercept a zero row has no share of the Hessian's trace; when
+    only such rows are curved, they are drawn uniformly (no division by zero)."""
+    X, y = make_problem(n=30, d=3, k=3, seed=1)
+    X[:10] = 0.0
+    solver = newton_module._Solver(
+        _objective(X, y, np.ones(30), 3, 1e-2, "hinge", False), {})
+    h = np.zeros((30, 3))
+    h[np.arange(10), (y[:10] + 1) % 3] = 1.0
+    rows, weights = solver._hessian_sample(h, np.arange(10), 1000)
+    assert np.all(np.isfinite(weights)) and set(rows) <= set(range(10))
+    assert_allclose(weights.sum(), 10.0, rtol=0.05)  # Σ draws/(m/10) = 10
+
+
 def test_warm_start_from_the_optimum_stops_at_once():
     X, y, sw, k, C = _data(CASES[0], False)
     objective = _objective(X, y, sw, k, C, "squared_hinge", False)

@@ -659,7 +659,9 @@ class _Solver:
         proportional to its share of the Hessian's trace, 2·Σ_j h_ij·‖x̂_i‖²; the
         distinct rows drawn and their weights (draws / (size·p_i))."""
         trace_shares = 2.0 * h[rows].sum(axis=1) * self.row_sq_norms[rows]
-        p = trace_shares / trace_shares.sum()
+        total = trace_shares.sum()
+        p = (trace_shares / total if total > 0.0  # else only zero rows are curved
+             else np.full(rows.size, 1.0 / rows.size))
         rng = np.random.default_rng(rows.size)
         drawn, counts = np.unique(rng.choice(rows.size, size=size, p=p),
                                   return_counts=True)
