@@ -247,10 +247,20 @@ class _PairFunction:
         self.u = None
         self.sigma = None
 
-    def derivative(self, m):
+    def derivative(self, m, out=None):
+        """g(m); into ``out`` (which may be ``m``) when given, without the
+        whole-array temporaries of the plain expressions."""
+        if out is None:
+            out = np.empty_like(m)
         if self.hinge:
-            return np.clip(self.sigma * m + self.u, 0.0, self.bound)
-        return 2.0 * self.bound * np.maximum(m, 0.0)
+            np.multiply(m, self.sigma, out=out)
+            out += self.u
+            np.maximum(out, 0.0, out=out)
+            return np.minimum(out, self.bound, out=out)
+        np.maximum(m, 0.0, out=out)
+        out *= self.bound
+        out *= 2.0
+        return out
 
     def curvature(self, m):
         if self.hinge:
@@ -972,9 +982,12 @@ def _line_search(pairs, m, dm, offset, direction, C):
     φ'(t) = C⟨offset + tΔ, Δ⟩ + Σ_p g_p(m + t dm) dm_p."""
     quad = C * float(np.vdot(direction, direction))
     lin = C * float(np.vdot(offset, direction))
+    moved = np.empty_like(m)
 
     def slope(t):
-        return lin + t * quad + float(np.vdot(pairs.derivative(m + t * dm), dm))
+        np.multiply(dm, t, out=moved)
+        np.add(moved, m, out=moved)
+        return lin + t * quad + float(np.vdot(pairs.derivative(moved, out=moved), dm))
 
     s0 = slope(0.0)
     if s0 >= 0.0:
