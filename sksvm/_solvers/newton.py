@@ -161,10 +161,13 @@ class _Design:
 
     def times(self, theta):
         """X̂ θᵀ, shape (n, k)."""
-        W = theta[:, : self.d]
+        W = np.ascontiguousarray(theta[:, : self.d])
         out = np.empty((self.n, theta.shape[0]))
         for start, stop, block in self.blocks():
-            out[start:stop] = block @ W.T
+            if self.sparse:
+                out[start:stop] = block @ W.T
+            else:  # straight into out: no (n, k) temporary
+                np.matmul(block, W.T, out=out[start:stop])
         if self.fit_intercept:
             out += self.r * theta[:, self.d] - W @ self.mu
         return out
