@@ -373,9 +373,10 @@ class _DenseHessianPreconditioner:
     Σ_t (G[t, s] + G[s, t]) and block (s, t ≠ s) is −(G[t, s] + G[s, t]): the pair
     (i, j) adds h_ij (e_j − e_{y_i})(e_j − e_{y_i})ᵀ ⊗ x̂_i x̂_iᵀ."""
 
-    def __init__(self, solver, h, sample=None, kept=False):
+    def __init__(self, solver, h, sample=None, kept=False, n_rows=None):
         self.h = h.copy()
         self.kept = kept
+        self.n_rows = n_rows  # of the curved set it was built for, when kept
         k, width = h.shape[1], solver.design.width
         self.shape = (k, width)
         if sample is None:
@@ -635,9 +636,8 @@ class _Solver:
                 sample = (self._hessian_sample(h, rows, sample_size)
                           if rows.size > sample_size else None)
                 self.factored = None
-                self.factored = _DenseHessianPreconditioner(self, h, sample,
-                                                            kept=True)
-                self.factored.n_rows = rows.size
+                self.factored = _DenseHessianPreconditioner(
+                    self, h, sample, kept=True, n_rows=rows.size)
                 self.refactor = False
             return self.factored, rows
         self.factored = None
