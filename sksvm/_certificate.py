@@ -30,12 +30,9 @@ method) and certifies each candidate; it is attempted only while at most
 ``MAX_FREE_PAIRS`` pairs are free.
 """
 
-import warnings
-
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
-from scipy.linalg import LinAlgWarning
 
 from . import _dual_kernels
 from ._losses import get_loss
@@ -296,15 +293,33 @@ def _solve_partition(objective, free, upper):
         system = np.block([[system, E_reduced],
                            [E_reduced.T, np.zeros((k - 1, k - 1))]])
         rhs = np.concatenate([rhs, imbalance[:-1] - imbalance[-1]])
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", LinAlgWarning)
-            solution = scipy.linalg.solve(system, rhs, assume_a="sym")
-    except (np.linalg.LinAlgError, LinAlgWarning):
+    solution = _solve_symmetric(system, rhs)
+    if solution is None:
         # Singular, e.g. duplicated samples: least squares, QR with pivoting.
         solution = scipy.linalg.lstsq(system, rhs, lapack_driver="gelsy")[0]
     alpha[free_i, free_j] = solution[:n_free]
     return alpha
+
+
+def _solve_symmetric(system, rhs):
+    """The solution of the symmetric (indefinite) ``system``, or None when its
+    reciprocal condition number is below the machine epsilon.
+
+    LAPACK's Bunch–Kaufman factorization and condition estimate, as
+    ``scipy.linalg.solve(assume_a="sym")`` runs them, but returning None where
+    that warns: turning its warning into an error would take a process-wide
+    warnings filter, which other threads see."""
+    system = np.asarray(system, dtype=np.float64)
+    factor, solve, condition, norm = scipy.linalg.get_lapack_funcs(
+        ("sytrf", "sytrs", "sycon", "lange"), (system,))
+    ldu, pivots, info = factor(system)
+    if info != 0:
+        return None
+    rcond, info = condition(ldu, pivots, norm("1", system))
+    if info != 0 or not rcond >= np.finfo(np.float64).eps:
+        return None
+    solution, info = solve(ldu, pivots, rhs)
+    return solution if info == 0 and np.all(np.isfinite(solution)) else None
 
 
 def _intercept_from_free(objective, alpha, free, coef):

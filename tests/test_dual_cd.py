@@ -434,3 +434,31 @@ def test_warm_start_shares_the_dual_point_between_dual_solvers(multiclass_data,
     cold = _fit(X, y, C=1e-2, tol=1e-8, max_iter=20000, solver=second)
     assert est.duality_gap_ <= 1e-8
     assert est.n_iter_ <= 2 < cold.n_iter_
+
+
+def test_finisher_solve_matches_numpy_and_refuses_singular_systems():
+    """The active-set finisher's symmetric solve: NumPy's solution on a regular
+    indefinite system; None (the caller's cue for least squares) on a singular or
+    numerically singular one, without warnings and without touching the
+    process-wide warning filters (other threads would see them)."""
+    import warnings
+
+    from sksvm._certificate import _solve_symmetric
+
+    rng = np.random.default_rng(0)
+    B = rng.normal(size=(8, 8))
+    system = B + B.T - 3.0 * np.eye(8)  # symmetric, indefinite
+    rhs = rng.normal(size=8)
+    assert_allclose(_solve_symmetric(system, rhs), np.linalg.solve(system, rhs),
+                    rtol=1e-10)
+    repeated = np.r_[np.arange(7), 6]
+    singular = system[np.ix_(repeated, repeated)]  # a repeated row and column
+    nearly = singular.copy()
+    nearly[7, 7] *= 1 + 1e-15
+    filters = list(warnings.filters)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert _solve_symmetric(singular, rhs) is None
+        assert _solve_symmetric(nearly, rhs) is None
+    assert caught == []
+    assert warnings.filters == filters
