@@ -81,8 +81,11 @@ SPARSE_CHUNK_SIZE = 64
 # tried once more at convergence when the gap is above FINISH_FROM.
 FINISH_ROUNDS = 8
 FINISH_FROM = 1e-12
-# The fixed cost of an attempt (Python and LAPACK calls), in multiply-adds.
+# The fixed cost of an attempt (Python and LAPACK calls), in multiply-adds, and
+# the passes over X that each of its rounds makes (weights, objective value,
+# certificate, margins).
 FINISH_OVERHEAD = 1e5
+FINISH_PASSES = 4
 # With an intercept, the certified gap is computed once the inner gap is below this.
 CERTIFY_BELOW = 1e-2
 # λ = LAMBDA_FACTOR · mean ‖x_i − μ‖² / C (measured best of 0.01–10).
@@ -478,12 +481,14 @@ class _Run:
         data, state = self.data, self.state
         if not final:
             # Amortized: attempt it once the epochs since the last attempt cost
-            # about as much as solving the free pairs' system would.
+            # about as much as one round of it would: the free pairs' system, and
+            # the passes over X for its weights, margins and certificate.
             n_free = _certificate.count_free(data.objective, state.alpha)
             if n_free > _certificate.MAX_FREE_PAIRS:
                 return point
             row_nnz = data.nnz / max(data.n, 1)
-            cost = n_free * n_free * row_nnz + n_free ** 3 / 3.0 + FINISH_OVERHEAD
+            cost = (n_free * n_free * row_nnz + n_free ** 3 / 3.0
+                    + FINISH_PASSES * data.nnz * data.k + FINISH_OVERHEAD)
             if self.work_since_finish * data.k < cost:
                 return point
         self.work_since_finish = 0.0
