@@ -156,8 +156,12 @@ def _csr_sq_norms(data, indptr):
 
 
 def data_fingerprint(X, y):
-    """A hash of (X, y) identifying the data a dual point belongs to."""
-    h = hashlib.blake2b(digest_size=20)
+    """A hash of (X, y) identifying the data a dual point belongs to.
+
+    SHA-1, not for security: it reads X twice as fast as BLAKE2b (a 16000 × 784
+    float64 X: 52 ms against 106 ms), and a warm-started path hashes its fold's
+    data at every fit."""
+    h = hashlib.sha1(usedforsecurity=False)
     h.update(repr((type(X).__name__, X.shape, str(X.dtype))).encode())
     arrays = (X.data, X.indices, X.indptr) if sp.issparse(X) else (X,)
     for a in arrays + (np.asarray(y, dtype=np.int64),):
