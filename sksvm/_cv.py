@@ -461,12 +461,14 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
         folds × 3 seeds), where "newton" certified in 7 steps (1.2 s). Below the
         top "dual_cd" is the faster (the whole fold path took 14.2 s either way;
         "newton" at every point, 31.9 s). On sparse text "dual_cd" certifies the
-        top in 0.9 s, and without an intercept in one epoch."""
+        top in 0.9 s, and without an intercept in one epoch. With
+        ``solver_options`` (then meant for "dual_cd") every point runs "dual_cd"."""
         chosen = (self.solver if self.solver != "auto" else auto_solver_in_memory(
             sp.issparse(X), self.loss, X.shape[0], X.shape[1], n_classes))
         solvers = [chosen] * len(self.Cs_)
         if (self.solver == "auto" and chosen == "dual_cd" and not sp.issparse(X)
-                and self.fit_intercept and self.Cs_[0] >= self.C_max_):
+                and self.fit_intercept and self.Cs_[0] >= self.C_max_
+                and not self.solver_options):  # options are for "dual_cd" then
             solvers[0] = "newton"
         return solvers
 

@@ -362,12 +362,14 @@ def test_the_refit_starts_from_a_feasible_mean_dual_point(monkeypatch, solver):
     assert np.any((alpha > 0) & (alpha < bound[:, None] * (1 - 1e-6)))
 
 
-@pytest.mark.parametrize("fit_intercept, sparse, expected_top", [
-    (True, False, "newton"), (False, False, "dual_cd"), (True, True, "dual_cd")])
+@pytest.mark.parametrize("fit_intercept, sparse, options, expected_top", [
+    (True, False, None, "newton"), (False, False, None, "dual_cd"),
+    (True, True, None, "dual_cd"), (True, False, {"shrinking": False}, "dual_cd")])
 def test_the_top_of_a_dense_hinge_path_with_an_intercept_runs_newton(
-        monkeypatch, fit_intercept, sparse, expected_top):
+        monkeypatch, fit_intercept, sparse, options, expected_top):
     """Where "auto" gives "dual_cd" (here k·(d + 1) > 2500), the path's top on dense
-    data with an intercept runs "newton" and the rest "dual_cd"."""
+    data with an intercept runs "newton" and the rest "dual_cd"; with solver
+    options, which are then "dual_cd"'s ("newton" takes none), every point does."""
     import sksvm._estimator as estimator_module
 
     X, y = make_problem(n=90, d=300, k=10, seed=3)
@@ -381,6 +383,6 @@ def test_the_top_of_a_dense_hinge_path_with_an_intercept_runs_newton(
 
     monkeypatch.setattr(estimator_module, "solve", recording_solve)
     model = LinearMulticlassSVMCV(Cs=3, cv=3, fit_intercept=fit_intercept,
-                                  n_threads=1).fit(X, y)
+                                  n_threads=1, solver_options=options).fit(X, y)
     assert names[:-1] == [expected_top, "dual_cd", "dual_cd"] * 3
     assert np.all(model.duality_gaps_ <= model.tol)
