@@ -1,7 +1,7 @@
 r"""LinearMulticlassSVMCV: the regularization strength chosen by cross-validation.
 
 Each fold fits a warm-started *path*: from the largest useful C down, every fit
-starting from the previous one (:func:`largest_useful_C` gives the top of the
+starting from the previous one (:func:`~sksvm._objective.largest_useful_C` gives the top of the
 path). The dual box :math:`0 \le \alpha_{ij} \le s_i/S` does not depend on C, so
 ``"dual_cd"``'s dual point for one C is feasible for the next; the primal solvers
 start from the previous W.
@@ -25,7 +25,7 @@ from sklearn.utils.validation import (_check_method_params, check_is_fitted,
 
 from ._defaults import DEFAULTS
 from ._estimator import _DTYPES, LinearMulticlassSVM
-from ._solvers import auto_solver_in_memory
+from ._objective import largest_useful_C
 from ._solvers.dual_cd import DualCDState, data_fingerprint
 from ._threads import effective_n_threads
 from ._validation import (check_classes, check_labels, checked_csr,
@@ -40,85 +40,6 @@ _ESTIMATOR_PARAMETERS = [name for name in LinearMulticlassSVM._parameter_constra
 # every C of the path) when a fold's points have at most this many entries in
 # all (n_train × k × len(Cs): 200 MB per fold).
 MAX_STORED_DUAL_ENTRIES = 50_000_000
-
-# The top of the path when the data give no positive C_max (e.g. X = 0, where every
-# C > 0 gives the same model).
-_FALLBACK_C_MAX = 1.0
-
-
-def largest_useful_C(X, y_encoded, sample_weight, n_classes, loss="hinge",
-                     margin=1.0):
-    r"""The top of the regularization path: the C above which nothing changes.
-
-    With every dual variable at its upper bound, :math:`\bar\alpha_{ij} = s_i/S`,
-    the weights are :math:`W = G/C`, row c of G being
-
-    .. math::
-
-        G_c = \frac{1}{S}\Big(k \sum_{i: y_i = c} s_i x_i - \sum_i s_i x_i\Big).
-
-    For the hinge, :math:`(G/C, b = 0)` satisfies the optimality conditions exactly
-    when every margin :math:`\delta + (G_j - G_{y_i})^\top x_i / C` is
-    non-negative, that is for all
-
-    .. math::
-
-        C \ge C_{\max} = \max_{i: s_i > 0,\ j \ne y_i} (G_{y_i} - G_j)^\top x_i / \delta
-
-    when there is no intercept, or when the effective class totals are balanced
-    (:math:`k S_c = S`, the intercept's optimality condition at
-    :math:`\bar\alpha`). Above it the predictions, ``argmax G x``, do not
-    change with C. With an intercept and unbalanced classes no such regime exists
-    (the dual optimum keeps some variables inside the box), and :math:`C_{\max}`
-    is the same data-based scale.
-
-    The squared hinge has no box: for large C, :math:`W \approx 2\delta G / C`
-    (one gradient step from 0, where every margin is :math:`\delta`), which keeps
-    every margin positive for
-    :math:`C \ge 2 \max_{i, j \ne y_i} (G_{y_i} - G_j)^\top x_i`. That is the
-    returned value; above it the model is a vanishing perturbation of that
-    direction.
-
-    Parameters
-    ----------
-    X : ndarray or sparse matrix of shape (n_samples, n_features)
-        Training data.
-    y_encoded : ndarray of shape (n_samples,)
-        Class indices in ``[0, n_classes)``.
-    sample_weight : ndarray of shape (n_samples,)
-        Effective (non-negative) sample weights, class weights included.
-    n_classes : int
-        Number of classes k.
-    loss : {"hinge", "squared_hinge"}, default="hinge"
-        The margin loss.
-    margin : float, default=1.0
-        The margin :math:`\delta`.
-
-    Returns
-    -------
-    C_max : float
-        The largest useful C (1.0 when the data give no positive value).
-    """
-    sample_weight = np.asarray(sample_weight, dtype=np.float64)
-    n_samples = X.shape[0]
-    rows = np.arange(n_samples)
-    weighted_labels = sp.csr_matrix((sample_weight, (y_encoded, rows)),
-                                    shape=(n_classes, n_samples))
-    class_sums = weighted_labels @ X
-    class_sums = np.asarray(class_sums.todense() if sp.issparse(class_sums)
-                            else class_sums, dtype=np.float64)
-    G = (n_classes * class_sums - class_sums.sum(axis=0)) / sample_weight.sum()
-    scores = np.asarray(X @ G.T, dtype=np.float64)
-    own_scores = scores[rows, y_encoded]
-    score_gaps = own_scores[:, np.newaxis] - scores
-    score_gaps[rows, y_encoded] = -np.inf
-    score_gaps = score_gaps[sample_weight > 0]
-    largest_gap = float(score_gaps.max()) if score_gaps.size else 0.0
-    C_max = largest_gap / margin if loss == "hinge" else 2.0 * largest_gap
-    if not (np.isfinite(C_max) and C_max > 0):
-        return _FALLBACK_C_MAX
-    return C_max
-
 
 class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
     r"""Linear multiclass SVM with C chosen by cross-validation along a warm path.
@@ -222,7 +143,7 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
-    The largest useful C (:func:`sksvm._cv.largest_useful_C`): with every dual
+    The largest useful C (:func:`sksvm._objective.largest_useful_C`): with every dual
     variable at its upper bound :math:`s_i/S`, the weights are
     :math:`W = G/C` for a matrix G computed in one pass over the data. For the
     hinge without an intercept (or with balanced class totals) this is the exact
@@ -330,11 +251,9 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
         fold_estimator = self._path_estimator(
             max(1, effective_n_threads(self.n_threads) // n_jobs))
         scorer = self._get_scorer()
-        solvers = self._path_solvers(X, len(classes))
         paths = Parallel(n_jobs=n_jobs)(
             delayed(_fold_path)(clone(fold_estimator), X, y, sample_weight, train,
-                                test, self.Cs_, solvers, scorer,
-                                routed_params.scorer.score)
+                                test, self.Cs_, scorer, routed_params.scorer.score)
             for train, test in folds)
         for name in ("scores", "n_iter", "duality_gaps", "objectives"):
             setattr(self, f"{name}_", np.array([path[name] for path in paths]))
@@ -343,12 +262,11 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
         self.C_ = float(self.Cs_[best])
         if self.refit:
             refit_estimator = self._path_estimator(effective_n_threads(self.n_threads))
-            refit_estimator.set_params(C=self.C_, solver=solvers[best])
+            refit_estimator.set_params(C=self.C_)
             self._start_from_the_folds(refit_estimator, paths, folds, best, X,
                                        y_encoded, weights)
             refit_estimator.fit(X, y, sample_weight=sample_weight)
-            self.best_estimator_ = refit_estimator.set_params(warm_start=False,
-                                                              solver=self.solver)
+            self.best_estimator_ = refit_estimator.set_params(warm_start=False)
             for name in ("coef_", "intercept_", "duality_gap_", "solver_"):
                 setattr(self, name, getattr(refit_estimator, name))
         return self
@@ -449,29 +367,6 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
                              f"positive finite values; got {self.Cs!r}.")
         return np.sort(Cs)[::-1]
 
-    def _path_solvers(self, X, n_classes):
-        """The solver of each point of the path: ``solver``, or for "auto" the
-        estimator's rule on X (:func:`sksvm._solvers.auto_solver_in_memory`),
-        except at the top of a dense hinge path with an intercept, where "auto"
-        takes "newton".
-
-        There W is small and the intercepts do most of the work: on a 16000-row
-        fold of standardized Fashion-MNIST at C_max, "dual_cd" needed 4700 epochs
-        or more and stopped at ``max_iter`` (gap up to 4.8e-3) in 6 of 15 fits (5
-        folds × 3 seeds), where "newton" certified in 7 steps (1.2 s). Below the
-        top "dual_cd" is the faster (the whole fold path took 14.2 s either way;
-        "newton" at every point, 31.9 s). On sparse text "dual_cd" certifies the
-        top in 0.9 s, and without an intercept in one epoch. With
-        ``solver_options`` (then meant for "dual_cd") every point runs "dual_cd"."""
-        chosen = (self.solver if self.solver != "auto" else auto_solver_in_memory(
-            sp.issparse(X), self.loss, X.shape[0], X.shape[1], n_classes))
-        solvers = [chosen] * len(self.Cs_)
-        if (self.solver == "auto" and chosen == "dual_cd" and not sp.issparse(X)
-                and self.fit_intercept and self.Cs_[0] >= self.C_max_
-                and not self.solver_options):  # options are for "dual_cd" then
-            solvers[0] = "newton"
-        return solvers
-
     def _path_estimator(self, n_threads):
         """A warm-starting LinearMulticlassSVM with this estimator's settings."""
         settings = {name: getattr(self, name) for name in _ESTIMATOR_PARAMETERS}
@@ -542,11 +437,10 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
         return self.best_estimator_
 
 
-def _fold_path(estimator, X, y, sample_weight, train, test, Cs, solvers, scorer,
+def _fold_path(estimator, X, y, sample_weight, train, test, Cs, scorer,
                score_params):
     """Fit ``estimator`` (warm-starting) on one fold's training part for each C of
-    ``Cs`` in turn, with the matching solver of ``solvers``; the held-out scores,
-    iterations, gaps and objectives."""
+    ``Cs`` in turn; the held-out scores, iterations, gaps and objectives."""
     X_train, y_train = X[train], y[train]
     weight_train = None if sample_weight is None else sample_weight[train]
     test_params = _check_method_params(X, params=score_params, indices=test)
@@ -556,10 +450,9 @@ def _fold_path(estimator, X, y, sample_weight, train, test, Cs, solvers, scorer,
     path.update(classes=np.searchsorted(classes, np.unique(y_train)),
                 coefs=[], intercepts=[], duals=[])
     keep_duals = y_train.size * classes.size * len(Cs) <= MAX_STORED_DUAL_ENTRIES
-    for index, (C, solver) in enumerate(zip(Cs, solvers)):
+    for index, C in enumerate(Cs):
         _keep_the_weights_at_the_next_C(estimator, C)
-        estimator.set_params(C=C, solver=solver).fit(X_train, y_train,
-                                                     sample_weight=weight_train)
+        estimator.set_params(C=C).fit(X_train, y_train, sample_weight=weight_train)
         path["scores"][index] = scorer(estimator, X[test], y[test], **test_params)
         path["n_iter"][index] = estimator.n_iter_
         path["duality_gaps"][index] = estimator.duality_gap_

@@ -284,7 +284,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
               kernel_threads(effective_n_threads(self.n_threads))):
             previous = self._fitted_point() if self.warm_start else None
             objective, classes = self._fit_objective(X, y, sample_weight)
-            solver = choose_solver(self.solver, objective)
+            solver = choose_solver(self.solver, objective, self.solver_options)
             start = self._start(previous, classes, objective.n_features, solver)
             result = solve(solver, objective, start, tol=self.tol,
                            max_iter=self.max_iter,

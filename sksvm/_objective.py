@@ -311,3 +311,100 @@ def block_loss_grad(X, y, sample_weight, coef, intercept, loss_code, margin,
     return _kernels.dense_loss_grad(X, y, sample_weight, coef, intercept, loss_code,
                                     margin, smoothing, chunk_count(n_threads, X.size * k),
                                     n_threads)
+
+
+# The largest useful C when the data give no positive value (e.g. X = 0, where
+# every C > 0 gives the same model).
+_FALLBACK_C_MAX = 1.0
+# largest_useful_C reads X in blocks of this many rows (float64 copies of float32).
+_C_MAX_BLOCK_ROWS = 8192
+
+
+def largest_useful_C(X, y_encoded, sample_weight, n_classes, loss="hinge",
+                     margin=1.0):
+    r"""The top of the regularization path: the C above which nothing changes.
+
+    With every dual variable at its upper bound, :math:`\bar\alpha_{ij} = s_i/S`,
+    the weights are :math:`W = G/C`, row c of G being
+
+    .. math::
+
+        G_c = \frac{1}{S}\Big(k \sum_{i: y_i = c} s_i x_i - \sum_i s_i x_i\Big).
+
+    For the hinge, :math:`(G/C, b = 0)` satisfies the optimality conditions exactly
+    when every margin :math:`\delta + (G_j - G_{y_i})^\top x_i / C` is
+    non-negative, that is for all
+
+    .. math::
+
+        C \ge C_{\max} = \max_{i: s_i > 0,\ j \ne y_i} (G_{y_i} - G_j)^\top x_i / \delta
+
+    when there is no intercept, or when the effective class totals are balanced
+    (:math:`k S_c = S`, the intercept's optimality condition at
+    :math:`\bar\alpha`). Above it the predictions, ``argmax G x``, do not
+    change with C. With an intercept and unbalanced classes no such regime exists
+    (the dual optimum keeps some variables inside the box), and :math:`C_{\max}`
+    is the same data-based scale.
+
+    The squared hinge has no box: for large C, :math:`W \approx 2\delta G / C`
+    (one gradient step from 0, where every margin is :math:`\delta`), which keeps
+    every margin positive for
+    :math:`C \ge 2 \max_{i, j \ne y_i} (G_{y_i} - G_j)^\top x_i`. That is the
+    returned value; above it the model is a vanishing perturbation of that
+    direction.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+        Training data.
+    y_encoded : ndarray of shape (n_samples,)
+        Class indices in ``[0, n_classes)``.
+    sample_weight : ndarray of shape (n_samples,)
+        Effective (non-negative) sample weights, class weights included.
+    n_classes : int
+        Number of classes k.
+    loss : {"hinge", "squared_hinge"}, default="hinge"
+        The margin loss.
+    margin : float, default=1.0
+        The margin :math:`\delta`.
+
+    Returns
+    -------
+    C_max : float
+        The largest useful C (1.0 when the data give no positive value).
+    """
+    sample_weight = np.asarray(sample_weight, dtype=np.float64)
+    y_encoded = np.asarray(y_encoded)
+    starts = range(0, X.shape[0], _C_MAX_BLOCK_ROWS)
+
+    def rows_from(start):
+        """(float64 rows, their labels, their weights) of the block at ``start``:
+        float32 X is converted a block at a time, not copied whole."""
+        stop = start + _C_MAX_BLOCK_ROWS
+        block = X[start:stop]
+        block = (block.astype(np.float64, copy=False) if sp.issparse(block)
+                 else np.asarray(block, dtype=np.float64))
+        return block, y_encoded[start:stop], sample_weight[start:stop]
+
+    class_sums = np.zeros((n_classes, X.shape[1]))
+    for start in starts:
+        block, labels, weights = rows_from(start)
+        weighted_labels = sp.csr_matrix(
+            (weights, (labels, np.arange(labels.size))), shape=(n_classes, labels.size))
+        sums = weighted_labels @ block
+        class_sums += sums.toarray() if sp.issparse(sums) else sums
+    G = (n_classes * class_sums - class_sums.sum(axis=0)) / sample_weight.sum()
+    largest_gap = 0.0
+    for start in starts:
+        block, labels, weights = rows_from(start)
+        scores = np.asarray(block @ G.T)
+        rows = np.arange(labels.size)
+        score_gaps = scores[rows, labels][:, np.newaxis] - scores
+        score_gaps[rows, labels] = -np.inf
+        score_gaps = score_gaps[weights > 0]
+        if score_gaps.size:
+            largest_gap = max(largest_gap, float(score_gaps.max()))
+    C_max = largest_gap / margin if loss == "hinge" else 2.0 * largest_gap
+    if not (np.isfinite(C_max) and C_max > 0):
+        return _FALLBACK_C_MAX
+    return C_max

@@ -63,6 +63,21 @@ def test_C_max_matches_the_reference(margin):
                     2 * margin * expected, rtol=1e-12)
 
 
+@pytest.mark.parametrize("kind", ["float64", "float32", "csr"])
+def test_C_max_in_row_blocks_matches_the_reference(monkeypatch, kind):
+    """X is read a few rows at a time (float32 converted block by block)."""
+    import sksvm._objective as objective_module
+
+    monkeypatch.setattr(objective_module, "_C_MAX_BLOCK_ROWS", 7)
+    X, y = make_problem(n=30, d=4, k=3, seed=2)
+    weights = random_weights(30)
+    X = X.astype(np.float32)
+    expected = reference_C_max(X.astype(np.float64), y, 3, weights, 1.0)
+    X = sp.csr_matrix(X) if kind == "csr" else X
+    X = X.astype(np.float64) if kind == "float64" else X
+    assert_allclose(largest_useful_C(X, y, weights, 3), expected, rtol=1e-12)
+
+
 @pytest.mark.parametrize("solver", ["dual_cd", "lbfgs"])
 def test_above_C_max_the_solution_is_the_closed_form(solver):
     X, y = make_problem(n=40, d=5, k=4, seed=3)
@@ -368,8 +383,9 @@ def test_the_refit_starts_from_a_feasible_mean_dual_point(monkeypatch, solver):
 def test_the_top_of_a_dense_hinge_path_with_an_intercept_runs_newton(
         monkeypatch, fit_intercept, sparse, options, expected_top):
     """Where "auto" gives "dual_cd" (here k·(d + 1) > 2500), the path's top on dense
-    data with an intercept runs "newton" and the rest "dual_cd"; with solver
-    options, which are then "dual_cd"'s ("newton" takes none), every point does."""
+    data with an intercept runs "newton" (the estimator's rule under strong
+    regularization) and the rest "dual_cd"; with solver options, which are then
+    "dual_cd"'s ("newton" takes none), every point does."""
     import sksvm._estimator as estimator_module
 
     X, y = make_problem(n=90, d=300, k=10, seed=3)

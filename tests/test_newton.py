@@ -338,3 +338,22 @@ def test_hard_margin_regime_warns_instead_of_failing():
     with pytest.warns(ConvergenceWarning):
         model = LinearMulticlassSVM(C=1e-14, solver="newton", max_iter=30).fit(X, y)
     assert np.all(np.isfinite(model.coef_)) and np.all(np.isfinite(model.intercept_))
+
+
+@pytest.mark.parametrize("fraction, params, sparse, expected", [
+    (1.0, {}, False, "newton"), (0.5, {}, False, "newton"),
+    (0.4, {}, False, "dual_cd"), (1.0, {"fit_intercept": False}, False, "dual_cd"),
+    (1.0, {"solver_options": {"shrinking": False}}, False, "dual_cd"),
+    (1.0, {}, True, "dual_cd")])
+def test_auto_takes_newton_under_strong_regularization(fraction, params, sparse,
+                                                       expected):
+    """Where "auto" gives "dual_cd" (dense, k·(d + 1) > 2500), from half the
+    largest useful C up with an intercept it takes "newton", which certifies."""
+    from sksvm._objective import largest_useful_C
+
+    X, y = make_problem(n=90, d=300, k=10, seed=3)
+    C = fraction * largest_useful_C(X, y, np.ones(90), 10)
+    X = sp.csr_matrix(X) if sparse else X
+    model = _no_convergence_warning_fit(X, y, C=C, **params)
+    assert model.solver_ == expected
+    assert model.duality_gap_ <= model.tol
