@@ -374,7 +374,8 @@ class _DenseHessianPreconditioner:
     (i, j) adds h_ij (e_j − e_{y_i})(e_j − e_{y_i})ᵀ ⊗ x̂_i x̂_iᵀ."""
 
     def __init__(self, solver, h, sample=None, kept=False, n_rows=None):
-        self.h = h.copy()
+        # The curvatures it is exact for (compared at the next step), unless kept.
+        self.h = None if kept else h.copy()
         self.kept = kept
         self.n_rows = n_rows  # of the curved set it was built for, when kept
         k, width = h.shape[1], solver.design.width
