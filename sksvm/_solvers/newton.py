@@ -99,6 +99,9 @@ FINISH_ROUNDS = 8
 # and k·width is at most MAX_DENSE_HESSIAN.
 MAX_DENSE_HESSIAN = 2000
 MIN_DENSE_HESSIAN_BUDGET = 5e8
+# Within that budget, the Woodbury factor is formed exactly at every step instead
+# when its cost estimate is this many times smaller than the whole Hessian's.
+EXACT_WOODBURY_ADVANTAGE = 1.0
 # Where it is not, and the Woodbury factor is not either, but k·width is at most
 # MAX_DENSE_HESSIAN, it is formed over at most max(HESSIAN_SAMPLE_ROWS,
 # HESSIAN_SAMPLE_PER_PARAMETER · k·width) rows drawn from the curved ones, and
@@ -310,7 +313,9 @@ class _WoodburyPreconditioner:
     (1/C)[I − A_Dᵀ K⁻¹ A_D] with K = C·diag(1/h_D) + A_D A_Dᵀ, where
     (A_D A_Dᵀ)[p, q] = (x̂_{i_p}·x̂_{i_q}) (e_{j_p} − e_{y_p})·(e_{j_q} − e_{y_q})."""
 
-    def __init__(self, solver, h, factor_dtype=np.float64):
+    def __init__(self, solver, h, factor_dtype=np.float64, exact=False):
+        # The curvatures it is exact for, when it is rebuilt for every change.
+        self.h = h.copy() if exact else None
         pair_rows, pair_cols = np.nonzero(h)
         self.C = solver.C
         self.n_pairs = pair_rows.size
@@ -323,27 +328,34 @@ class _WoodburyPreconditioner:
         labels = solver.y[rows][local]
         self.local, self.cols, self.labels = local, pair_cols, labels
         self.factor = None
-        for dtype in (factor_dtype, np.float64):
+        # Row p of P is e_{j_p} − e_{y_p}.
+        P = np.zeros((self.n_pairs, h.shape[1]))
+        P[np.arange(self.n_pairs), pair_cols] = 1.0
+        P[np.arange(self.n_pairs), labels] = -1.0
+
+        def system(dtype):
+            """K = (Gram of the pairs' rows) ∘ P Pᵀ + C·diag(1/h), by row blocks to
+            keep the temporaries small."""
             K = np.empty((self.n_pairs, self.n_pairs), dtype=dtype)
-            # K = (Gram of the pairs' rows) ∘ L with L[p, q] = (e_{j_p} − e_{y_p})·
-            # (e_{j_q} − e_{y_q}), by row blocks to keep the temporaries small.
             for start in range(0, self.n_pairs, 1024):
                 part = slice(start, start + 1024)
-                K[part] = gram[local[part]][:, local] * (
-                    (pair_cols[part, None] == pair_cols[None, :]).astype(float)
-                    - (pair_cols[part, None] == labels[None, :])
-                    - (labels[part, None] == pair_cols[None, :])
-                    + (labels[part, None] == labels[None, :]))
+                K[part] = gram[local[part]][:, local] * (P[part] @ P.T)
             K[np.diag_indices(self.n_pairs)] += self.C / h[pair_rows, pair_cols]
+            return K
+
+        for dtype in dict.fromkeys((np.dtype(factor_dtype), np.dtype(np.float64))):
             try:
                 # K is symmetric: its transpose is the same matrix in Fortran
                 # order, which LAPACK factors in place.
-                self.factor = scipy.linalg.cho_factor(K.T, lower=True,
+                self.factor = scipy.linalg.cho_factor(system(dtype).T, lower=True,
                                                       overwrite_a=True,
                                                       check_finite=False)
                 break
             except np.linalg.LinAlgError:
-                del K  # not positive definite in that precision: use double
+                continue  # not positive definite in that precision: use double
+        if self.factor is None:
+            # C·diag(1/h) lost in rounding (hard-margin regime): shifted.
+            self.factor = _cholesky_with_jitter(system(np.float64))
         self.dtype = self.factor[0].dtype
         self.n_rows = rows.size
         self.k = h.shape[1]
@@ -411,6 +423,11 @@ class _DenseHessianPreconditioner:
     def __call__(self, V):
         return scipy.linalg.cho_solve(self.factor, V.ravel(),
                                       check_finite=False).reshape(self.shape)
+
+
+def woodbury_cost(n_pairs, width):
+    """Multiply-adds to form and factor the Woodbury matrix of ``n_pairs`` pairs."""
+    return n_pairs ** 2 * width + n_pairs ** 3 / 3
 
 
 def _cholesky_with_jitter(H):
@@ -601,10 +618,22 @@ class _Solver:
         n_pairs = int(np.count_nonzero(h))
         size = self.k * self.design.width
         dense_cost = rows.size * size * size + size ** 3 / 3
-        if n_pairs <= self.options.get("max_factor_pairs", MAX_FACTOR_PAIRS):
-            alternative = n_pairs ** 2 * self.design.width + n_pairs ** 3 / 3
+        woodbury_fits = n_pairs <= self.options.get("max_factor_pairs", MAX_FACTOR_PAIRS)
+        if woodbury_fits:
+            alternative = woodbury_cost(n_pairs, self.design.width)
         else:  # CG with the Kronecker preconditioner, some 25 products
             alternative = 50.0 * rows.size * size
+        if (woodbury_fits and alternative <= MIN_DENSE_HESSIAN_BUDGET
+                and alternative * EXACT_WOODBURY_ADVANTAGE <= dense_cost):
+            # Few curved pairs: their factor is the cheaper exact inverse, rebuilt
+            # whenever the curvatures change.
+            if (not isinstance(self.factored, _WoodburyPreconditioner)
+                    or self.factored.h is None
+                    or not np.array_equal(self.factored.h, h)):
+                self.factored = None
+                self.factored = _WoodburyPreconditioner(self, h, exact=True)
+                self.refactor = False
+            return self.factored, rows
         if size <= MAX_DENSE_HESSIAN and dense_cost <= max(alternative,
                                                            MIN_DENSE_HESSIAN_BUDGET):
             # Exact: rebuilt whenever the curvatures changed (it costs at most
