@@ -33,7 +33,8 @@ default) of the |D| × |D| matrix
 C·diag(1/h_D) + A_D A_Dᵀ (the Gram of the curved rows times the class pattern of
 the pairs); the factor is kept as the preconditioner of the following steps, whose
 curved sets differ from it by a few pairs, until a solve needs more than
-``REFACTOR_CG_ITER`` iterations. Above that size, A_Dᵀ diag(h_D) A_D = Σ_i M_i ⊗
+``REFACTOR_CG_ITER`` iterations; when it costs less than forming the whole
+Hessian (few curved pairs), it is rebuilt whenever the curvatures change instead. Above that size, A_Dᵀ diag(h_D) A_D = Σ_i M_i ⊗
 x̂_i x̂_iᵀ (per-row k × k matrices M_i = Σ_j h_ij (e_j − e_{y_i})(e_j − e_{y_i})ᵀ) is
 approximated by one Kronecker product M̄ ⊗ Ḡ (M̄ the ‖x̂_i‖²-weighted sum of the
 M_i, Ḡ the tr(M_i)-weighted mean of x̂_i x̂_iᵀ, estimated on a sample of rows; its
@@ -100,8 +101,10 @@ FINISH_ROUNDS = 8
 MAX_DENSE_HESSIAN = 2000
 MIN_DENSE_HESSIAN_BUDGET = 5e8
 # Within that budget, the Woodbury factor is formed exactly at every step instead
-# when its cost estimate is this many times smaller than the whole Hessian's.
-EXACT_WOODBURY_ADVANTAGE = 1.0
+# when its cost estimate is the smaller one, unless the curvature is so large
+# against C that its subtraction would lose more than this factor of precision
+# (hard-margin regime; measured: unscaled features at C = 1e-12 left CG at its cap).
+MAX_WOODBURY_CURVATURE_RATIO = 1e8
 # Where it is not, and the Woodbury factor is not either, but k·width is at most
 # MAX_DENSE_HESSIAN, it is formed over at most max(HESSIAN_SAMPLE_ROWS,
 # HESSIAN_SAMPLE_PER_PARAMETER · k·width) rows drawn from the curved ones, and
@@ -624,7 +627,8 @@ class _Solver:
         else:  # CG with the Kronecker preconditioner, some 25 products
             alternative = 50.0 * rows.size * size
         if (woodbury_fits and alternative <= MIN_DENSE_HESSIAN_BUDGET
-                and alternative * EXACT_WOODBURY_ADVANTAGE <= dense_cost):
+                and alternative <= dense_cost
+                and self.curvature_ratio(h, rows) <= MAX_WOODBURY_CURVATURE_RATIO):
             # Few curved pairs: their factor is the cheaper exact inverse, rebuilt
             # whenever the curvatures change.
             if (not isinstance(self.factored, _WoodburyPreconditioner)
@@ -696,6 +700,14 @@ class _Solver:
         class_matrix = _class_matrix(h, self.y, self.row_sq_norms) / max(
             gram_trace, 1e-300)
         return _KroneckerPreconditioner(self.C, class_matrix, (gamma, U)), rows
+
+    def curvature_ratio(self, h, rows):
+        """The largest h_p·‖a_p‖² / C over the curved pairs: the Woodbury form
+        (1/C)[I − A_Dᵀ K⁻¹ A_D] loses about this factor of precision."""
+        if rows.size == 0:
+            return 0.0
+        largest = h[rows].max(axis=1) * self.row_sq_norms[rows]
+        return 2.0 * float(largest.max()) / self.C
 
     def _hessian_sample(self, h, rows, size):
         """``size`` draws from the curved ``rows``, each with probability p_i
