@@ -88,6 +88,16 @@ def pair_coefficients(alpha, y):
     return A
 
 
+def pair_patterns(classes, labels, n_classes):
+    """Row p is e_{classes[p]} − e_{labels[p]}: the class pattern of pair p, the
+    direction its score difference takes in class space; shape (n_pairs, k)."""
+    patterns = np.zeros((classes.size, n_classes))
+    pairs = np.arange(classes.size)
+    patterns[pairs, classes] = 1.0
+    patterns[pairs, labels] = -1.0
+    return patterns
+
+
 def class_flows(y, alpha, n_classes):
     """F[c', c] = Σ_{i: y_i = c'} α_ic, shape (k, k); one bincount per column (it
     runs at every duality-gap check of dual_cd, where np.add.at is ~10× slower)."""
@@ -273,20 +283,15 @@ def _solve_partition(objective, free, upper):
     scores = np.asarray(X_free @ coef_fixed.T)
     pair = np.arange(n_free)
     rhs = -(objective.margin + scores[pair, free_j] - scores[pair, free_t])
-    # m_p changes by (x_p·x_q / C)·L_pq per unit of α_q.
-    label = ((free_t[None, :] == free_j[:, None]).astype(float)
-             - (free_j[None, :] == free_j[:, None])
-             - (free_t[None, :] == free_t[:, None])
-             + (free_j[None, :] == free_t[:, None]))
+    # m_p changes by −(x_p·x_q / C)·(P Pᵀ)_pq per unit of α_q.
+    E = pair_patterns(free_j, free_t, k)
     gram = X_free @ X_free.T
-    system = (gram.toarray() if sp.issparse(gram) else gram) * label / C
+    system = (gram.toarray() if sp.issparse(gram) else gram) * (E @ E.T)
+    system *= -1.0 / C
     if not get_loss(objective.loss).bounded:
         system[pair, pair] -= 0.5 / bound[free_i]
     if objective.fit_intercept:
         # b = Z β with Σ b = 0: b_l = β_l (l < k−1), b_{k−1} = −Σ β.
-        E = np.zeros((n_free, k))
-        E[pair, free_j] += 1.0
-        E[pair, free_t] -= 1.0
         E_reduced = E[:, :-1] - E[:, -1:]
         flows = class_flows(y, alpha, k)
         imbalance = flows.sum(axis=1) - flows.sum(axis=0)
@@ -337,8 +342,5 @@ def _intercept_from_free(objective, alpha, free, coef):
         bound = objective.sample_weight[free_i] / objective.weight_sum
         target = alpha[free_i, free_j] * 0.5 / bound
     rhs = target - (objective.margin + scores[pair, free_j] - scores[pair, free_t])
-    E = np.zeros((free_i.size + 1, k))
-    E[pair, free_j] += 1.0
-    E[pair, free_t] -= 1.0
-    E[-1] = 1.0
+    E = np.vstack([pair_patterns(free_j, free_t, k), np.ones(k)])
     return scipy.linalg.lstsq(E, np.append(rhs, 0.0), lapack_driver="gelsy")[0]

@@ -331,10 +331,7 @@ class _WoodburyPreconditioner:
         labels = solver.y[rows][local]
         self.local, self.cols, self.labels = local, pair_cols, labels
         self.factor = None
-        # Row p of P is e_{j_p} − e_{y_p}.
-        P = np.zeros((self.n_pairs, h.shape[1]))
-        P[np.arange(self.n_pairs), pair_cols] = 1.0
-        P[np.arange(self.n_pairs), labels] = -1.0
+        P = _certificate.pair_patterns(pair_cols, labels, h.shape[1])
 
         def system(dtype):
             """K = (Gram of the pairs' rows) ∘ P Pᵀ + C·diag(1/h), by row blocks to
