@@ -311,6 +311,22 @@ class _KroneckerPreconditioner:
         return self.Q @ (((self.Q.T @ V) @ self.U) / self.denominator) @ self.U.T
 
 
+class _Curvatures:
+    """The curved pairs of ``h`` and their values, to tell whether a later step
+    has the same curvatures without keeping a copy of the whole (n, k) array."""
+
+    def __init__(self, h):
+        self.pairs = np.nonzero(h)
+        self.values = h[self.pairs]
+
+    def match(self, h, n_pairs):
+        """Whether ``h``, with ``n_pairs`` nonzero entries, equals the recorded one
+        (the recorded values are nonzero, so equal values at the recorded pairs
+        and an equal count leave no other curved pair)."""
+        return (n_pairs == self.values.size
+                and np.array_equal(h[self.pairs], self.values))
+
+
 class _WoodburyPreconditioner:
     """(C·I + A_Dᵀ diag(h_D) A_D)⁻¹ for the curved pairs D of one step:
     (1/C)[I − A_Dᵀ K⁻¹ A_D] with K = C·diag(1/h_D) + A_D A_Dᵀ, where
@@ -318,7 +334,7 @@ class _WoodburyPreconditioner:
 
     def __init__(self, solver, h, factor_dtype=np.float64, exact=False):
         # The curvatures it is exact for, when it is rebuilt for every change.
-        self.h = h.copy() if exact else None
+        self.exact_for = _Curvatures(h) if exact else None
         pair_rows, pair_cols = np.nonzero(h)
         self.C = solver.C
         self.n_pairs = pair_rows.size
@@ -378,7 +394,8 @@ class _DenseHessianPreconditioner:
     (k·width) × (k·width) matrix, for problems with few features and classes;
     with ``sample`` = (rows, weights), of its unbiased estimate over those rows
     of D (each row's terms times its weight), for many curved rows. ``kept``
-    marks one that serves the following steps too (whose curvatures differ).
+    marks one that serves the following steps too (whose curvatures differ);
+    ``n_rows`` is then the number of curved rows it was built for.
 
     With G[t, s] = Σ_{y_i = t} h_is x̂_i x̂_iᵀ (one product per class t over its
     curved rows, n·k·width² multiply-adds in all), block (s, s) is
@@ -387,9 +404,8 @@ class _DenseHessianPreconditioner:
 
     def __init__(self, solver, h, sample=None, kept=False, n_rows=None):
         # The curvatures it is exact for (compared at the next step), unless kept.
-        self.h = None if kept else h.copy()
-        self.kept = kept
-        self.n_rows = n_rows  # of the curved set it was built for, when kept
+        self.exact_for = None if kept else _Curvatures(h)
+        self.n_rows = n_rows
         k, width = h.shape[1], solver.design.width
         self.shape = (k, width)
         if sample is None:
@@ -628,49 +644,37 @@ class _Solver:
                 and self.curvature_ratio(h, rows) <= MAX_WOODBURY_CURVATURE_RATIO):
             # Few curved pairs: their factor is the cheaper exact inverse, rebuilt
             # whenever the curvatures change.
-            if (not isinstance(self.factored, _WoodburyPreconditioner)
-                    or self.factored.h is None
-                    or not np.array_equal(self.factored.h, h)):
-                self.factored = None
-                self.factored = _WoodburyPreconditioner(self, h, exact=True)
-                self.refactor = False
-            return self.factored, rows
+            return self._reused_or_built(
+                _WoodburyPreconditioner,
+                lambda f: f.exact_for is not None and f.exact_for.match(h, n_pairs),
+                lambda: _WoodburyPreconditioner(self, h, exact=True)), rows
         if size <= MAX_DENSE_HESSIAN and dense_cost <= max(alternative,
                                                            MIN_DENSE_HESSIAN_BUDGET):
             # Exact: rebuilt whenever the curvatures changed (it costs at most
             # about what the alternatives would).
-            if (not isinstance(self.factored, _DenseHessianPreconditioner)
-                    or self.factored.kept
-                    or not np.array_equal(self.factored.h, h)):
-                self.factored = None
-                self.factored = _DenseHessianPreconditioner(self, h)
-                self.refactor = False
-            return self.factored, rows
-        if n_pairs <= self.options.get("max_factor_pairs", MAX_FACTOR_PAIRS):
-            if not isinstance(self.factored, _WoodburyPreconditioner) or self.refactor:
-                self.factored = None  # its memory is needed for the next one
-                self.factored = _WoodburyPreconditioner(
-                    self, h, np.dtype(self.options.get("factor_dtype", "float64")))
-                self.refactor = False
-            return self.factored, rows
+            return self._reused_or_built(
+                _DenseHessianPreconditioner,
+                lambda f: f.exact_for is not None and f.exact_for.match(h, n_pairs),
+                lambda: _DenseHessianPreconditioner(self, h)), rows
+        if woodbury_fits:
+            dtype = np.dtype(self.options.get("factor_dtype", "float64"))
+            return self._reused_or_built(
+                _WoodburyPreconditioner, lambda f: not self.refactor,
+                lambda: _WoodburyPreconditioner(self, h, dtype)), rows
         if size <= MAX_DENSE_HESSIAN:
             # Too many curved rows to form it at every step: formed over at
             # most a sample of them, and kept while CG converges fast and the
             # curved set keeps its size.
-            factored = self.factored
-            if (not isinstance(factored, _DenseHessianPreconditioner)
-                    or not factored.kept or self.refactor
-                    or not (factored.n_rows / GRAM_REFRESH_RATIO <= rows.size
-                            <= factored.n_rows * GRAM_REFRESH_RATIO)):
-                sample_size = max(HESSIAN_SAMPLE_ROWS,
-                                  HESSIAN_SAMPLE_PER_PARAMETER * size)
-                sample = (self._hessian_sample(h, rows, sample_size)
-                          if rows.size > sample_size else None)
-                self.factored = None
-                self.factored = _DenseHessianPreconditioner(
-                    self, h, sample, kept=True, n_rows=rows.size)
-                self.refactor = False
-            return self.factored, rows
+            sample_size = max(HESSIAN_SAMPLE_ROWS, HESSIAN_SAMPLE_PER_PARAMETER * size)
+            return self._reused_or_built(
+                _DenseHessianPreconditioner,
+                lambda f: (f.exact_for is None and not self.refactor
+                           and f.n_rows / GRAM_REFRESH_RATIO <= rows.size
+                           <= f.n_rows * GRAM_REFRESH_RATIO),
+                lambda: _DenseHessianPreconditioner(
+                    self, h, (self._hessian_sample(h, rows, sample_size)
+                              if rows.size > sample_size else None),
+                    kept=True, n_rows=rows.size)), rows
         self.factored = None
         n_rows = rows.size
         trace_weights = 2.0 * h[rows].sum(axis=1)
@@ -697,6 +701,16 @@ class _Solver:
         class_matrix = _class_matrix(h, self.y, self.row_sq_norms) / max(
             gram_trace, 1e-300)
         return _KroneckerPreconditioner(self.C, class_matrix, (gamma, U)), rows
+
+    def _reused_or_built(self, kind, reusable, build):
+        """The current factor when it is a ``kind`` and ``reusable(factor)``; else a
+        new one from ``build()`` (the old one dropped first: its memory is needed)."""
+        if isinstance(self.factored, kind) and reusable(self.factored):
+            return self.factored
+        self.factored = None
+        self.factored = build()
+        self.refactor = False
+        return self.factored
 
     def curvature_ratio(self, h, rows):
         """The largest h_p·‖a_p‖² / C over the curved pairs: the Woodbury form
