@@ -67,7 +67,11 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         squared hinge on other dense input and
         for Dask arrays; ``solver_`` tells which ran. ``"newton"``: semismooth
         Newton steps (an augmented Lagrangian method for the hinge), stopped by
-        a certified duality gap, with or without an intercept. ``"lbfgs"``: L-BFGS on the squared hinge, or on a sequence of smoothed
+        a certified duality gap, with or without an intercept; a cold fit on
+        data outside that size, at C below half the largest useful C, first runs
+        ``"dual_cd"`` epochs (at most 1000, until a certified gap of 1e-2), whose
+        point starts the Newton steps.
+        ``"lbfgs"``: L-BFGS on the squared hinge, or on a sequence of smoothed
         hinges with decreasing smoothing width (continuation), stopped by a
         duality-gap certificate. ``"subgradient"``: Pegasos-type (mini-batch)
         subgradient descent with iterate averaging. ``"dual_cd"``: exact block
@@ -86,7 +90,8 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         (at its O(1/t) rate, an estimate of the remaining relative excess).
     max_iter : int, default=10000
         Maximum number of L-BFGS iterations (over all smoothing stages), of
-        Newton steps, or of epochs for ``"subgradient"`` and ``"dual_cd"``.
+        Newton steps (not counting ``"newton"``'s start epochs), or of epochs for
+        ``"subgradient"`` and ``"dual_cd"``.
     batch_size : int, "auto" or None, default="auto"
         Mini-batch size for ``"subgradient"`` (and ``partial_fit``). ``"auto"``
         takes one step per sample, in a random order drawn from ``random_state``
@@ -108,7 +113,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         same terms.
     random_state : int, RandomState instance or None, default=None
         Seeds the sample order of the stochastic subgradient solver and of
-        ``"dual_cd"``'s epochs.
+        ``"dual_cd"``'s (and ``"newton"``'s start) epochs.
     verbose : int, default=0
         Print one progress line per iteration or epoch when positive.
     n_threads : int or None, default=None
@@ -140,8 +145,8 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     n_iter_ : int
-        Number of L-BFGS iterations, or of subgradient or ``"dual_cd"`` epochs
-        run.
+        Number of L-BFGS iterations, of subgradient or ``"dual_cd"`` epochs, or
+        of Newton steps plus start epochs run.
     solver_ : str
         The solver that ran: ``solver``, or the one ``"auto"`` chose
         (``"subgradient"`` after :meth:`partial_fit`).

@@ -15,7 +15,7 @@ from numpy.testing import assert_allclose
 from sklearn.exceptions import ConvergenceWarning
 
 from sksvm import LinearMulticlassSVM
-from sksvm._objective import MulticlassSVMObjective
+from sksvm._objective import MulticlassSVMObjective, largest_useful_C
 import sksvm._solvers.newton as newton_module
 from sksvm._solvers.newton import solve_newton
 
@@ -193,6 +193,73 @@ def test_max_iter_stops_unconverged():
     result = solve_newton(objective, None, None, tol=1e-12, max_iter=2)
     assert not result["converged"] and result["n_iter"] == 2
     assert len(result["history"]) == 3
+
+
+@pytest.fixture
+def large_problem_rules(monkeypatch):
+    """Every problem counts as large (outside ``is_cheap``), so that a cold
+    ``"newton"`` fit begins with coordinate ascent epochs; records their runs."""
+    monkeypatch.setattr(newton_module, "is_cheap", lambda *shape: False)
+    heads = []
+    original = newton_module.dual_cd.ascend
+
+    def recording(*args, **kwargs):
+        result, alpha = original(*args, **kwargs)
+        heads.append(result)
+        return result, alpha
+
+    monkeypatch.setattr(newton_module.dual_cd, "ascend", recording)
+    return heads
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True], ids=["noint", "int"])
+@pytest.mark.parametrize("loss", LOSSES)
+def test_cold_large_problem_starts_with_epochs_and_reaches_the_optimum(
+        large_problem_rules, loss, fit_intercept):
+    case = CASES[1]
+    X, y, sw, k, C = _data(case, True)
+    model = LinearMulticlassSVM(C=C, loss=loss, fit_intercept=fit_intercept,
+                                solver="newton", tol=1e-10, max_iter=500)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model.fit(X, y, sample_weight=sw)
+    [head] = large_problem_rules
+    assert 1 <= head.n_iter <= newton_module.START_EPOCHS
+    # The epochs are counted and recorded before the Newton steps.
+    assert model.n_iter_ >= head.n_iter
+    assert model.duality_gap_ <= 1e-10
+    _, _, best = _optimum(case, loss, fit_intercept, True)
+    value, _, _ = numpy_objective(model.coef_, model.intercept_, X, y, C, loss,
+                                  sample_weight=sw)
+    assert best * (1 - 1e-8) <= value <= best * (1 + 1e-8)
+
+
+def test_epochs_that_certify_end_the_fit(large_problem_rules):
+    X, y, sw, k, C = _data(CASES[1], False)
+    model = LinearMulticlassSVM(C=C, solver="newton", tol=0.5).fit(X, y)
+    [head] = large_problem_rules
+    assert head.duality_gap <= 0.5
+    assert model.n_iter_ == head.n_iter and model.duality_gap_ <= 0.5
+    _, _, best = _optimum(CASES[1], "hinge", True, False)
+    value = model.objective(X, y)
+    assert value - best <= model.duality_gap_ * value + 1e-10 * value
+
+
+def test_cold_fit_near_the_largest_useful_C_skips_the_epochs(large_problem_rules):
+    """There W = 0 is close to the optimum: the plain cold start is the faster."""
+    X, y, sw, k, C = _data(CASES[2], False)
+    assert C >= newton_module.START_EPOCHS_BELOW * largest_useful_C(
+        X, y, sw, k)
+    model = LinearMulticlassSVM(C=C, solver="newton", tol=1e-8).fit(X, y)
+    assert large_problem_rules == [] and model.duality_gap_ <= 1e-8
+
+
+def test_warm_fit_of_a_large_problem_skips_the_epochs(large_problem_rules):
+    X, y, sw, k, C = _data(CASES[1], False)
+    model = LinearMulticlassSVM(C=C, solver="newton", warm_start=True).fit(X, y)
+    assert len(large_problem_rules) == 1
+    model.set_params(C=C / 10).fit(X, y)
+    assert len(large_problem_rules) == 1
 
 
 # -- solver="newton" through the estimator, and the default that uses it -----------

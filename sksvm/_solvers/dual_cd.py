@@ -415,30 +415,60 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0, shrinking
     SolverResult
         With a :class:`DualCDState` when ``start.keep_state``.
     """
-    announce_compile("dual_cd", _dual_kernels.compiled_kernels(sp.issparse(objective.X)),
-                     verbose)
-    data = _DualData(objective)
-    want_fingerprint = start.keep_state or isinstance(start.state, DualCDState)
-    fingerprint = (data_fingerprint(objective.X, objective.y) if want_fingerprint
+    data_fingerprint_needed = start.keep_state or isinstance(start.state, DualCDState)
+    fingerprint = (data_fingerprint(objective.X, objective.y) if data_fingerprint_needed
                    else None)
     warm = (isinstance(start.state, DualCDState)
             and start.state.fingerprint == fingerprint)
+    result, alpha = ascend(objective, start.state.alpha if warm else None,
+                           start.intercept if warm else None, tol=tol,
+                           max_iter=max_iter, random_state=random_state,
+                           verbose=verbose, shrinking=shrinking,
+                           check_interval=check_interval)
+    if start.keep_state:
+        result.state = DualCDState(fingerprint, alpha)
+    return result
+
+
+def ascend(objective, alpha0, intercept0, *, tol, max_iter, random_state, verbose=0,
+           shrinking=True, check_interval=CHECK_INTERVAL):
+    """:func:`solve` from the dual point ``alpha0`` (None: α = 0), without the
+    warm-start bookkeeping.
+
+    Parameters
+    ----------
+    objective : MulticlassSVMObjective
+    alpha0 : ndarray of shape (n, k) or None
+        Start multipliers of the same data (clipped into the box).
+    intercept0 : ndarray of shape (k,) or None
+        Start intercepts (with ``alpha0``).
+    tol, max_iter, random_state, verbose, shrinking, check_interval
+        As for :func:`solve`.
+
+    Returns
+    -------
+    result : SolverResult
+        Without a state.
+    alpha : ndarray of shape (n, k)
+        The final dual point.
+    """
+    announce_compile("dual_cd", _dual_kernels.compiled_kernels(sp.issparse(objective.X)),
+                     verbose)
+    data = _DualData(objective)
+    warm = alpha0 is not None
     alpha = np.zeros((data.n, data.k))
     if warm:
-        alpha[:] = np.maximum(start.state.alpha, 0.0)
+        alpha[:] = np.maximum(alpha0, 0.0)
         if data.loss.bounded:
             np.minimum(alpha, data.bound[:, None], out=alpha)
         alpha[np.arange(data.n), data.y] = 0.0
         alpha[data.sample_weight == 0] = 0.0
     state = _DualState(data, alpha, np.zeros(data.k))
-    state.set_point(np.asarray(start.intercept, dtype=np.float64) if warm
+    state.set_point(np.asarray(intercept0, dtype=np.float64) if warm
                     else np.zeros(data.k))
     run = _Run(data, state, tol=tol, max_iter=max_iter, random_state=random_state,
                verbose=verbose, shrinking=shrinking, check_interval=check_interval)
-    result = run.run(cold=not warm)
-    if start.keep_state:
-        result.state = DualCDState(fingerprint, state.alpha)
-    return result
+    return run.run(cold=not warm), state.alpha
 
 
 class _Run:

@@ -61,7 +61,9 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from .. import _certificate, _dual_kernels, _kernels
+from .._objective import largest_useful_C
 from ._base import SolverResult, announce_compile
+from . import dual_cd
 from .dual_cd import DualCDState, data_fingerprint
 
 REQUIRES = ("rows_in_memory",)
@@ -136,6 +138,14 @@ LINE_MAX_STEPS = 30
 # Above this many classes the intercept's certificate rebuilds W from the repaired
 # multipliers instead of from the (k, k, d) class-pair sums Σ_{y_i = t} α_ij x_i.
 MAX_REPAIR_CLASSES = 100
+# A cold start outside ``is_cheap`` begins with at most START_EPOCHS epochs of dual
+# coordinate ascent, stopped early at a certified gap of START_GAP.
+START_EPOCHS = 1000
+START_GAP = 1e-2
+# ... when C is below this fraction of the largest useful C: above, W = 0 is close
+# to the optimum and the plain cold start is faster (16000 standardized
+# Fashion-MNIST rows: 7 steps, 1.1–1.2 s, against 1.9–4.3 s with the epochs).
+START_EPOCHS_BELOW = 0.5
 
 
 class _Design:
@@ -280,7 +290,9 @@ class _PairFunction:
     def true_loss_sum(self, m):
         """Σ_p c_p ℓ(m_p)."""
         pos = np.maximum(m, 0.0)
-        return float(np.sum(self.bound * (pos if self.hinge else pos * pos)))
+        if not self.hinge:
+            pos *= pos
+        return float(self.bound[:, 0] @ pos.sum(axis=1))
 
     def conjugate(self, alpha):
         """Σ_p c_p ℓ*(α_p / c_p) (zero for the hinge inside its box)."""
@@ -291,7 +303,8 @@ class _PairFunction:
 
 
 def _margins(Z, y, rows, margin):
-    m = margin + Z - Z[rows, y][:, None]
+    m = Z - Z[rows, y][:, None]
+    m += margin
     m[rows, y] = LABEL_MARGIN
     return m
 
@@ -818,9 +831,10 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
     if sv.hinge:
         pairs.sigma = mean_bound / width0
         dual0 = options.get("dual0")
-        pairs.u = np.zeros((n, k))
-        if dual0 is not None:
-            pairs.u[:] = np.clip(dual0, 0.0, sv.bound[:, None])
+        if dual0 is None:
+            pairs.u = np.zeros((n, k))
+        else:
+            pairs.u = np.clip(dual0, 0.0, sv.bound[:, None])
             pairs.u[rows, y] = 0.0
 
     best_primal, best_theta, best_lower = np.inf, theta.copy(), -np.inf
@@ -963,13 +977,17 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
         The start point. For the hinge, a dual point of the same data (the
         ``state`` of a previous ``"newton"`` or ``"dual_cd"`` fit) also gives the
         start multipliers; the dual box does not depend on C, so it applies to a
-        new C as well.
+        new C as well. Otherwise a cold start outside :func:`is_cheap`, at C
+        below ``START_EPOCHS_BELOW`` times the largest useful C, first runs dual
+        coordinate ascent epochs (at most ``START_EPOCHS``, until a
+        certified gap of ``START_GAP`` or ``tol``), whose dual point starts the
+        multipliers and whose weights start θ.
     tol : float
         Target certified relative duality gap (J − D)/J.
     max_iter : int
-        Maximum number of Newton steps.
+        Maximum number of Newton steps (the start epochs are not counted).
     random_state : numpy.random.RandomState
-        Unused: the method is deterministic.
+        The sample order of the start epochs.
     verbose : int
         Print one line per Newton step when positive.
 
@@ -985,21 +1003,51 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
     fingerprint = None
     if start.keep_state or isinstance(start.state, DualCDState):
         fingerprint = data_fingerprint(objective.X, objective.y)
+    coef0, intercept0 = start.coef, start.intercept
     if (objective.loss == "hinge" and isinstance(start.state, DualCDState)
             and start.state.fingerprint == fingerprint):
         options["dual0"] = start.state.alpha
-    raw = solve_newton(objective, start.coef, start.intercept, tol=tol,
-                       max_iter=max_iter, verbose=verbose, **options)
-    _finish_exactly(objective, raw, tol)
+    head = None
+    if (not options and not np.any(coef0)
+            and not is_cheap(*objective.X.shape, objective.n_classes)
+            and objective.C < START_EPOCHS_BELOW * largest_useful_C(
+                objective.X, objective.y, objective.sample_weight,
+                objective.n_classes, objective.loss, objective.margin)):
+        # A cold start on a large problem: at W = 0 (nearly) every pair is curved
+        # and each Newton step costs many passes over X, while epochs of
+        # coordinate ascent settle most pairs at their bounds for about a pass each.
+        head, alpha = dual_cd.ascend(objective, None, None, tol=max(tol, START_GAP),
+                                     max_iter=START_EPOCHS, random_state=random_state,
+                                     verbose=verbose)
+        coef0, intercept0 = head.coef, head.intercept
+        if objective.loss == "hinge":
+            options["dual0"] = alpha
+    if head is not None and head.duality_gap <= tol:
+        raw = dict(coef=head.coef, intercept=head.intercept, n_iter=0, converged=True,
+                   gap=head.duality_gap, history=[],
+                   dual=alpha if objective.loss == "hinge" else None)
+    else:
+        raw = solve_newton(objective, coef0, intercept0, tol=tol, max_iter=max_iter,
+                           verbose=verbose, **options)
+        _finish_exactly(objective, raw, tol)
     history = [dict(iteration=record["iteration"], n_evaluations=record["iteration"] + 1,
                     time=record["time"], objective=record["objective"],
                     gap=record["gap"], smoothing=0.0)
                for record in raw["history"]]
+    n_iter = raw["n_iter"]
+    if head is not None:
+        # The epochs come first in the history and the count.
+        for record in history:
+            record["iteration"] += head.n_iter
+            record["n_evaluations"] += head.n_iter
+            record["time"] += head.history[-1]["time"] if head.history else 0.0
+        history = head.history + history
+        n_iter += head.n_iter
     state = None
     if start.keep_state and raw["dual"] is not None:
         state = DualCDState(fingerprint, raw["dual"])
-    return SolverResult(raw["coef"], raw["intercept"], raw["n_iter"],
-                        raw["converged"], raw["gap"], raw["gap"], history, state)
+    return SolverResult(raw["coef"], raw["intercept"], n_iter, raw["converged"],
+                        raw["gap"], raw["gap"], history, state)
 
 
 def _finish_exactly(objective, raw, tol):
