@@ -283,8 +283,10 @@ class _PairFunction:
 
     def curvature(self, m):
         if self.hinge:
-            v = self.sigma * m + self.u
-            return np.where((v > 0.0) & (v < self.bound), self.sigma, 0.0)
+            h = np.multiply(m, self.sigma)  # σm + u, then σ where inside the zone
+            h += self.u
+            inside = (h > 0.0) & (h < self.bound)
+            return np.multiply(inside, self.sigma, out=h)
         return np.where(m > 0.0, 2.0 * self.bound, 0.0)
 
     def true_loss_sum(self, m):
@@ -302,11 +304,13 @@ class _PairFunction:
         return float(np.sum(alpha[positive] ** 2 / (4.0 * self.bound[positive])))
 
 
-def _margins(Z, y, rows, margin):
-    m = Z - Z[rows, y][:, None]
-    m += margin
-    m[rows, y] = LABEL_MARGIN
-    return m
+def _margins_in_place(Z, y, rows, margin):
+    """The pair margins δ + z_ij − z_iy_i from the scores ``Z``, overwriting them
+    (the label entries become ``LABEL_MARGIN``: never curved, zero loss)."""
+    Z -= Z[rows, y][:, None]
+    Z += margin
+    Z[rows, y] = LABEL_MARGIN
+    return Z
 
 
 class _KroneckerPreconditioner:
@@ -617,26 +621,34 @@ class _Solver:
             return fixed_b, _certificate.dual_lower_bound(self.objective, alpha)[0]
         if primal - fixed_b > tol * abs(primal):
             return fixed_b, -np.inf
-        factors = _certificate.repair_factors(
-            _certificate.class_flows(self.y, alpha, self.k))
+        flows = _certificate.class_flows(self.y, alpha, self.k)
+        factors = _certificate.repair_factors(flows)
         pair_sums = self.class_pair_sums(alpha)  # [t, j] = Σ_{y_i=t} α_ij x_i
         scaled = pair_sums * factors[:, :, None]
         AX = scaled.sum(axis=0) - scaled.sum(axis=1)
         W = -AX / C
-        repaired = alpha * factors[self.y]
-        value = (self.margin * float(repaired.sum())
-                 - 0.5 * C * float(np.vdot(W, W)) - self.pairs.conjugate(repaired))
+        if self.hinge:  # Σ of the repaired α from the class flows: no (n, k) array
+            repaired_sum, repaired_conjugate = float(np.sum(factors * flows)), 0.0
+        else:
+            repaired = alpha * factors[self.y]
+            repaired_sum = float(repaired.sum())
+            repaired_conjugate = self.pairs.conjugate(repaired)
+        value = (self.margin * repaired_sum - 0.5 * C * float(np.vdot(W, W))
+                 - repaired_conjugate)
         return fixed_b, value
 
     def class_pair_sums(self, alpha):
         """Σ_{y_i = t} α_ij x_i for every class pair, shape (k, k, d)."""
         out = np.empty((self.k, self.k, self.d))
         for t, rows in enumerate(self.class_rows):
-            block = self.X[rows]
-            block = (block.astype(np.float64) if sp.issparse(block)
-                     else np.asarray(block, dtype=np.float64))
-            part = alpha[rows]
-            out[t] = (block.T @ part).T if sp.issparse(block) else part.T @ block
+            out[t] = 0.0
+            for start in range(0, rows.size, CHUNK_ROWS):  # no copy of a class's rows
+                chunk = rows[start:start + CHUNK_ROWS]
+                block = self.X[chunk]
+                block = (block.astype(np.float64) if sp.issparse(block)
+                         else np.asarray(block, dtype=np.float64))
+                part = alpha[chunk]
+                out[t] += (block.T @ part).T if sp.issparse(block) else part.T @ block
         return out
 
     # -- Newton direction ------------------------------------------------------------
@@ -758,9 +770,10 @@ class _Solver:
         C = self.C
 
         def matvec(V):
-            s = design.times(V)
-            a = h_rows * (s - s[index, y_rows][:, None])
-            a[index, y_rows] = -a.sum(axis=1)
+            a = design.times(V)  # in place: scores, pair differences, h times them
+            a -= a[index, y_rows][:, None]
+            a *= h_rows
+            a[index, y_rows] = -a.sum(axis=1)  # h is zero on the label entries
             return C * V + design.transpose_times(a)
 
         return matvec
@@ -786,7 +799,11 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         Print one line per Newton step when positive.
     **options
         ``dual0`` (ndarray (n, k)): start multipliers for the hinge (e.g. a dual
-        coordinate ascent point; clipped into the box); ``sigma_width0``,
+        coordinate ascent point; clipped into the box, never written to);
+        ``start_epochs`` (int) and ``random_state``: first run that many
+        epochs of dual coordinate ascent at most, until a certified gap of
+        ``START_GAP`` (or ``tol``, which ends the run there), and start from
+        their weights and (hinge) dual point; ``sigma_width0``,
         ``sigma_growth``, ``inner_kappa``: the hinge's penalty schedule and inner
         tolerance (module constants by default); ``sigma_stall_ratio``: when
         given, σ grows only at outer steps where the split residual ‖g − u‖/σ
@@ -802,9 +819,30 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         ``coef`` (k, d), ``intercept`` (k,), ``n_iter``, ``converged``, ``gap``
         (certified relative duality gap at the returned point) and ``history``
         (one dict per Newton step: ``iteration``, ``time``, ``objective``,
-        ``gap``, plus the step's diagnostics).
+        ``gap``, plus the step's diagnostics), ``dual`` (the multipliers,
+        hinge), ``final_dual`` (the last dual point α = g, None when the epochs
+        ended the run) and, after ``start_epochs``, ``start`` (the epochs'
+        SolverResult).
     """
     start_time = time.perf_counter()
+    dual0 = options.get("dual0")
+    start = None
+    if options.get("start_epochs"):
+        # Run here, not by the caller, so that nothing else holds the epochs'
+        # dual point once the multipliers have moved on.
+        start, alpha = dual_cd.ascend(
+            objective, None, None, tol=max(tol, START_GAP),
+            max_iter=options["start_epochs"], random_state=options.get("random_state"),
+            verbose=verbose)
+        if start.duality_gap <= tol:
+            return dict(coef=start.coef, intercept=start.intercept, n_iter=0,
+                        converged=True, gap=start.duality_gap, history=[],
+                        dual=alpha if objective.loss == "hinge" else None,
+                        final_dual=None, start=start)
+        coef0, intercept0 = start.coef, start.intercept
+        dual0 = alpha if objective.loss == "hinge" else None
+        del alpha
+        start_time = time.perf_counter()
     sv = _Solver(objective, options)
     n, k, C, y, rows = sv.n, sv.k, sv.C, sv.y, sv.rows
     pairs = sv.pairs
@@ -822,20 +860,22 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
     center = np.zeros_like(theta)
     if sv.fit_intercept:
         center[:, sv.d] = theta[:, sv.d]
-    Z = sv.design.times(theta)
-    m = _margins(Z, y, rows, sv.margin)
+    m = _margins_in_place(sv.design.times(theta), y, rows, sv.margin)
 
     positive_bounds = sv.bound[sv.bound > 0]
     mean_bound = float(positive_bounds.mean()) if positive_bounds.size else 1.0
     UX = None
     if sv.hinge:
         pairs.sigma = mean_bound / width0
-        dual0 = options.get("dual0")
         if dual0 is None:
             pairs.u = np.zeros((n, k))
+        elif (np.all(dual0 >= 0.0) and np.all(dual0 <= sv.bound[:, None])
+              and not np.any(dual0[rows, y])):
+            pairs.u = dual0  # already a dual point; never written in place
         else:
             pairs.u = np.clip(dual0, 0.0, sv.bound[:, None])
             pairs.u[rows, y] = 0.0
+    dual0 = None
 
     best_primal, best_theta, best_lower = np.inf, theta.copy(), -np.inf
     history = []
@@ -847,21 +887,25 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
     first_grad_norm = None
     stalled = False  # the last line search found no decrease: the inner problem is solved
 
+    def coefficient_terms(values):
+        """The column sums of A (:func:`_certificate.pair_coefficients` of the pair
+        ``values``) and AᵀX̂, without keeping A (an (n, k) array)."""
+        A = _certificate.pair_coefficients(values, y)
+        return A.sum(axis=0), sv.design.transpose_times(A)
+
     def loss_terms():
-        """g (the loss derivatives at the current margins), A and AᵀX̂."""
+        """g (the loss derivatives at the current margins), the column sums of A
+        and AᵀX̂."""
         g = pairs.derivative(m)
-        A = _certificate.pair_coefficients(g, y)
-        return g, A, sv.design.transpose_times(A)
+        return (g,) + coefficient_terms(g)
 
     while True:
         if refresh_gradient:
-            g, A, AX = loss_terms()
+            g, column_sums, AX = loss_terms()
             if sv.hinge and UX is None:
-                U = _certificate.pair_coefficients(pairs.u, y)
-                UX = sv.design.transpose_times(U)
+                u_sums, UX = coefficient_terms(pairs.u)
                 if np.any(pairs.u):
                     # The start multipliers are a dual point too.
-                    u_sums = U.sum(axis=0)
                     u_raw = UX[:, : sv.d] + (np.outer(u_sums, sv.design.mu)
                                              if sv.fit_intercept else 0.0)
                     coef, intercept = sv.to_model(theta)
@@ -873,7 +917,6 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         # Certificate at the current point and dual point α = g.
         coef, intercept = sv.to_model(theta)
         primal = pairs.true_loss_sum(m) + 0.5 * C * float(np.vdot(coef, coef))
-        column_sums = A.sum(axis=0)
         AX_raw = AX[:, : sv.d] + (np.outer(column_sums, sv.design.mu)
                                   if sv.fit_intercept else 0.0)
         fixed_b, lower = sv.lower_bound(g, AX_raw, column_sums, intercept, primal, tol)
@@ -912,7 +955,7 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
                                       mean_bound / SIGMA_MAX_WIDTH)
                 last_residual = residual
                 center[:, sv.d:] = theta[:, sv.d:]
-                g, A, AX = loss_terms()
+                g, column_sums, AX = loss_terms()
                 grad = C * (theta - center) + AX
                 record["outer"] = n_outer
         else:
@@ -929,27 +972,35 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
             width = COLD_START_WIDTH * float(np.median(violated)) if violated.size else 0.0
             if violated.size and mean_bound / width < pairs.sigma:
                 pairs.sigma = mean_bound / width
-                g, A, AX = loss_terms()
+                g, column_sums, AX = loss_terms()
                 grad = C * (theta - center) + AX
                 h = pairs.curvature(m)
+        # g is recomputed before its next use, and h after the line search, which
+        # works in h's memory: at 100 features each (n, k) array is a tenth of X.
+        g = None
         precondition, curved_rows = sv.preconditioner(h)
         matvec = sv.hessian_operator(h, curved_rows)
         rtol = cg_rtol if cg_rtol is not None else min(0.1, np.sqrt(max(gap, 1e-12)))
         direction, cg_iter = _conjugate_gradient(matvec, -grad, precondition, rtol,
                                                  CG_MAX_ITER)
         sv.refactor = cg_iter > REFACTOR_CG_ITER
-        dZ = sv.design.times(direction)
-        dm = dZ - dZ[rows, y][:, None]
+        matvec = None  # it holds a copy of the curved rows of X
+        dm = sv.design.times(direction)  # the scores' change, then the margins'
+        dm -= dm[rows, y][:, None]
         dm[rows, y] = 0.0
-        step = _line_search(pairs, m, dm, theta - center, direction, C)
+        n_curved_pairs = int(np.count_nonzero(h))
+        step = _line_search(pairs, m, dm, theta - center, direction, C, scratch=h)
+        h = None
         stalled = step == 0.0
         theta += step * direction
-        Z += step * dZ
-        m = _margins(Z, y, rows, sv.margin)
+        # Margins are affine in θ: updated along dm (label entries: dm = 0).
+        dm *= step
+        m += dm
+        del dm
         iteration += 1
         refresh_gradient = True
         record.update(cg_iter=cg_iter, step=step, curved_rows=int(curved_rows.size),
-                      curved_pairs=int(np.count_nonzero(h)))
+                      curved_pairs=n_curved_pairs)
         history.append(record)
         if verbose:
             _print_record(record)
@@ -957,7 +1008,7 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
     coef, intercept = sv.to_model(best_theta)
     return dict(coef=coef, intercept=intercept, n_iter=iteration,
                 converged=converged, gap=max(gap, 0.0), history=history,
-                dual=pairs.u if sv.hinge else None, final_dual=g)
+                dual=pairs.u if sv.hinge else None, final_dual=g, start=start)
 
 
 def is_cheap(n_samples, n_features, n_classes):
@@ -1003,12 +1054,10 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
     fingerprint = None
     if start.keep_state or isinstance(start.state, DualCDState):
         fingerprint = data_fingerprint(objective.X, objective.y)
-    coef0, intercept0 = start.coef, start.intercept
     if (objective.loss == "hinge" and isinstance(start.state, DualCDState)
             and start.state.fingerprint == fingerprint):
         options["dual0"] = start.state.alpha
-    head = None
-    if (not options and not np.any(coef0)
+    if (not options and not np.any(start.coef)
             and not is_cheap(*objective.X.shape, objective.n_classes)
             and objective.C < START_EPOCHS_BELOW * largest_useful_C(
                 objective.X, objective.y, objective.sample_weight,
@@ -1016,33 +1065,25 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
         # A cold start on a large problem: at W = 0 (nearly) every pair is curved
         # and each Newton step costs many passes over X, while epochs of
         # coordinate ascent settle most pairs at their bounds for about a pass each.
-        head, alpha = dual_cd.ascend(objective, None, None, tol=max(tol, START_GAP),
-                                     max_iter=START_EPOCHS, random_state=random_state,
-                                     verbose=verbose)
-        coef0, intercept0 = head.coef, head.intercept
-        if objective.loss == "hinge":
-            options["dual0"] = alpha
-    if head is not None and head.duality_gap <= tol:
-        raw = dict(coef=head.coef, intercept=head.intercept, n_iter=0, converged=True,
-                   gap=head.duality_gap, history=[],
-                   dual=alpha if objective.loss == "hinge" else None)
-    else:
-        raw = solve_newton(objective, coef0, intercept0, tol=tol, max_iter=max_iter,
-                           verbose=verbose, **options)
+        options.update(start_epochs=START_EPOCHS, random_state=random_state)
+    raw = solve_newton(objective, start.coef, start.intercept, tol=tol,
+                       max_iter=max_iter, verbose=verbose, **options)
+    if raw["final_dual"] is not None:
         _finish_exactly(objective, raw, tol)
     history = [dict(iteration=record["iteration"], n_evaluations=record["iteration"] + 1,
                     time=record["time"], objective=record["objective"],
                     gap=record["gap"], smoothing=0.0)
                for record in raw["history"]]
     n_iter = raw["n_iter"]
-    if head is not None:
+    epochs = raw.get("start")
+    if epochs is not None:
         # The epochs come first in the history and the count.
         for record in history:
-            record["iteration"] += head.n_iter
-            record["n_evaluations"] += head.n_iter
-            record["time"] += head.history[-1]["time"] if head.history else 0.0
-        history = head.history + history
-        n_iter += head.n_iter
+            record["iteration"] += epochs.n_iter
+            record["n_evaluations"] += epochs.n_iter
+            record["time"] += epochs.history[-1]["time"] if epochs.history else 0.0
+        history = epochs.history + history
+        n_iter += epochs.n_iter
     state = None
     if start.keep_state and raw["dual"] is not None:
         state = DualCDState(fingerprint, raw["dual"])
@@ -1080,13 +1121,14 @@ def _print_record(record):
           f"  gap {record['gap']:.3e}{details}  time {record['time']:.3f}s", flush=True)
 
 
-def _line_search(pairs, m, dm, offset, direction, C):
+def _line_search(pairs, m, dm, offset, direction, C, scratch=None):
     """A step t > 0 with |φ'(t)| ≤ LINE_TOL·|φ'(0)|, by the Illinois variant of
     regula falsi on the monotone derivative
-    φ'(t) = C⟨offset + tΔ, Δ⟩ + Σ_p g_p(m + t dm) dm_p."""
+    φ'(t) = C⟨offset + tΔ, Δ⟩ + Σ_p g_p(m + t dm) dm_p; ``scratch``, an array
+    shaped like ``m`` whose contents may be overwritten, saves one allocation."""
     quad = C * float(np.vdot(direction, direction))
     lin = C * float(np.vdot(offset, direction))
-    moved = np.empty_like(m)
+    moved = np.empty_like(m) if scratch is None else scratch
 
     def slope(t):
         np.multiply(dm, t, out=moved)
