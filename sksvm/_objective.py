@@ -321,7 +321,7 @@ _C_MAX_BLOCK_ROWS = 8192
 
 
 def largest_useful_C(X, y_encoded, sample_weight, n_classes, loss="hinge",
-                     margin=1.0):
+                     margin=1.0, stop_above=None):
     r"""The top of the regularization path: the C above which nothing changes.
 
     With every dual variable at its upper bound, :math:`\bar\alpha_{ij} = s_i/S`,
@@ -367,11 +367,17 @@ def largest_useful_C(X, y_encoded, sample_weight, n_classes, loss="hinge",
         The margin loss.
     margin : float, default=1.0
         The margin :math:`\delta`.
+    stop_above : float or None, default=None
+        When given, stop at the first block of rows whose largest value exceeds
+        it, and return that value: a lower bound on :math:`C_{\max}`, enough to
+        tell that :math:`C_{\max}` exceeds ``stop_above`` (the common case of a
+        small C, decided after the first block instead of a second pass over X).
 
     Returns
     -------
     C_max : float
-        The largest useful C (1.0 when the data give no positive value).
+        The largest useful C (1.0 when the data give no positive value), or with
+        ``stop_above`` possibly a lower bound on it that exceeds ``stop_above``.
     """
     sample_weight = np.asarray(sample_weight, dtype=np.float64)
     y_encoded = np.asarray(y_encoded)
@@ -404,7 +410,14 @@ def largest_useful_C(X, y_encoded, sample_weight, n_classes, loss="hinge",
         score_gaps = score_gaps[weights > 0]
         if score_gaps.size:
             largest_gap = max(largest_gap, float(score_gaps.max()))
-    C_max = largest_gap / margin if loss == "hinge" else 2.0 * largest_gap
+        if stop_above is not None and _C_from_gap(largest_gap, loss, margin) > stop_above:
+            break
+    C_max = _C_from_gap(largest_gap, loss, margin)
     if not (np.isfinite(C_max) and C_max > 0):
         return _FALLBACK_C_MAX
     return C_max
+
+
+def _C_from_gap(largest_gap, loss, margin):
+    """C_max from the largest score gap (G_{y_i} − G_j)ᵀx_i (see largest_useful_C)."""
+    return largest_gap / margin if loss == "hinge" else 2.0 * largest_gap

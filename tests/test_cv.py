@@ -78,6 +78,23 @@ def test_C_max_in_row_blocks_matches_the_reference(monkeypatch, kind):
     assert_allclose(largest_useful_C(X, y, weights, 3), expected, rtol=1e-12)
 
 
+@pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
+def test_C_max_stopped_early_is_a_lower_bound_above_the_threshold(monkeypatch, loss):
+    """``stop_above`` ends the pass at the first block whose value exceeds it:
+    the result still tells on which side of it C_max lies."""
+    import sksvm._objective as objective_module
+
+    monkeypatch.setattr(objective_module, "_C_MAX_BLOCK_ROWS", 5)
+    X, y = make_problem(n=30, d=4, k=3, seed=2)
+    weights = random_weights(30)
+    exact = largest_useful_C(X, y, weights, 3, loss)
+    for threshold in (1e-6 * exact, 0.5 * exact, 0.999 * exact):
+        bound = largest_useful_C(X, y, weights, 3, loss, stop_above=threshold)
+        assert threshold < bound <= exact
+    for threshold in (exact, 2 * exact):
+        assert largest_useful_C(X, y, weights, 3, loss, stop_above=threshold) == exact
+
+
 @pytest.mark.parametrize("solver", ["dual_cd", "lbfgs"])
 def test_above_C_max_the_solution_is_the_closed_form(solver):
     X, y = make_problem(n=40, d=5, k=4, seed=3)

@@ -71,7 +71,8 @@ def choose_solver(solver, objective, options=None):
             and not objective.is_sparse
             and objective.C >= STRONG_REGULARIZATION * largest_useful_C(
                 objective.X, objective.y, objective.sample_weight,
-                objective.n_classes, objective.loss, objective.margin)):
+                objective.n_classes, objective.loss, objective.margin,
+                stop_above=objective.C / STRONG_REGULARIZATION)):
         return "newton"
     return chosen
 

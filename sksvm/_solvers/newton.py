@@ -1061,7 +1061,8 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
             and not is_cheap(*objective.X.shape, objective.n_classes)
             and objective.C < START_EPOCHS_BELOW * largest_useful_C(
                 objective.X, objective.y, objective.sample_weight,
-                objective.n_classes, objective.loss, objective.margin)):
+                objective.n_classes, objective.loss, objective.margin,
+                stop_above=objective.C / START_EPOCHS_BELOW)):
         # A cold start on a large problem: at W = 0 (nearly) every pair is curved
         # and each Newton step costs many passes over X, while epochs of
         # coordinate ascent settle most pairs at their bounds for about a pass each.
