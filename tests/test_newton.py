@@ -254,6 +254,14 @@ def test_cold_fit_near_the_largest_useful_C_skips_the_epochs(large_problem_rules
     assert large_problem_rules == [] and model.duality_gap_ <= 1e-8
 
 
+def test_start_epochs_through_solve_newton_without_a_random_state():
+    X, y, sw, k, C = _data(CASES[1], False)
+    objective = _objective(X, y, sw, k, C, "hinge", True)
+    result = solve_newton(objective, None, None, tol=1e-8, max_iter=500,
+                          start_epochs=3)
+    assert result["converged"] and result["start"].n_iter <= 3
+
+
 def test_warm_fit_of_a_large_problem_skips_the_epochs(large_problem_rules):
     X, y, sw, k, C = _data(CASES[1], False)
     model = LinearMulticlassSVM(C=C, solver="newton", warm_start=True).fit(X, y)

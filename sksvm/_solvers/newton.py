@@ -800,7 +800,8 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
     **options
         ``dual0`` (ndarray (n, k)): start multipliers for the hinge (e.g. a dual
         coordinate ascent point; clipped into the box, never written to);
-        ``start_epochs`` (int) and ``random_state``: first run that many
+        ``start_epochs`` (int) and ``random_state`` (a RandomState; seed 0
+        when not given): first run that many
         epochs of dual coordinate ascent at most, until a certified gap of
         ``START_GAP`` (or ``tol``, which ends the run there), and start from
         their weights and (hinge) dual point; ``sigma_width0``,
@@ -832,7 +833,8 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         # dual point once the multipliers have moved on.
         start, alpha = dual_cd.ascend(
             objective, None, None, tol=max(tol, START_GAP),
-            max_iter=options["start_epochs"], random_state=options.get("random_state"),
+            max_iter=options["start_epochs"],
+            random_state=options.get("random_state") or np.random.RandomState(0),
             verbose=verbose)
         if start.duality_gap <= tol:
             return dict(coef=start.coef, intercept=start.intercept, n_iter=0,
