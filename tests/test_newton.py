@@ -259,7 +259,7 @@ def test_start_epochs_through_solve_newton_without_a_random_state():
     objective = _objective(X, y, sw, k, C, "hinge", True)
     result = solve_newton(objective, None, None, tol=1e-8, max_iter=500,
                           start_epochs=3)
-    assert result["converged"] and result["start"].n_iter <= 3
+    assert result["converged"] and result["epochs"].n_iter <= 3
 
 
 def test_warm_fit_of_a_large_problem_skips_the_epochs(large_problem_rules):

@@ -415,8 +415,8 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0, shrinking
     SolverResult
         With a :class:`DualCDState` when ``start.keep_state``.
     """
-    data_fingerprint_needed = start.keep_state or isinstance(start.state, DualCDState)
-    fingerprint = (data_fingerprint(objective.X, objective.y) if data_fingerprint_needed
+    want_fingerprint = start.keep_state or isinstance(start.state, DualCDState)
+    fingerprint = (data_fingerprint(objective.X, objective.y) if want_fingerprint
                    else None)
     warm = (isinstance(start.state, DualCDState)
             and start.state.fingerprint == fingerprint)

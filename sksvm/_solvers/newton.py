@@ -304,13 +304,21 @@ class _PairFunction:
         return float(np.sum(alpha[positive] ** 2 / (4.0 * self.bound[positive])))
 
 
+def _pair_differences_in_place(Z, y, rows):
+    """z_ij − z_iy_i from the scores ``Z`` (rows ``rows``, labels ``y``),
+    overwriting them; zero on the label entries."""
+    Z -= Z[rows, y][:, None]
+    Z[rows, y] = 0.0
+    return Z
+
+
 def _margins_in_place(Z, y, rows, margin):
     """The pair margins δ + z_ij − z_iy_i from the scores ``Z``, overwriting them
     (the label entries become ``LABEL_MARGIN``: never curved, zero loss)."""
-    Z -= Z[rows, y][:, None]
-    Z += margin
-    Z[rows, y] = LABEL_MARGIN
-    return Z
+    m = _pair_differences_in_place(Z, y, rows)
+    m += margin
+    m[rows, y] = LABEL_MARGIN
+    return m
 
 
 class _KroneckerPreconditioner:
@@ -770,10 +778,9 @@ class _Solver:
         C = self.C
 
         def matvec(V):
-            a = design.times(V)  # in place: scores, pair differences, h times them
-            a -= a[index, y_rows][:, None]
+            a = _pair_differences_in_place(design.times(V), y_rows, index)
             a *= h_rows
-            a[index, y_rows] = -a.sum(axis=1)  # h is zero on the label entries
+            a[index, y_rows] = -a.sum(axis=1)
             return C * V + design.transpose_times(a)
 
         return matvec
@@ -822,26 +829,26 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         (one dict per Newton step: ``iteration``, ``time``, ``objective``,
         ``gap``, plus the step's diagnostics), ``dual`` (the multipliers,
         hinge), ``final_dual`` (the last dual point α = g, None when the epochs
-        ended the run) and, after ``start_epochs``, ``start`` (the epochs'
-        SolverResult).
+        ended the run) and ``epochs`` (the start epochs' SolverResult, or
+        None).
     """
     start_time = time.perf_counter()
     dual0 = options.get("dual0")
-    start = None
+    epochs = None
     if options.get("start_epochs"):
         # Run here, not by the caller, so that nothing else holds the epochs'
         # dual point once the multipliers have moved on.
-        start, alpha = dual_cd.ascend(
+        epochs, alpha = dual_cd.ascend(
             objective, None, None, tol=max(tol, START_GAP),
             max_iter=options["start_epochs"],
             random_state=options.get("random_state") or np.random.RandomState(0),
             verbose=verbose)
-        if start.duality_gap <= tol:
-            return dict(coef=start.coef, intercept=start.intercept, n_iter=0,
-                        converged=True, gap=start.duality_gap, history=[],
+        if epochs.duality_gap <= tol:
+            return dict(coef=epochs.coef, intercept=epochs.intercept, n_iter=0,
+                        converged=True, gap=epochs.duality_gap, history=[],
                         dual=alpha if objective.loss == "hinge" else None,
-                        final_dual=None, start=start)
-        coef0, intercept0 = start.coef, start.intercept
+                        final_dual=None, epochs=epochs)
+        coef0, intercept0 = epochs.coef, epochs.intercept
         dual0 = alpha if objective.loss == "hinge" else None
         del alpha
         start_time = time.perf_counter()
@@ -987,9 +994,7 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
                                                  CG_MAX_ITER)
         sv.refactor = cg_iter > REFACTOR_CG_ITER
         matvec = None  # it holds a copy of the curved rows of X
-        dm = sv.design.times(direction)  # the scores' change, then the margins'
-        dm -= dm[rows, y][:, None]
-        dm[rows, y] = 0.0
+        dm = _pair_differences_in_place(sv.design.times(direction), y, rows)
         n_curved_pairs = int(np.count_nonzero(h))
         step = _line_search(pairs, m, dm, theta - center, direction, C, scratch=h)
         h = None
@@ -1010,7 +1015,7 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
     coef, intercept = sv.to_model(best_theta)
     return dict(coef=coef, intercept=intercept, n_iter=iteration,
                 converged=converged, gap=max(gap, 0.0), history=history,
-                dual=pairs.u if sv.hinge else None, final_dual=g, start=start)
+                dual=pairs.u if sv.hinge else None, final_dual=g, epochs=epochs)
 
 
 def is_cheap(n_samples, n_features, n_classes):
@@ -1078,7 +1083,7 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
                     gap=record["gap"], smoothing=0.0)
                for record in raw["history"]]
     n_iter = raw["n_iter"]
-    epochs = raw.get("start")
+    epochs = raw["epochs"]
     if epochs is not None:
         # The epochs come first in the history and the count.
         for record in history:
