@@ -262,6 +262,18 @@ def test_start_epochs_through_solve_newton_without_a_random_state():
     assert result["converged"] and result["epochs"].n_iter <= 3
 
 
+def test_start_epochs_read_at_most_the_entry_budget(large_problem_rules, monkeypatch):
+    """Unscaled data, where the epochs' gap stalls above START_GAP: they stop once
+    they have read START_ENTRIES entries of X."""
+    X, y, sw, k, C = _data(CASES[1], False)
+    X = X * 1e4
+    monkeypatch.setattr(newton_module, "START_ENTRIES", 20 * X.size)
+    model = LinearMulticlassSVM(C=C, solver="newton", tol=1e-6).fit(X, y)
+    [head] = large_problem_rules
+    assert head.n_iter <= 20 and head.duality_gap > newton_module.START_GAP
+    assert model.duality_gap_ <= 1e-6
+
+
 def test_warm_fit_of_a_large_problem_skips_the_epochs(large_problem_rules):
     X, y, sw, k, C = _data(CASES[1], False)
     model = LinearMulticlassSVM(C=C, solver="newton", warm_start=True).fit(X, y)

@@ -138,9 +138,14 @@ LINE_MAX_STEPS = 30
 # Above this many classes the intercept's certificate rebuilds W from the repaired
 # multipliers instead of from the (k, k, d) class-pair sums Σ_{y_i = t} α_ij x_i.
 MAX_REPAIR_CLASSES = 100
-# A cold start outside ``is_cheap`` begins with at most START_EPOCHS epochs of dual
-# coordinate ascent, stopped early at a certified gap of START_GAP.
+# A cold start outside ``is_cheap`` begins with epochs of dual coordinate ascent,
+# stopped early at a certified gap of START_GAP; at most START_EPOCHS, and at most
+# as many as read START_ENTRIES entries of X in all (where the gap stalls, e.g. on
+# unscaled data, 1000 epochs over a million rows would take minutes). Measured
+# needs: 880 epochs on 10000 Fashion-MNIST rows (7e9 entries), 153 on all 60000
+# (7e9), 4 on 1,000,000 × 100 blobs.
 START_EPOCHS = 1000
+START_ENTRIES = 1e10
 START_GAP = 1e-2
 # ... when C is below this fraction of the largest useful C: above, W = 0 is close
 # to the optimum and the plain cold start is faster (16000 standardized
@@ -1037,7 +1042,8 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
         start multipliers; the dual box does not depend on C, so it applies to a
         new C as well. Otherwise a cold start outside :func:`is_cheap`, at C
         below ``START_EPOCHS_BELOW`` times the largest useful C, first runs dual
-        coordinate ascent epochs (at most ``START_EPOCHS``, until a
+        coordinate ascent epochs (at most ``START_EPOCHS`` and ``START_ENTRIES``
+        entries of X read, until a
         certified gap of ``START_GAP`` or ``tol``), whose dual point starts the
         multipliers and whose weights start θ.
     tol : float
@@ -1073,7 +1079,10 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
         # A cold start on a large problem: at W = 0 (nearly) every pair is curved
         # and each Newton step costs many passes over X, while epochs of
         # coordinate ascent settle most pairs at their bounds for about a pass each.
-        options.update(start_epochs=START_EPOCHS, random_state=random_state)
+        entries = objective.X.nnz if objective.is_sparse else objective.X.size
+        options.update(start_epochs=int(min(START_EPOCHS,
+                                            max(1, START_ENTRIES // max(entries, 1)))),
+                       random_state=random_state)
     raw = solve_newton(objective, start.coef, start.intercept, tol=tol,
                        max_iter=max_iter, verbose=verbose, **options)
     if raw["final_dual"] is not None:
