@@ -62,6 +62,7 @@ import scipy.sparse as sp
 
 from .. import _certificate, _dual_kernels, _kernels
 from .._objective import largest_useful_C
+from .._losses import get_loss
 from ._base import SolverResult, announce_compile
 from . import dual_cd
 from .dual_cd import DualCDState, data_fingerprint
@@ -266,6 +267,7 @@ class _PairFunction:
     """ψ_p, its derivative g_p and curvature h_p as functions of the margins."""
 
     def __init__(self, loss, bound):
+        self.loss = get_loss(loss)
         self.hinge = loss == "hinge"
         self.bound = bound[:, None]
         self.u = None
@@ -303,10 +305,7 @@ class _PairFunction:
 
     def conjugate(self, alpha):
         """Σ_p c_p ℓ*(α_p / c_p) (zero for the hinge inside its box)."""
-        if self.hinge:
-            return 0.0
-        positive = self.bound[:, 0] > 0
-        return float(np.sum(alpha[positive] ** 2 / (4.0 * self.bound[positive])))
+        return self.loss.conjugate_sum(alpha, self.bound[:, 0])
 
 
 def _pair_differences_in_place(Z, y, rows):
