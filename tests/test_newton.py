@@ -31,6 +31,8 @@ CASES = [
 ]
 CASE_IDS = [f"n{n}-d{d}-k{k}-C{C:g}" for n, d, k, _, C in CASES]
 LOSSES = ["hinge", "squared_hinge"]
+# The real rule, before a fixture replaces it.
+HESSIAN_IS_FORMED = newton_module._hessian_is_formed
 
 
 def _data(case, weighted):
@@ -200,6 +202,7 @@ def large_problem_rules(monkeypatch):
     """Every problem counts as large (outside ``is_cheap``), so that a cold
     ``"newton"`` fit begins with coordinate ascent epochs; records their runs."""
     monkeypatch.setattr(newton_module, "is_cheap", lambda *shape: False)
+    monkeypatch.setattr(newton_module, "_hessian_is_formed", lambda objective: False)
     heads = []
     original = newton_module.dual_cd.ascend
 
@@ -252,6 +255,20 @@ def test_cold_fit_near_the_largest_useful_C_skips_the_epochs(large_problem_rules
         X, y, sw, k)
     model = LinearMulticlassSVM(C=C, solver="newton", tol=1e-8).fit(X, y)
     assert large_problem_rules == [] and model.duality_gap_ <= 1e-8
+
+
+def test_squared_hinge_skips_the_epochs_when_the_hessian_is_formed(
+        large_problem_rules, monkeypatch):
+    """With few parameters the whole Hessian is formed, and cold squared hinge
+    steps converge fast without epochs; the hinge still runs them."""
+    monkeypatch.setattr(newton_module, "_hessian_is_formed", HESSIAN_IS_FORMED)
+    X, y, sw, k, C = _data(CASES[1], False)
+    assert HESSIAN_IS_FORMED(_objective(X, y, sw, k, C, "squared_hinge", True))
+    model = LinearMulticlassSVM(C=C, loss="squared_hinge", solver="newton",
+                                tol=1e-8).fit(X, y)
+    assert large_problem_rules == [] and model.duality_gap_ <= 1e-8
+    LinearMulticlassSVM(C=C, solver="newton", tol=1e-8).fit(X, y)
+    assert len(large_problem_rules) == 1
 
 
 def test_start_epochs_through_solve_newton_without_a_random_state():
