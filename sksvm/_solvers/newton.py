@@ -60,7 +60,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
-from .. import _certificate, _dual_kernels, _kernels
+from .. import _certificate, _dual_kernels, _kernels, _newton_kernels
 from .._objective import largest_useful_C
 from .._losses import get_loss
 from ._base import SolverResult, announce_compile
@@ -171,9 +171,10 @@ class _Design:
         self.width = self.d + (1 if fit_intercept else 0)
         self.whole = (not self.sparse) and X.dtype == np.float64
 
-    def blocks(self):
-        """(start, stop, float64 block) over the rows."""
-        if self.whole:
+    def blocks(self, chunked=False):
+        """(start, stop, float64 block) over the rows: one block for float64 dense
+        X unless ``chunked``."""
+        if self.whole and not chunked:
             yield 0, self.n, self.X
             return
         for start in range(0, self.n, CHUNK_ROWS):
@@ -194,16 +195,22 @@ class _Design:
             out += self.r * theta[:, self.d] - W @ self.mu
         return out
 
-    def transpose_times(self, G):
-        """Gᵀ X̂, shape (k, width)."""
+    def transpose_times(self, G, labels=None):
+        """Gᵀ X̂, shape (k, width). With ``labels``, AᵀX̂ for the matrix A of the
+        pair values G (zero label entries): A_ij = G_ij, A_{i,labels_i} = −Σ_j G_ij,
+        built one block of rows at a time, never whole."""
         k = G.shape[1]
         acc = np.zeros((k, self.d))
-        for start, stop, block in self.blocks():
+        column_sums = np.zeros(k)
+        for start, stop, block in self.blocks(chunked=labels is not None):
             part = G[start:stop]
+            if labels is not None:
+                part = _certificate.pair_coefficients(part, labels[start:stop])
             acc += (block.T @ part).T if self.sparse else part.T @ block
+            if self.fit_intercept:
+                column_sums += part.sum(axis=0)
         if not self.fit_intercept:
             return acc
-        column_sums = G.sum(axis=0)
         out = np.empty((k, self.width))
         out[:, : self.d] = acc - np.outer(column_sums, self.mu)
         out[:, self.d] = self.r * column_sums
@@ -264,48 +271,45 @@ class _Design:
 
 
 class _PairFunction:
-    """ψ_p, its derivative g_p and curvature h_p as functions of the margins."""
+    """ψ_p, its derivative g_p and curvature h_p as functions of the margins,
+    each in one pass of :mod:`sksvm._newton_kernels`."""
 
     def __init__(self, loss, bound):
         self.loss = get_loss(loss)
         self.hinge = loss == "hinge"
-        self.bound = bound[:, None]
+        self.bound = bound
         self.u = None
-        self.sigma = None
+        self.sigma = 0.0
 
-    def derivative(self, m, out=None):
-        """g(m); into ``out`` (which may be ``m``) when given, without the
-        whole-array temporaries of the plain expressions."""
+    def _multipliers(self, m):
+        # The squared hinge has none; the kernels then never read this argument.
+        return self.u if self.hinge else m
+
+    def terms(self, m, y):
+        """g(m), the column sums of the matrix A of MATH.md (A_ij = g_ij,
+        A_iy_i = −Σ_j g_ij) and the true loss Σ_p c_p ℓ(m_p), in one pass."""
+        g = np.empty_like(m)
+        column_sums = np.empty(m.shape[1])
+        loss = _newton_kernels.pair_terms(m, self._multipliers(m), self.sigma,
+                                          self.bound, y, self.hinge, g, column_sums)
+        return g, column_sums, loss
+
+    def slope(self, m, dm, t):
+        """Σ_p g_p(m_p + t·dm_p)·dm_p."""
+        return _newton_kernels.pair_slope(m, dm, t, self._multipliers(m), self.sigma,
+                                          self.bound, self.hinge)
+
+    def curvature(self, m, out=None):
+        """h(m) (into ``out`` when given) and the number of curved pairs."""
         if out is None:
             out = np.empty_like(m)
-        if self.hinge:
-            np.multiply(m, self.sigma, out=out)
-            out += self.u
-            np.maximum(out, 0.0, out=out)
-            return np.minimum(out, self.bound, out=out)
-        np.maximum(m, 0.0, out=out)
-        out *= self.bound
-        out *= 2.0
-        return out
-
-    def curvature(self, m):
-        if self.hinge:
-            h = np.multiply(m, self.sigma)  # σm + u, then σ where inside the zone
-            h += self.u
-            inside = (h > 0.0) & (h < self.bound)
-            return np.multiply(inside, self.sigma, out=h)
-        return np.where(m > 0.0, 2.0 * self.bound, 0.0)
-
-    def true_loss_sum(self, m):
-        """Σ_p c_p ℓ(m_p)."""
-        pos = np.maximum(m, 0.0)
-        if not self.hinge:
-            pos *= pos
-        return float(self.bound[:, 0] @ pos.sum(axis=1))
+        count = _newton_kernels.pair_curvatures(m, self._multipliers(m), self.sigma,
+                                                self.bound, self.hinge, out)
+        return out, count
 
     def conjugate(self, alpha):
         """Σ_p c_p ℓ*(α_p / c_p) (zero for the hinge inside its box)."""
-        return self.loss.conjugate_sum(alpha, self.bound[:, 0])
+        return self.loss.conjugate_sum(alpha, self.bound)
 
 
 def _pair_differences_in_place(Z, y, rows):
@@ -900,36 +904,30 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
     first_grad_norm = None
     stalled = False  # the last line search found no decrease: the inner problem is solved
 
-    def coefficient_terms(values):
-        """The column sums of A (:func:`_certificate.pair_coefficients` of the pair
-        ``values``) and AᵀX̂, without keeping A (an (n, k) array)."""
-        A = _certificate.pair_coefficients(values, y)
-        return A.sum(axis=0), sv.design.transpose_times(A)
-
     def loss_terms():
-        """g (the loss derivatives at the current margins), the column sums of A
-        and AᵀX̂."""
-        g = pairs.derivative(m)
-        return (g,) + coefficient_terms(g)
+        """g (the loss derivatives at the current margins), the column sums of A,
+        AᵀX̂ and the true loss Σ_p c_p ℓ(m_p)."""
+        g, column_sums, loss = pairs.terms(m, y)
+        return g, column_sums, sv.design.transpose_times(g, y), loss
 
     while True:
         if refresh_gradient:
-            g, column_sums, AX = loss_terms()
+            g, column_sums, AX, loss = loss_terms()
             if sv.hinge and UX is None:
-                u_sums, UX = coefficient_terms(pairs.u)
+                u_sums = _certificate.pair_coefficient_sums(pairs.u, y)
+                UX = sv.design.transpose_times(pairs.u, y)
                 if np.any(pairs.u):
                     # The start multipliers are a dual point too.
                     u_raw = UX[:, : sv.d] + (np.outer(u_sums, sv.design.mu)
                                              if sv.fit_intercept else 0.0)
                     coef, intercept = sv.to_model(theta)
-                    primal = (pairs.true_loss_sum(m)
-                              + 0.5 * C * float(np.vdot(coef, coef)))
+                    primal = loss + 0.5 * C * float(np.vdot(coef, coef))
                     best_lower = max(best_lower, sv.lower_bound(
                         pairs.u, u_raw, u_sums, intercept, primal, tol)[1])
         grad = C * (theta - center) + AX
         # Certificate at the current point and dual point α = g.
         coef, intercept = sv.to_model(theta)
-        primal = pairs.true_loss_sum(m) + 0.5 * C * float(np.vdot(coef, coef))
+        primal = loss + 0.5 * C * float(np.vdot(coef, coef))
         AX_raw = AX[:, : sv.d] + (np.outer(column_sums, sv.design.mu)
                                   if sv.fit_intercept else 0.0)
         fixed_b, lower = sv.lower_bound(g, AX_raw, column_sums, intercept, primal, tol)
@@ -959,7 +957,9 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
                             or grad_norm <= INNER_SOLVED * first_grad_norm)
             if inner_solved:
                 # Outer step: multipliers u ← g(θ), larger σ, recentered β.
-                residual = float(np.linalg.norm(g - pairs.u)) / pairs.sigma
+                # (An (n, k) temporary: only for the optional stall rule.)
+                residual = (float(np.linalg.norm(g - pairs.u)) / pairs.sigma
+                            if stall_ratio is not None else np.inf)
                 pairs.u = g
                 UX = AX
                 n_outer += 1
@@ -968,15 +968,18 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
                                       mean_bound / SIGMA_MAX_WIDTH)
                 last_residual = residual
                 center[:, sv.d:] = theta[:, sv.d:]
-                g, column_sums, AX = loss_terms()
+                g, column_sums, AX, _ = loss_terms()
                 grad = C * (theta - center) + AX
                 record["outer"] = n_outer
         else:
             center[:, sv.d:] = theta[:, sv.d:]
             grad = C * (theta - center) + AX
 
-        h = pairs.curvature(m)
-        if sv.hinge and not h.any():
+        # g and h are recomputed before their next use: dropped early, as at 100
+        # features each (n, k) array is a tenth of X.
+        g = None
+        h, n_curved_pairs = pairs.curvature(m)
+        if sv.hinge and not n_curved_pairs:
             # No pair in its kink zone: the step would be a gradient step of
             # length 1/C. Widen the zone to COLD_START_WIDTH times the median
             # violated margin (σ may change between steps; the multipliers stay
@@ -985,23 +988,19 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
             width = COLD_START_WIDTH * float(np.median(violated)) if violated.size else 0.0
             if violated.size and mean_bound / width < pairs.sigma:
                 pairs.sigma = mean_bound / width
-                g, column_sums, AX = loss_terms()
+                _, column_sums, AX, _ = loss_terms()
                 grad = C * (theta - center) + AX
-                h = pairs.curvature(m)
-        # g is recomputed before its next use, and h after the line search, which
-        # works in h's memory: at 100 features each (n, k) array is a tenth of X.
-        g = None
+                h, n_curved_pairs = pairs.curvature(m, out=h)
         precondition, curved_rows = sv.preconditioner(h)
         matvec = sv.hessian_operator(h, curved_rows)
+        h = None  # the operator keeps what it needs
         rtol = cg_rtol if cg_rtol is not None else min(0.1, np.sqrt(max(gap, 1e-12)))
         direction, cg_iter = _conjugate_gradient(matvec, -grad, precondition, rtol,
                                                  CG_MAX_ITER)
         sv.refactor = cg_iter > REFACTOR_CG_ITER
         matvec = None  # it holds a copy of the curved rows of X
         dm = _pair_differences_in_place(sv.design.times(direction), y, rows)
-        n_curved_pairs = int(np.count_nonzero(h))
-        step = _line_search(pairs, m, dm, theta - center, direction, C, scratch=h)
-        h = None
+        step = _line_search(pairs, m, dm, theta - center, direction, C)
         stalled = step == 0.0
         theta += step * direction
         # Margins are affine in θ: updated along dm (label entries: dm = 0).
@@ -1061,7 +1060,9 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
         ``start.keep_state`` and the loss is the hinge.
     """
     announce_compile("newton", (_kernels.loss_grad_kernel(objective.is_sparse),
-                                _dual_kernels.path_flow), verbose)
+                                _dual_kernels.path_flow, _newton_kernels.pair_terms,
+                                _newton_kernels.pair_slope,
+                                _newton_kernels.pair_curvatures), verbose)
     options = {}
     fingerprint = None
     if start.keep_state or isinstance(start.state, DualCDState):
@@ -1148,19 +1149,15 @@ def _print_record(record):
           f"  gap {record['gap']:.3e}{details}  time {record['time']:.3f}s", flush=True)
 
 
-def _line_search(pairs, m, dm, offset, direction, C, scratch=None):
+def _line_search(pairs, m, dm, offset, direction, C):
     """A step t > 0 with |φ'(t)| ≤ LINE_TOL·|φ'(0)|, by the Illinois variant of
     regula falsi on the monotone derivative
-    φ'(t) = C⟨offset + tΔ, Δ⟩ + Σ_p g_p(m + t dm) dm_p; ``scratch``, an array
-    shaped like ``m`` whose contents may be overwritten, saves one allocation."""
+    φ'(t) = C⟨offset + tΔ, Δ⟩ + Σ_p g_p(m + t dm) dm_p."""
     quad = C * float(np.vdot(direction, direction))
     lin = C * float(np.vdot(offset, direction))
-    moved = np.empty_like(m) if scratch is None else scratch
 
     def slope(t):
-        np.multiply(dm, t, out=moved)
-        np.add(moved, m, out=moved)
-        return lin + t * quad + float(np.vdot(pairs.derivative(moved, out=moved), dm))
+        return lin + t * quad + pairs.slope(m, dm, t)
 
     s0 = slope(0.0)
     if s0 >= 0.0:

@@ -1,0 +1,85 @@
+"""Numba kernels of the Newton steps (``sksvm._solvers.newton``): one pass over
+the (n, k) pair arrays where NumPy would make several, each with a temporary.
+
+Notation of MATH.md ("Second-order methods"): the margins ``m`` (n, k) hold
+m_ij = δ + z_ij − z_iy_i, with a very negative value on the label entries
+(j = y_i), which therefore have zero loss, derivative and curvature. ``bound``
+(n,) holds c_i = s_i/S. For the hinge the loss derivative is the augmented
+Lagrangian's g = clip(σ·m + u, 0, c_i) (multipliers ``u``, penalty ``sigma``);
+for the squared hinge g = 2·c_i·max(m, 0), and ``u`` and ``sigma`` are unused.
+"""
+
+from numba import njit
+
+
+@njit(cache=True, inline="always")
+def _derivative(m, u, sigma, c, hinge):
+    if hinge:
+        g = sigma * m + u
+        if g <= 0.0:
+            return 0.0
+        return c if g > c else g
+    return 2.0 * c * m if m > 0.0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def pair_terms(m, u, sigma, bound, y, hinge, g, column_sums):
+    """The loss derivatives g(m) into ``g`` (zero label entries) and the column
+    sums of the matrix A of MATH.md (A_ij = g_ij, A_iy_i = −Σ_j g_ij) into
+    ``column_sums``; returns the true loss Σ_i c_i Σ_j ℓ(m_ij)."""
+    n, k = m.shape
+    column_sums[:] = 0.0
+    loss = 0.0
+    for i in range(n):
+        c = bound[i]
+        row_sum = 0.0
+        row_loss = 0.0
+        for j in range(k):
+            mij = m[i, j]
+            gij = _derivative(mij, u[i, j] if hinge else 0.0, sigma, c, hinge)
+            g[i, j] = gij
+            column_sums[j] += gij
+            row_sum += gij
+            if mij > 0.0:
+                row_loss += mij if hinge else mij * mij
+        column_sums[y[i]] -= row_sum
+        loss += c * row_loss
+    return loss
+
+
+@njit(cache=True, nogil=True)
+def pair_slope(m, dm, t, u, sigma, bound, hinge):
+    """Σ_p g_p(m_p + t·dm_p)·dm_p: the loss part of the line search's slope."""
+    n, k = m.shape
+    total = 0.0
+    for i in range(n):
+        c = bound[i]
+        row = 0.0
+        for j in range(k):
+            step = dm[i, j]
+            if step != 0.0:
+                row += _derivative(m[i, j] + t * step, u[i, j] if hinge else 0.0,
+                                   sigma, c, hinge) * step
+        total += row
+    return total
+
+
+@njit(cache=True, nogil=True)
+def pair_curvatures(m, u, sigma, bound, hinge, out):
+    """The curvatures h(m) into ``out``: σ where σ·m + u lies strictly inside
+    (0, c_i) (hinge), 2·c_i where m > 0 (squared hinge), else 0; returns the
+    number of curved pairs."""
+    n, k = m.shape
+    count = 0
+    for i in range(n):
+        c = bound[i]
+        for j in range(k):
+            if hinge:
+                v = sigma * m[i, j] + u[i, j]
+                h = sigma if 0.0 < v < c else 0.0
+            else:
+                h = 2.0 * c if m[i, j] > 0.0 else 0.0
+            out[i, j] = h
+            if h != 0.0:
+                count += 1
+    return count

@@ -1,0 +1,99 @@
+"""The Newton steps' one-pass kernels against plain NumPy expressions of MATH.md."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose
+
+from sksvm import _certificate, _newton_kernels
+from sksvm._solvers.newton import LABEL_MARGIN, _Design
+
+LOSSES = ["hinge", "squared_hinge"]
+
+
+def _pairs(seed=0, n=40, k=5):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, n)
+    m = rng.normal(0.0, 1.5, (n, k))
+    m[np.arange(n), y] = LABEL_MARGIN
+    bound = rng.uniform(0.0, 0.05, n)
+    bound[::7] = 0.0  # zero-weight rows
+    u = rng.uniform(0.0, 1.0, (n, k)) * bound[:, None]
+    u[np.arange(n), y] = 0.0
+    dm = rng.normal(size=(n, k))
+    dm[np.arange(n), y] = 0.0
+    return m, u, bound, y, dm, 3.7
+
+
+def _reference_derivative(m, u, sigma, bound, loss):
+    if loss == "hinge":
+        return np.clip(sigma * m + u, 0.0, bound[:, None])
+    return 2.0 * bound[:, None] * np.maximum(m, 0.0)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_pair_terms(loss):
+    m, u, bound, y, _, sigma = _pairs()
+    hinge = loss == "hinge"
+    g = np.full_like(m, np.nan)
+    column_sums = np.full(m.shape[1], np.nan)
+    value = _newton_kernels.pair_terms(m, u if hinge else m, sigma, bound, y, hinge,
+                                       g, column_sums)
+    expected_g = _reference_derivative(m, u, sigma, bound, loss)
+    assert_allclose(g, expected_g, rtol=1e-15, atol=0)
+    assert np.all(g[np.arange(y.size), y] == 0.0)
+    A = expected_g.copy()
+    A[np.arange(y.size), y] = -expected_g.sum(axis=1)
+    assert_allclose(column_sums, A.sum(axis=0), rtol=1e-13, atol=1e-15)
+    positive = np.maximum(m, 0.0)
+    expected_loss = bound @ (positive if hinge else positive ** 2).sum(axis=1)
+    assert value == pytest.approx(expected_loss, rel=1e-13)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_pair_slope(loss):
+    m, u, bound, y, dm, sigma = _pairs(1)
+    hinge = loss == "hinge"
+    for t in (0.0, 0.3, 2.0):
+        expected = np.vdot(_reference_derivative(m + t * dm, u, sigma, bound, loss), dm)
+        got = _newton_kernels.pair_slope(m, dm, t, u if hinge else m, sigma, bound, hinge)
+        assert got == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_pair_curvatures(loss):
+    m, u, bound, y, _, sigma = _pairs(2)
+    hinge = loss == "hinge"
+    out = np.full_like(m, np.nan)
+    count = _newton_kernels.pair_curvatures(m, u if hinge else m, sigma, bound, hinge, out)
+    if hinge:
+        v = sigma * m + u
+        expected = np.where((v > 0.0) & (v < bound[:, None]), sigma, 0.0)
+    else:
+        expected = np.where(m > 0.0, 2.0 * bound[:, None], 0.0)
+    assert_allclose(out, expected, rtol=0, atol=0)
+    assert count == np.count_nonzero(expected)
+
+
+def test_pair_coefficient_sums():
+    m, u, bound, y, _, _ = _pairs(3)
+    assert_allclose(_certificate.pair_coefficient_sums(u, y),
+                    _certificate.pair_coefficients(u, y).sum(axis=0), atol=1e-15)
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("kind", ["dense64", "dense32", "csr"])
+def test_transpose_times_of_pair_values_in_blocks(kind, fit_intercept, monkeypatch):
+    """AᵀX̂ from the pair values, built a block at a time, equals the product with
+    the whole matrix A (several blocks: a small CHUNK_ROWS)."""
+    import sksvm._solvers.newton as newton_module
+    monkeypatch.setattr(newton_module, "CHUNK_ROWS", 7)
+    _, u, _, y, _, _ = _pairs(4)
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(y.size, 6))
+    X[X < 0.3] = 0.0
+    X = {"dense64": X, "dense32": X.astype(np.float32), "csr": sp.csr_matrix(X)}[kind]
+    mu = rng.normal(size=6) if fit_intercept else np.zeros(6)
+    design = _Design(X, mu, 1.3 if fit_intercept else 0.0, fit_intercept)
+    expected = design.transpose_times(_certificate.pair_coefficients(u, y))
+    assert_allclose(design.transpose_times(u, y), expected, rtol=1e-12, atol=1e-12)
