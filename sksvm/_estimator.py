@@ -129,7 +129,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         ``smoothing_decrease`` (factor between stages, default 0.3),
         ``stage_gap_fraction`` (default 0.5). ``"dual_cd"``: ``shrinking``
         (default True), ``check_interval`` (passes over X between duality-gap
-        checks, default 2.0). ``"subgradient"`` has none (``batch_size`` is a
+        checks, default 2.0, growing in long runs up to 8). ``"subgradient"`` has none (``batch_size`` is a
         parameter of its own). An option the solver does not have raises a
         ValueError.
 
