@@ -462,3 +462,20 @@ def test_finisher_solve_matches_numpy_and_refuses_singular_systems():
         assert _solve_symmetric(nearly, rhs) is None
     assert caught == []
     assert warnings.filters == filters
+
+
+def test_gap_passes_thin_out_in_long_runs():
+    """A gap pass is due after check_interval (2) passes' worth of epoch work at
+    first, and after a sixteenth of all the work so far later, up to 8: in a long
+    run the passes come at least twice as far apart at the end as at the start."""
+    X, y = make_problem(n=600, d=10, k=4, seed=3, noise=3.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = LinearMulticlassSVM(C=1e-4, solver="dual_cd", tol=1e-15, max_iter=150,
+                                    random_state=0, fit_intercept=False,
+                                    solver_options={"shrinking": False}).fit(X, y)
+    epochs = np.array([record["iteration"] for record in model.history_])
+    assert epochs[-1] == 150
+    gaps = np.diff(epochs)
+    assert gaps[-1] >= 2 * gaps[0]
+    assert np.all(np.diff(gaps[:-1]) >= 0)  # non-decreasing (the last is cut by max_iter)
