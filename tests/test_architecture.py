@@ -19,7 +19,7 @@ from conftest import make_problem
 # or those before it.
 LAYERS = [
     {"_losses", "_validation", "_threads", "_defaults"},
-    {"_kernels", "_dual_kernels"},
+    {"_kernels", "_dual_kernels", "_newton_kernels"},
     {"_certificate"},
     {"_objective"},
     {"_solvers"},
