@@ -88,13 +88,6 @@ def pair_coefficients(alpha, y):
     return A
 
 
-def pair_coefficient_sums(alpha, y):
-    """The column sums of :func:`pair_coefficients` (``alpha``, y) without forming
-    the matrix: Σ_i α_ij − Σ_{i: y_i = j} Σ_l α_il."""
-    return alpha.sum(axis=0) - np.bincount(y, weights=alpha.sum(axis=1),
-                                           minlength=alpha.shape[1])
-
-
 def pair_patterns(classes, labels, n_classes):
     """Row p is e_{classes[p]} − e_{labels[p]}: the class pattern of pair p, the
     direction its score difference takes in class space; shape (n_pairs, k)."""

@@ -23,26 +23,19 @@ def _derivative(m, u, sigma, c, hinge):
 
 
 @njit(cache=True, nogil=True)
-def pair_terms(m, u, sigma, bound, y, hinge, g, column_sums):
-    """The loss derivatives g(m) into ``g`` (zero label entries) and the column
-    sums of the matrix A of MATH.md (A_ij = g_ij, A_iy_i = −Σ_j g_ij) into
-    ``column_sums``; returns the true loss Σ_i c_i Σ_j ℓ(m_ij)."""
+def pair_terms(m, u, sigma, bound, hinge, g):
+    """The loss derivatives g(m) into ``g`` (zero label entries); returns the
+    true loss Σ_i c_i Σ_j ℓ(m_ij)."""
     n, k = m.shape
-    column_sums[:] = 0.0
     loss = 0.0
     for i in range(n):
         c = bound[i]
-        row_sum = 0.0
         row_loss = 0.0
         for j in range(k):
             mij = m[i, j]
-            gij = _derivative(mij, u[i, j] if hinge else 0.0, sigma, c, hinge)
-            g[i, j] = gij
-            column_sums[j] += gij
-            row_sum += gij
+            g[i, j] = _derivative(mij, u[i, j] if hinge else 0.0, sigma, c, hinge)
             if mij > 0.0:
                 row_loss += mij if hinge else mij * mij
-        column_sums[y[i]] -= row_sum
         loss += c * row_loss
     return loss
 

@@ -271,6 +271,20 @@ def test_squared_hinge_skips_the_epochs_when_the_hessian_is_formed(
     assert len(large_problem_rules) == 1
 
 
+def test_float32_start_multipliers_give_the_float64_optimum():
+    """A float32 dual point (as a path may store) starts the multipliers as a
+    float64 copy: the same optimum as the float64 start."""
+    X, y, sw, k, C = _data(CASES[1], False)
+    objective = _objective(X, y, sw, k, C, "hinge", True)
+    first = solve_newton(objective, None, None, tol=1e-10, max_iter=500)
+    results = [solve_newton(objective, first["coef"], first["intercept"], tol=1e-10,
+                            max_iter=500, dual0=first["dual"].astype(dtype))
+               for dtype in (np.float64, np.float32)]
+    for result in results:
+        assert result["converged"] and result["dual"].dtype == np.float64
+    assert_allclose(results[1]["coef"], results[0]["coef"], rtol=1e-6, atol=1e-8)
+
+
 def test_start_epochs_through_solve_newton_without_a_random_state():
     X, y, sw, k, C = _data(CASES[1], False)
     objective = _objective(X, y, sw, k, C, "hinge", True)

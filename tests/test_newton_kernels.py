@@ -36,15 +36,10 @@ def test_pair_terms(loss):
     m, u, bound, y, _, sigma = _pairs()
     hinge = loss == "hinge"
     g = np.full_like(m, np.nan)
-    column_sums = np.full(m.shape[1], np.nan)
-    value = _newton_kernels.pair_terms(m, u if hinge else m, sigma, bound, y, hinge,
-                                       g, column_sums)
+    value = _newton_kernels.pair_terms(m, u if hinge else m, sigma, bound, hinge, g)
     expected_g = _reference_derivative(m, u, sigma, bound, loss)
     assert_allclose(g, expected_g, rtol=1e-15, atol=0)
     assert np.all(g[np.arange(y.size), y] == 0.0)
-    A = expected_g.copy()
-    A[np.arange(y.size), y] = -expected_g.sum(axis=1)
-    assert_allclose(column_sums, A.sum(axis=0), rtol=1e-13, atol=1e-15)
     positive = np.maximum(m, 0.0)
     expected_loss = bound @ (positive if hinge else positive ** 2).sum(axis=1)
     assert value == pytest.approx(expected_loss, rel=1e-13)
@@ -75,17 +70,11 @@ def test_pair_curvatures(loss):
     assert count == np.count_nonzero(expected)
 
 
-def test_pair_coefficient_sums():
-    m, u, bound, y, _, _ = _pairs(3)
-    assert_allclose(_certificate.pair_coefficient_sums(u, y),
-                    _certificate.pair_coefficients(u, y).sum(axis=0), atol=1e-15)
-
-
 @pytest.mark.parametrize("fit_intercept", [False, True])
 @pytest.mark.parametrize("kind", ["dense64", "dense32", "csr"])
-def test_transpose_times_of_pair_values_in_blocks(kind, fit_intercept, monkeypatch):
-    """AᵀX̂ from the pair values, built a block at a time, equals the product with
-    the whole matrix A (several blocks: a small CHUNK_ROWS)."""
+def test_pair_transpose_times_in_blocks(kind, fit_intercept, monkeypatch):
+    """AᵀX̂ and A's column sums from the pair values, A built a block at a time,
+    equal those of the whole matrix A (several blocks: a small CHUNK_ROWS)."""
     import sksvm._solvers.newton as newton_module
     monkeypatch.setattr(newton_module, "CHUNK_ROWS", 7)
     _, u, _, y, _, _ = _pairs(4)
@@ -95,5 +84,12 @@ def test_transpose_times_of_pair_values_in_blocks(kind, fit_intercept, monkeypat
     X = {"dense64": X, "dense32": X.astype(np.float32), "csr": sp.csr_matrix(X)}[kind]
     mu = rng.normal(size=6) if fit_intercept else np.zeros(6)
     design = _Design(X, mu, 1.3 if fit_intercept else 0.0, fit_intercept)
-    expected = design.transpose_times(_certificate.pair_coefficients(u, y))
-    assert_allclose(design.transpose_times(u, y), expected, rtol=1e-12, atol=1e-12)
+    A = _certificate.pair_coefficients(u, y)
+    AX, column_sums = design.pair_transpose_times(u, y)
+    assert_allclose(AX, design.transpose_times(A), rtol=1e-12, atol=1e-12)
+    assert_allclose(column_sums, A.sum(axis=0), rtol=1e-13, atol=1e-15)
+    # and the plain product against NumPy's
+    X_hat = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
+    if fit_intercept:
+        X_hat = np.hstack([X_hat - mu, np.full((y.size, 1), 1.3)])
+    assert_allclose(design.transpose_times(A), A.T @ X_hat, rtol=1e-12, atol=1e-12)

@@ -195,34 +195,47 @@ class _Design:
             out += self.r * theta[:, self.d] - W @ self.mu
         return out
 
-    def transpose_times(self, G, labels=None):
-        """Gᵀ X̂, shape (k, width). With ``labels``, AᵀX̂ for the matrix A of the
-        pair values G (zero label entries): A_ij = G_ij, A_{i,labels_i} = −Σ_j G_ij,
-        built one block of rows at a time, never whole."""
+    def _accumulate(self, G, labels=None):
+        """(Gᵀ X, the column sums of G) over the blocks of rows, X uncentered and
+        without the constant column; with ``labels``, of the matrix A of the pair
+        values G (zero label entries): A_ij = G_ij, A_{i,labels_i} = −Σ_j G_ij,
+        built one block of rows at a time, never whole. The sums only with an
+        intercept or ``labels`` (else None)."""
         k = G.shape[1]
         acc = np.zeros((k, self.d))
-        column_sums = np.zeros(k)
+        column_sums = np.zeros(k) if self.fit_intercept or labels is not None else None
         for start, stop, block in self.blocks(chunked=labels is not None):
             part = G[start:stop]
             if labels is not None:
                 part = _certificate.pair_coefficients(part, labels[start:stop])
             acc += (block.T @ part).T if self.sparse else part.T @ block
-            if self.fit_intercept:
+            if column_sums is not None:
                 column_sums += part.sum(axis=0)
+        return acc, column_sums
+
+    def _centered(self, acc, column_sums):
+        """Gᵀ X̂ from :meth:`_accumulate`'s parts."""
         if not self.fit_intercept:
             return acc
-        out = np.empty((k, self.width))
+        out = np.empty((acc.shape[0], self.width))
         out[:, : self.d] = acc - np.outer(column_sums, self.mu)
         out[:, self.d] = self.r * column_sums
         return out
 
+    def transpose_times(self, G):
+        """Gᵀ X̂, shape (k, width)."""
+        return self._centered(*self._accumulate(G))
+
+    def pair_transpose_times(self, values, labels):
+        """AᵀX̂ (k, width) and the column sums of A (k,) for the matrix A of the
+        pair ``values`` (zero label entries; MATH.md): A_ij = values_ij,
+        A_{i,labels_i} = −Σ_j values_ij, never formed whole."""
+        acc, column_sums = self._accumulate(values, labels)
+        return self._centered(acc, column_sums), column_sums
+
     def raw_transpose_times(self, G):
         """Gᵀ X (uncentered, without the constant column), shape (k, d)."""
-        acc = np.zeros((G.shape[1], self.d))
-        for start, stop, block in self.blocks():
-            part = G[start:stop]
-            acc += (block.T @ part).T if self.sparse else part.T @ block
-        return acc
+        return self._accumulate(G)[0]
 
     def subset(self, rows):
         """The same operator over ``rows`` only (a float64 copy of those rows)."""
@@ -285,14 +298,12 @@ class _PairFunction:
         # The squared hinge has none; the kernels then never read this argument.
         return self.u if self.hinge else m
 
-    def terms(self, m, y):
-        """g(m), the column sums of the matrix A of MATH.md (A_ij = g_ij,
-        A_iy_i = −Σ_j g_ij) and the true loss Σ_p c_p ℓ(m_p), in one pass."""
+    def terms(self, m):
+        """g(m) and the true loss Σ_p c_p ℓ(m_p), in one pass."""
         g = np.empty_like(m)
-        column_sums = np.empty(m.shape[1])
         loss = _newton_kernels.pair_terms(m, self._multipliers(m), self.sigma,
-                                          self.bound, y, self.hinge, g, column_sums)
-        return g, column_sums, loss
+                                          self.bound, self.hinge, g)
+        return g, loss
 
     def slope(self, m, dm, t):
         """Σ_p g_p(m_p + t·dm_p)·dm_p."""
@@ -886,9 +897,11 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         pairs.sigma = mean_bound / width0
         if dual0 is None:
             pairs.u = np.zeros((n, k))
-        elif (np.all(dual0 >= 0.0) and np.all(dual0 <= sv.bound[:, None])
+        elif (dual0.dtype == np.float64 and np.all(dual0 >= 0.0)
+              and np.all(dual0 <= sv.bound[:, None])
               and not np.any(dual0[rows, y])):
             pairs.u = dual0  # already a dual point; never written in place
+        # (else a clipped float64 copy: the pair kernels are compiled for float64)
         else:
             pairs.u = np.clip(dual0, 0.0, sv.bound[:, None])
             pairs.u[rows, y] = 0.0
@@ -907,15 +920,15 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
     def loss_terms():
         """g (the loss derivatives at the current margins), the column sums of A,
         AᵀX̂ and the true loss Σ_p c_p ℓ(m_p)."""
-        g, column_sums, loss = pairs.terms(m, y)
-        return g, column_sums, sv.design.transpose_times(g, y), loss
+        g, loss = pairs.terms(m)
+        AX, column_sums = sv.design.pair_transpose_times(g, y)
+        return g, column_sums, AX, loss
 
     while True:
         if refresh_gradient:
             g, column_sums, AX, loss = loss_terms()
             if sv.hinge and UX is None:
-                u_sums = _certificate.pair_coefficient_sums(pairs.u, y)
-                UX = sv.design.transpose_times(pairs.u, y)
+                UX, u_sums = sv.design.pair_transpose_times(pairs.u, y)
                 if np.any(pairs.u):
                     # The start multipliers are a dual point too.
                     u_raw = UX[:, : sv.d] + (np.outer(u_sums, sv.design.mu)
@@ -1110,8 +1123,8 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
 
 
 def _hessian_is_formed(objective):
-    """Whether the Newton steps precondition with the whole formed Hessian (at
-    most ``MAX_DENSE_HESSIAN`` parameters). The squared hinge then needs no start
+    """Whether the problem is small enough for the Newton steps to form the whole
+    Hessian (at most ``MAX_DENSE_HESSIAN`` parameters). The squared hinge then needs no start
     epochs: its cold Newton steps converge in a few, while its epochs are slow
     (1,000,000 × 100 blobs: 4 steps, 7.1 s cold, against 5 epochs and 2 steps,
     9.9 s; benchmarks/results/newton_notes.md)."""
