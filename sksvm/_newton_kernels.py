@@ -76,3 +76,22 @@ def pair_curvatures(m, u, sigma, bound, hinge, out):
             if h != 0.0:
                 count += 1
     return count
+
+
+@njit(cache=True, nogil=True)
+def woodbury_system(gram, local, cols, labels, diagonal, out):
+    """The Woodbury matrix K = (gram of the pairs' rows) ∘ P Pᵀ + diag(diagonal)
+    into ``out`` (pairs × pairs), where pair p sits on row ``local[p]`` of
+    ``gram``, has class ``cols[p]`` and label ``labels[p]``, and
+    (P Pᵀ)[p, q] = (e_{cols[p]} − e_{labels[p]})·(e_{cols[q]} − e_{labels[q]}).
+    One pass, no (pairs × pairs) temporaries."""
+    n_pairs = local.size
+    for p in range(n_pairs):
+        row = gram[local[p]]
+        col_p, label_p = cols[p], labels[p]
+        for q in range(n_pairs):
+            col_q, label_q = cols[q], labels[q]
+            pattern = ((col_p == col_q) - (col_p == label_q) - (label_p == col_q)
+                       + (label_p == label_q))
+            out[p, q] = row[local[q]] * pattern if pattern != 0 else 0.0
+        out[p, p] += diagonal[p]

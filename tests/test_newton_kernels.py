@@ -93,3 +93,23 @@ def test_pair_transpose_times_in_blocks(kind, fit_intercept, monkeypatch):
     if fit_intercept:
         X_hat = np.hstack([X_hat - mu, np.full((y.size, 1), 1.3)])
     assert_allclose(design.transpose_times(A), A.T @ X_hat, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_woodbury_system(dtype):
+    """K = (Gram of the pairs' rows) ∘ P Pᵀ + diag, against the dense product of
+    the pair patterns, with several pairs on one row and pairs sharing classes."""
+    rng = np.random.default_rng(4)
+    n_rows, k, n_pairs = 9, 4, 17
+    X = rng.normal(size=(n_rows, 6))
+    gram = X @ X.T
+    local = rng.integers(0, n_rows, n_pairs)
+    labels = rng.integers(0, k, n_rows)[local]
+    cols = (labels + rng.integers(1, k, n_pairs)) % k  # never the label
+    diagonal = rng.uniform(0.5, 2.0, n_pairs)
+    P = _certificate.pair_patterns(cols, labels, k)
+    expected = gram[np.ix_(local, local)] * (P @ P.T) + np.diag(diagonal)
+    K = np.full((n_pairs, n_pairs), np.nan, dtype=dtype)
+    _newton_kernels.woodbury_system(gram, local, cols, labels, diagonal, K)
+    assert_allclose(K, expected, rtol=1e-6 if dtype == np.float32 else 1e-14,
+                    atol=1e-6 if dtype == np.float32 else 1e-14)
