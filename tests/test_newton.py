@@ -136,6 +136,39 @@ def test_sampled_hessian_preconditioner_reaches_the_exact_optimum(monkeypatch,
     assert best * (1 - 1e-8) <= value <= best * (1 + 1e-8)
 
 
+@pytest.mark.parametrize("loss", LOSSES)
+def test_hinge_keeps_its_whole_hessian_while_solves_are_short(monkeypatch, loss):
+    """The hinge's dense Hessian factor serves later steps, whose curved sets
+    differ, while CG with it stays short, and the fit still reaches the exact
+    optimum; the squared hinge's is rebuilt whenever its curvatures change."""
+    builds = []
+    original = newton_module._DenseHessianPreconditioner.__init__
+
+    def recording(self, solver, h, *args, **kwargs):
+        builds.append(np.count_nonzero(h))
+        original(self, solver, h, *args, **kwargs)
+
+    monkeypatch.setattr(newton_module._DenseHessianPreconditioner, "__init__",
+                        recording)
+    case = CASES[1]
+    X, y, sw, k, C = _data(case, False)
+    objective = _objective(X, y, sw, k, C, loss, True)
+    result = solve_newton(objective, None, None, tol=1e-10, max_iter=500,
+                          max_factor_pairs=0)  # the dense Hessian at every step
+    assert result["converged"] and result["gap"] <= 1e-10
+    steps = [record for record in result["history"] if "cg_iter" in record]
+    # At least this many steps had other curvatures than the step before.
+    changes = 1 + sum(before["curved_pairs"] != after["curved_pairs"]
+                      for before, after in zip(steps, steps[1:]))
+    if loss == "hinge":
+        assert len(builds) < changes
+    else:
+        assert len(builds) >= changes
+    best = _optimum(case, loss, True, False)[2]
+    value = objective.value(result["coef"], result["intercept"])
+    assert best * (1 - 1e-8) <= value <= best * (1 + 1e-8)
+
+
 def test_sampled_hessian_estimate_is_unbiased():
     """Rows drawn with probabilities p_i and weighted draws/(m·p_i): with many
     draws the estimate is the exact Hessian, C·I + A_Dᵀ diag(h) A_D."""
