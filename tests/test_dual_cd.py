@@ -287,9 +287,9 @@ def test_float32_is_not_copied(multiclass_data, monkeypatch):
     seen = {}
     original = dual_cd._DualData.__init__
 
-    def spy(self, objective):
+    def spy(self, objective, *args):
         seen["X"] = objective.X
-        original(self, objective)
+        original(self, objective, *args)
 
     monkeypatch.setattr(dual_cd._DualData, "__init__", spy)
     _fit(X32, y, C=1e-2)
@@ -479,3 +479,93 @@ def test_gap_passes_thin_out_in_long_runs():
     gaps = np.diff(epochs)
     assert gaps[-1] >= 2 * gaps[0]
     assert np.all(np.diff(gaps[:-1]) >= 0)  # non-decreasing (the last is cut by max_iter)
+
+
+# -- float32 epochs on dense float64 X ---------------------------------------------
+
+def _recorded_epoch_dtypes(monkeypatch):
+    """The dtype of the rows each dense epoch reads, recorded into a list."""
+    seen = []
+    original = K.dense_epoch
+
+    def recording(X, *args):
+        seen.append(X.dtype)
+        return original(X, *args)
+
+    monkeypatch.setattr(K, "dense_epoch", recording)
+    return seen
+
+
+def _rounding_problem(monkeypatch):
+    """A problem whose certified gap needs many epochs: the exact finishing step
+    (which would end it on X itself) is switched off."""
+    monkeypatch.setattr(dual_cd._certificate, "MAX_FREE_PAIRS", 0)
+    X, y = make_problem(n=300, d=8, k=3, seed=3, noise=1.0)
+    return X, y
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_hinge_epochs_read_a_float32_copy_then_x(monkeypatch, fit_intercept):
+    """The hinge's epochs read a float32 copy of dense float64 X until the
+    certified gap is below FLOAT32_EPOCHS_UNTIL_GAP, then X itself; the fit
+    reaches the optimum of X's problem (cvxpy), and X is not modified."""
+    X, y = _rounding_problem(monkeypatch)
+    X_before = X.copy()
+    seen = _recorded_epoch_dtypes(monkeypatch)
+    C = 0.1
+    model = _fit(X, y, C=C, tol=1e-12, max_iter=20000, fit_intercept=fit_intercept)
+    assert model.duality_gap_ <= 1e-12
+    assert seen[0] == np.float32 and seen[-1] == np.float64
+    switch = seen.index(np.float64)
+    assert all(dtype == np.float64 for dtype in seen[switch:])
+    assert_array_equal(X, X_before)
+    _, _, best = cvxpy_optimum(X, y, 3, C, fit_intercept=fit_intercept)
+    value, _, _ = numpy_objective(model.coef_, model.intercept_, X, y, C)
+    assert best * (1 - 1e-8) <= value <= best * (1 + 1e-8)
+
+
+def test_float32_epochs_stop_when_the_gap_stalls(monkeypatch):
+    """The rounded problem's optimum is not X's: with float32 epochs throughout,
+    the certified gap of X's problem stalls far above 1e-12; after
+    FLOAT32_EPOCHS_STALL checks without progress the epochs read X and it
+    converges."""
+    X, y = _rounding_problem(monkeypatch)
+    monkeypatch.setattr(dual_cd, "FLOAT32_EPOCHS_UNTIL_GAP", 0.0)
+    settings = dict(C=0.1, tol=1e-12, max_iter=8000, fit_intercept=False)
+    guarded = _fit(X, y, **settings)
+    assert guarded.duality_gap_ <= 1e-12
+    monkeypatch.setattr(dual_cd, "FLOAT32_EPOCHS_STALL", 10 ** 9)
+    unguarded = _quiet_fit(X, y, **settings)
+    assert unguarded.duality_gap_ > 1e-10
+
+
+@pytest.mark.parametrize("case", ["squared_hinge", "csr", "float32", "underflow",
+                                  "newton_start"])
+def test_no_float32_epochs(monkeypatch, case):
+    """X itself for the squared hinge (no box: its rounding limit was not
+    measured), CSR and float32 input, values that float32 would not represent,
+    and the Newton solver's start epochs (its peak memory)."""
+    X, y = _rounding_problem(monkeypatch)
+    seen = _recorded_epoch_dtypes(monkeypatch)
+    settings = dict(C=0.1, tol=1e-6, max_iter=3000)
+    if case == "squared_hinge":
+        _quiet_fit(X, y, loss="squared_hinge", **settings)
+    elif case == "csr":
+        original = K.csr_epoch
+        monkeypatch.setattr(K, "csr_epoch", lambda data, *args: (
+            seen.append(data.dtype), original(data, *args))[1])
+        _quiet_fit(sp.csr_matrix(X), y, **settings)
+    elif case == "float32":
+        _quiet_fit(X.astype(np.float32), y, **settings)
+    elif case == "underflow":
+        X[0, 0] = 1e-50  # 0 in float32
+        _quiet_fit(X, y, **settings)
+    else:
+        objective = MulticlassSVMObjective(X, y, np.ones(len(y)), 3, C=0.1,
+                                           loss="hinge", margin=1.0,
+                                           fit_intercept=True, n_threads=1)
+        dual_cd.ascend(objective, None, None, tol=1e-6, max_iter=50,
+                       random_state=np.random.RandomState(0))
+    assert seen
+    expected = np.float32 if case == "float32" else np.float64
+    assert all(dtype == expected for dtype in seen)
