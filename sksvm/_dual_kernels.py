@@ -291,10 +291,44 @@ def _update_offsets(delta, t, offsets, C, prox_weight, row_dot_center_i):
         offsets[2, j] += dj
 
 
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
+def _row_scores(W, xi, z):
+    """z = W x_i (k scores)."""
+    k, d = W.shape
+    for j in range(k):
+        acc = 0.0
+        wj = W[j]
+        for f in range(d):
+            acc += wj[f] * xi[f]
+        z[j] = acc
+
+
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
+def _row_update(W, xi, delta, t, C):
+    """W += x_i (e_t − e_j)ᵀ Δ_j / C over the changed entries; returns the entries
+    of x_i read."""
+    k, d = W.shape
+    work = 0
+    for j in range(k):
+        dj = delta[j]
+        if dj == 0.0:
+            continue
+        a = dj / C if j == t else -dj / C
+        wj = W[j]
+        for f in range(d):
+            wj[f] += a * xi[f]
+        work += d
+    return work
+
+
 @njit(cache=True, fastmath=_FASTMATH)
-def dense_epoch(X, y, bound, curvature, row_dot_center, center_sq, order, n_active,
-                W, offsets, alpha, prox_weight, C, margin, loss_code, shrink, eps):
+def dense_epoch(X, rounded, y, bound, curvature, row_dot_center, center_sq, order,
+                n_active, W, offsets, alpha, prox_weight, C, margin, loss_code, shrink,
+                eps):
     """One pass of block coordinate ascent over ``order[:n_active]`` (dense X).
+
+    Rows i below ``rounded.shape[0]`` are read from ``rounded`` (a float32 copy of
+    X's first rows, half the memory traffic), the others from X.
 
     ``W`` holds V = Σ α x_i (e_t − e_j)ᵀ / C (the raw, uncentered W(α)); ``offsets``
     holds (B, V μ, ρ(α)) (see :func:`_add_offsets`); ``row_dot_center`` = X μ. Without an
@@ -304,6 +338,7 @@ def dense_epoch(X, y, bound, curvature, row_dot_center, center_sq, order, n_acti
     entries of X read.
     """
     k, d = W.shape
+    n_rounded = rounded.shape[0]
     bounded = loss_code == HINGE
     z = np.empty(k)
     g = np.empty(k)
@@ -318,13 +353,10 @@ def dense_epoch(X, y, bound, curvature, row_dot_center, center_sq, order, n_acti
         t = y[i]
         c = bound[i]
         inv2c = 0.0 if bounded else 0.5 / c
-        xi = X[i]
-        for j in range(k):
-            acc = 0.0
-            wj = W[j]
-            for f in range(d):
-                acc += wj[f] * xi[f]
-            z[j] = acc
+        if i < n_rounded:
+            _row_scores(W, rounded[i], z)
+        else:
+            _row_scores(W, X[i], z)
         _add_offsets(z, offsets, C, row_dot_center[i], center_sq)
         work += d
         viol, shrinkable, asum = _block_kkt(alpha[i], z, t, c, bounded, inv2c,
@@ -342,15 +374,10 @@ def dense_epoch(X, y, bound, curvature, row_dot_center, center_sq, order, n_acti
         if _block_update(alpha[i], z, t, c, curvature[i], bounded, inv2c, margin, asum, g,
                          sorted_g, beta, delta) == 0:
             continue
-        for j in range(k):
-            dj = delta[j]
-            if dj == 0.0:
-                continue
-            a = dj / C if j == t else -dj / C
-            wj = W[j]
-            for f in range(d):
-                wj[f] += a * xi[f]
-            work += d
+        if i < n_rounded:
+            work += _row_update(W, rounded[i], delta, t, C)
+        else:
+            work += _row_update(W, X[i], delta, t, C)
         _update_offsets(delta, t, offsets, C, prox_weight, row_dot_center[i])
     return n_active, max_viol, work
 

@@ -483,41 +483,50 @@ def test_gap_passes_thin_out_in_long_runs():
 
 # -- float32 epochs on dense float64 X ---------------------------------------------
 
-def _recorded_epoch_dtypes(monkeypatch):
-    """The dtype of the rows each dense epoch reads, recorded into a list."""
+def _recorded_rounded_rows(monkeypatch):
+    """The number of float32 rows each dense epoch reads, recorded into a list."""
     seen = []
     original = K.dense_epoch
 
-    def recording(X, *args):
-        seen.append(X.dtype)
-        return original(X, *args)
+    def recording(X, rounded, *args):
+        assert rounded.dtype == np.float32
+        if rounded.shape[0]:
+            assert_array_equal(rounded, X[:rounded.shape[0]].astype(np.float32))
+        seen.append(rounded.shape[0])
+        return original(X, rounded, *args)
 
     monkeypatch.setattr(K, "dense_epoch", recording)
     return seen
 
 
-def _rounding_problem(monkeypatch):
-    """A problem whose certified gap needs many epochs: the exact finishing step
-    (which would end it on X itself) is switched off."""
+def _rounding_problem(monkeypatch, memory):
+    """A problem whose certified gap needs many epochs (the exact finishing step,
+    which would end it on X itself, is switched off), with room for a float32
+    copy of ``memory`` times the size of X less the solver's two (n, k) arrays."""
     monkeypatch.setattr(dual_cd._certificate, "MAX_FREE_PAIRS", 0)
+    monkeypatch.setattr(dual_cd, "FLOAT32_EPOCHS_MEMORY", memory)
     X, y = make_problem(n=300, d=8, k=3, seed=3, noise=1.0)
     return X, y
 
 
 @pytest.mark.parametrize("fit_intercept", [False, True])
-def test_hinge_epochs_read_a_float32_copy_then_x(monkeypatch, fit_intercept):
-    """The hinge's epochs read a float32 copy of dense float64 X until the
-    certified gap is below FLOAT32_EPOCHS_UNTIL_GAP, then X itself; the fit
-    reaches the optimum of X's problem (cvxpy), and X is not modified."""
-    X, y = _rounding_problem(monkeypatch)
+@pytest.mark.parametrize("memory, copied", [(10.0, 300), (1.0, 150)],
+                         ids=["all-rows", "half-the-rows"])
+def test_hinge_epochs_read_a_float32_copy_then_x(monkeypatch, fit_intercept, memory,
+                                                 copied):
+    """The hinge's epochs read a float32 copy of (the first rows of) dense float64
+    X until the certified gap is below FLOAT32_EPOCHS_UNTIL_GAP, then X alone; the
+    fit reaches the optimum of X's problem (cvxpy), and X is not modified."""
+    X, y = _rounding_problem(monkeypatch, memory)
     X_before = X.copy()
-    seen = _recorded_epoch_dtypes(monkeypatch)
+    seen = _recorded_rounded_rows(monkeypatch)
     C = 0.1
     model = _fit(X, y, C=C, tol=1e-12, max_iter=20000, fit_intercept=fit_intercept)
     assert model.duality_gap_ <= 1e-12
-    assert seen[0] == np.float32 and seen[-1] == np.float64
-    switch = seen.index(np.float64)
-    assert all(dtype == np.float64 for dtype in seen[switch:])
+    assert seen[0] == copied and seen[-1] == 0
+    switch = seen.index(0)
+    assert all(rows == copied for rows in seen[:switch])
+    assert all(rows == 0 for rows in seen[switch:])
     assert_array_equal(X, X_before)
     _, _, best = cvxpy_optimum(X, y, 3, C, fit_intercept=fit_intercept)
     value, _, _ = numpy_objective(model.coef_, model.intercept_, X, y, C)
@@ -529,7 +538,7 @@ def test_float32_epochs_stop_when_the_gap_stalls(monkeypatch):
     the certified gap of X's problem stalls far above 1e-12; after
     FLOAT32_EPOCHS_STALL checks without progress the epochs read X and it
     converges."""
-    X, y = _rounding_problem(monkeypatch)
+    X, y = _rounding_problem(monkeypatch, 10.0)
     monkeypatch.setattr(dual_cd, "FLOAT32_EPOCHS_UNTIL_GAP", 0.0)
     settings = dict(C=0.1, tol=1e-12, max_iter=8000, fit_intercept=False)
     guarded = _fit(X, y, **settings)
@@ -539,33 +548,46 @@ def test_float32_epochs_stop_when_the_gap_stalls(monkeypatch):
     assert unguarded.duality_gap_ > 1e-10
 
 
+def test_float32_copy_within_the_memory_budget(monkeypatch):
+    """The default budget: the copy and the solver's two (n, k) float64 arrays take
+    at most FLOAT32_EPOCHS_MEMORY times the size of X; none when they would not
+    fit (few features against the classes)."""
+    for n, d, k in [(500, 60, 4), (500, 6, 4)]:
+        X, y = make_problem(n=n, d=d, k=k, seed=0)
+        objective = MulticlassSVMObjective(X, y, np.ones(n), k, C=0.1, loss="hinge",
+                                           margin=1.0, fit_intercept=True,
+                                           n_threads=1)
+        data = dual_cd._DualData(objective, float32_epochs=True)
+        assert data.rounded_epochs == (d == 60)
+        if data.rounded_epochs:
+            extra = data.rounded_rows.nbytes + 2 * 8 * n * k
+            assert extra <= dual_cd.FLOAT32_EPOCHS_MEMORY * X.nbytes
+            assert data.rounded_rows.shape[0] > 0.5 * n
+
+
 @pytest.mark.parametrize("case", ["squared_hinge", "csr", "float32", "underflow",
                                   "newton_start"])
 def test_no_float32_epochs(monkeypatch, case):
-    """X itself for the squared hinge (no box: its rounding limit was not
+    """X alone for the squared hinge (no box: its rounding limit was not
     measured), CSR and float32 input, values that float32 would not represent,
     and the Newton solver's start epochs (its peak memory)."""
-    X, y = _rounding_problem(monkeypatch)
-    seen = _recorded_epoch_dtypes(monkeypatch)
-    settings = dict(C=0.1, tol=1e-6, max_iter=3000)
-    if case == "squared_hinge":
-        _quiet_fit(X, y, loss="squared_hinge", **settings)
-    elif case == "csr":
-        original = K.csr_epoch
-        monkeypatch.setattr(K, "csr_epoch", lambda data, *args: (
-            seen.append(data.dtype), original(data, *args))[1])
-        _quiet_fit(sp.csr_matrix(X), y, **settings)
-    elif case == "float32":
-        _quiet_fit(X.astype(np.float32), y, **settings)
-    elif case == "underflow":
-        X[0, 0] = 1e-50  # 0 in float32
-        _quiet_fit(X, y, **settings)
-    else:
+    X, y = _rounding_problem(monkeypatch, 10.0)
+    if case == "newton_start":
+        seen = _recorded_rounded_rows(monkeypatch)
         objective = MulticlassSVMObjective(X, y, np.ones(len(y)), 3, C=0.1,
                                            loss="hinge", margin=1.0,
                                            fit_intercept=True, n_threads=1)
         dual_cd.ascend(objective, None, None, tol=1e-6, max_iter=50,
                        random_state=np.random.RandomState(0))
-    assert seen
-    expected = np.float32 if case == "float32" else np.float64
-    assert all(dtype == expected for dtype in seen)
+        assert seen and not any(seen)
+        return
+    loss = "squared_hinge" if case == "squared_hinge" else "hinge"
+    if case == "csr":
+        X = sp.csr_matrix(X)
+    elif case == "float32":
+        X = X.astype(np.float32)
+    elif case == "underflow":
+        X[0, 0] = 1e-50  # 0 in float32
+    objective = MulticlassSVMObjective(X, y, np.ones(len(y)), 3, C=0.1, loss=loss,
+                                       margin=1.0, fit_intercept=True, n_threads=1)
+    assert not dual_cd._DualData(objective, float32_epochs=True).rounded_epochs

@@ -52,6 +52,13 @@ update that finds the certified gap above a fifth of its value at the previous
 one, while more than half of the pairs are at their bound
 (``benchmarks/results/dual_cd_notes.md``, "Proximal weight near C_max").
 
+Float32 epochs. For the hinge on dense float64 X the epochs, which stream X and
+dominate long fits, read a float32 copy of X's first rows (as many as
+``FLOAT32_EPOCHS_MEMORY`` allows); every check rebuilds W(α) from X itself, so the
+gap and the certificate are those of X's problem. The rounded problem's optimum
+is not X's, so the epochs read X alone again once the certified gap is below
+``FLOAT32_EPOCHS_UNTIL_GAP`` or stops improving (``FLOAT32_EPOCHS_STALL``).
+
 Exact finishing. While few dual variables are strictly inside their box, the
 partition of the pairs read off α (at 0, free, at the bound) is handed to the
 active-set finisher of :mod:`sksvm._certificate`, which gives the exact optimum
@@ -117,9 +124,11 @@ LAMBDA_MAX_GROWTH = 1e6
 # The intercept's anchor moves once the inner gap is below this fraction of the
 # certified gap (inexact method of multipliers).
 ANCHOR_FRACTION = 0.1
-# The hinge's epochs on dense float64 X read a float32 copy of it (at most this
-# many bytes): half the memory traffic of the epochs, which stream X and dominate
-# long fits. The checks rebuild W(α) from X itself, so the certificate is that of
+# The hinge's epochs on dense float64 X read a float32 copy of its first rows (at
+# most FLOAT32_EPOCHS_MAX_BYTES, and FLOAT32_EPOCHS_MEMORY times the size of X
+# less two (n, k) arrays of the solver, so that a fit's peak stays within 1.5 × X):
+# half the memory traffic of the epochs, which stream X and dominate long fits.
+# The checks rebuild W(α) from X itself, so the certificate is that of
 # the float64 problem. But the rounded problem's optimum is not X's: with float32
 # epochs throughout, the certified gap stalled at 7.8e-6 (intercept) and 8.9e-7
 # (none) on 3000 standardized Fashion-MNIST rows, where float64 epochs reach
@@ -127,6 +136,7 @@ ANCHOR_FRACTION = 0.1
 # FLOAT32_EPOCHS_UNTIL_GAP, or after FLOAT32_EPOCHS_STALL checks without a
 # smaller one.
 FLOAT32_EPOCHS_MAX_BYTES = 2 ** 31
+FLOAT32_EPOCHS_MEMORY = 0.45
 FLOAT32_EPOCHS_UNTIL_GAP = 1e-4
 FLOAT32_EPOCHS_STALL = 10
 
@@ -266,14 +276,18 @@ class _DualData:
             self.feature_curvature = sq_norms / self.C
             self.set_prox_weight(0.0)
             self.largest_prox_weight = 0.0
-        # The rows the epochs read: X, or a float32 copy (rounded_epochs).
-        self.epoch_rows = self.rows
-        self.rounded_epochs = False
+        # The float32 copy of X's first rows that the dense epochs read instead
+        # (none: zero rows).
+        self.rounded_rows = np.empty((0, self.d), dtype=np.float32)
         if (float32_epochs and not self.sparse and X.dtype == np.float64
-                and self.loss.bounded and X.size * 4 <= FLOAT32_EPOCHS_MAX_BYTES):
-            copy = np.empty(X.shape, dtype=np.float32)
-            if _float32_copy(X, copy):
-                self.epoch_rows, self.rounded_epochs = (copy,), True
+                and self.loss.bounded):
+            budget = min(FLOAT32_EPOCHS_MAX_BYTES,
+                         FLOAT32_EPOCHS_MEMORY * X.nbytes - 2 * 8 * self.n * self.k)
+            n_rows = min(self.n, int(budget // (4 * max(self.d, 1))))
+            if n_rows > 0:
+                copy = np.empty((n_rows, self.d), dtype=np.float32)
+                if _float32_copy(X[:n_rows], copy):
+                    self.rounded_rows = copy
 
     def set_prox_weight(self, prox_weight):
         """Set λ, and with it the block curvatures q_i = ‖x_i − μ‖²/C + λ."""
@@ -283,13 +297,21 @@ class _DualData:
     def new_weights(self):
         return np.zeros((self.d, self.k) if self.sparse else (self.k, self.d))
 
+    @property
+    def rounded_epochs(self):
+        """Whether the epochs read a float32 copy of rows of X."""
+        return self.rounded_rows.shape[0] > 0
+
     def drop_float32_epochs(self):
         """Let the epochs read X itself from now on."""
-        self.epoch_rows, self.rounded_epochs = self.rows, False
+        self.rounded_rows = self.rounded_rows[:0]
 
     def epoch(self, state, order, n_active, shrink, eps):
-        run = _dual_kernels.csr_epoch if self.sparse else _dual_kernels.dense_epoch
-        return run(*self.epoch_rows, self.y, self.bound, self.block_curvature,
+        if self.sparse:
+            run, rows = _dual_kernels.csr_epoch, self.rows
+        else:
+            run, rows = _dual_kernels.dense_epoch, (self.X, self.rounded_rows)
+        return run(*rows, self.y, self.bound, self.block_curvature,
                    self.row_dot_center, self.center_sq, order, n_active,
                    state.weights, state.offsets, state.alpha, self.prox_weight, self.C,
                    self.margin, self.loss.code, shrink, eps)
