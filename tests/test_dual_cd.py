@@ -505,28 +505,31 @@ def _rounding_problem(monkeypatch, memory):
     copy of ``memory`` times the size of X less the solver's two (n, k) arrays."""
     monkeypatch.setattr(dual_cd._certificate, "MAX_FREE_PAIRS", 0)
     monkeypatch.setattr(dual_cd, "FLOAT32_EPOCHS_MEMORY", memory)
+    monkeypatch.setattr(dual_cd, "FLOAT32_EPOCHS_AFTER", 0.0)  # at the first check
     X, y = make_problem(n=300, d=8, k=3, seed=3, noise=1.0)
     return X, y
 
 
 @pytest.mark.parametrize("fit_intercept", [False, True])
-@pytest.mark.parametrize("memory, copied", [(10.0, 300), (1.0, 150)],
+@pytest.mark.parametrize("memory, copied", [(10.0, 300), (1.75, 150)],
                          ids=["all-rows", "half-the-rows"])
 def test_hinge_epochs_read_a_float32_copy_then_x(monkeypatch, fit_intercept, memory,
                                                  copied):
-    """The hinge's epochs read a float32 copy of (the first rows of) dense float64
-    X until the certified gap is below FLOAT32_EPOCHS_UNTIL_GAP, then X alone; the
-    fit reaches the optimum of X's problem (cvxpy), and X is not modified."""
+    """From the first check on, the hinge's epochs read a float32 copy of (the
+    first rows of) dense float64 X until the certified gap is below
+    FLOAT32_EPOCHS_UNTIL_GAP, then X alone; the fit reaches the optimum of X's
+    problem (cvxpy), and X is not modified."""
     X, y = _rounding_problem(monkeypatch, memory)
     X_before = X.copy()
     seen = _recorded_rounded_rows(monkeypatch)
     C = 0.1
     model = _fit(X, y, C=C, tol=1e-12, max_iter=20000, fit_intercept=fit_intercept)
     assert model.duality_gap_ <= 1e-12
-    assert seen[0] == copied and seen[-1] == 0
-    switch = seen.index(0)
-    assert all(rows == copied for rows in seen[:switch])
-    assert all(rows == 0 for rows in seen[switch:])
+    start = seen.index(copied)
+    end = start + seen[start:].index(0)
+    assert 0 < start < end < len(seen)
+    assert not any(seen[:start]) and not any(seen[end:])
+    assert all(rows == copied for rows in seen[start:end])
     assert_array_equal(X, X_before)
     _, _, best = cvxpy_optimum(X, y, 3, C, fit_intercept=fit_intercept)
     value, _, _ = numpy_objective(model.coef_, model.intercept_, X, y, C)
@@ -552,17 +555,30 @@ def test_float32_copy_within_the_memory_budget(monkeypatch):
     """The default budget: the copy and the solver's two (n, k) float64 arrays take
     at most FLOAT32_EPOCHS_MEMORY times the size of X; none when they would not
     fit (few features against the classes)."""
-    for n, d, k in [(500, 60, 4), (500, 6, 4)]:
+    for n, d, k in [(500, 200, 4), (500, 6, 4)]:
         X, y = make_problem(n=n, d=d, k=k, seed=0)
         objective = MulticlassSVMObjective(X, y, np.ones(n), k, C=0.1, loss="hinge",
                                            margin=1.0, fit_intercept=True,
                                            n_threads=1)
         data = dual_cd._DualData(objective, float32_epochs=True)
-        assert data.rounded_epochs == (d == 60)
+        assert not data.rounded_epochs  # not before the epochs have run a while
+        data.start_float32_epochs()
+        assert data.rounded_epochs == (d == 200)
         if data.rounded_epochs:
-            extra = data.rounded_rows.nbytes + 2 * 8 * n * k
+            extra = data.rounded_rows.nbytes + 4 * 8 * n * k
             assert extra <= dual_cd.FLOAT32_EPOCHS_MEMORY * X.nbytes
-            assert data.rounded_rows.shape[0] > 0.5 * n
+            assert data.rounded_rows.shape[0] >= 0.5 * n
+
+
+def test_no_float32_copy_in_short_fits(monkeypatch):
+    """A fit that certifies within FLOAT32_EPOCHS_AFTER passes makes no copy."""
+    monkeypatch.setattr(dual_cd, "FLOAT32_EPOCHS_MEMORY", 10.0)
+    seen = _recorded_rounded_rows(monkeypatch)
+    X, y = make_problem(n=300, d=8, k=3, seed=3, noise=0.3)
+    model = _fit(X, y, C=10.0)
+    assert model.duality_gap_ <= model.tol
+    assert model.n_iter_ <= dual_cd.FLOAT32_EPOCHS_AFTER / 2
+    assert seen and not any(seen)
 
 
 @pytest.mark.parametrize("case", ["squared_hinge", "csr", "float32", "underflow",
@@ -590,4 +606,6 @@ def test_no_float32_epochs(monkeypatch, case):
         X[0, 0] = 1e-50  # 0 in float32
     objective = MulticlassSVMObjective(X, y, np.ones(len(y)), 3, C=0.1, loss=loss,
                                        margin=1.0, fit_intercept=True, n_threads=1)
-    assert not dual_cd._DualData(objective, float32_epochs=True).rounded_epochs
+    data = dual_cd._DualData(objective, float32_epochs=True)
+    data.start_float32_epochs()
+    assert not data.rounded_epochs

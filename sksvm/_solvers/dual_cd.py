@@ -52,8 +52,8 @@ update that finds the certified gap above a fifth of its value at the previous
 one, while more than half of the pairs are at their bound
 (``benchmarks/results/dual_cd_notes.md``, "Proximal weight near C_max").
 
-Float32 epochs. For the hinge on dense float64 X the epochs, which stream X and
-dominate long fits, read a float32 copy of X's first rows (as many as
+Float32 epochs. For the hinge on dense float64 X the epochs of a long fit, which
+stream X and dominate it, read a float32 copy of X's first rows (as many as
 ``FLOAT32_EPOCHS_MEMORY`` allows); every check rebuilds W(α) from X itself, so the
 gap and the certificate are those of X's problem. The rounded problem's optimum
 is not X's, so the epochs read X alone again once the certified gap is below
@@ -124,10 +124,14 @@ LAMBDA_MAX_GROWTH = 1e6
 # The intercept's anchor moves once the inner gap is below this fraction of the
 # certified gap (inexact method of multipliers).
 ANCHOR_FRACTION = 0.1
-# The hinge's epochs on dense float64 X read a float32 copy of its first rows (at
-# most FLOAT32_EPOCHS_MAX_BYTES, and FLOAT32_EPOCHS_MEMORY times the size of X
-# less two (n, k) arrays of the solver, so that a fit's peak stays within 1.5 × X):
-# half the memory traffic of the epochs, which stream X and dominate long fits.
+# In long fits (from FLOAT32_EPOCHS_AFTER passes' worth of epochs on) the hinge's
+# epochs on dense float64 X read a float32 copy of its first rows (at most
+# FLOAT32_EPOCHS_MAX_BYTES, and FLOAT32_EPOCHS_MEMORY times the size of X less
+# FLOAT32_EPOCHS_SOLVER_ARRAYS (n, k) arrays of the solver's, so that a fit's peak
+# stays within 1.5 × X; none when that is under half the rows): half the memory
+# traffic of the epochs, which stream X and dominate long fits. (From the start,
+# the copy and the checks' rebuilds of W made a 1,000,000 × 100 fit of a few
+# epochs 1.5 times slower.)
 # The checks rebuild W(α) from X itself, so the certificate is that of
 # the float64 problem. But the rounded problem's optimum is not X's: with float32
 # epochs throughout, the certified gap stalled at 7.8e-6 (intercept) and 8.9e-7
@@ -137,6 +141,8 @@ ANCHOR_FRACTION = 0.1
 # smaller one.
 FLOAT32_EPOCHS_MAX_BYTES = 2 ** 31
 FLOAT32_EPOCHS_MEMORY = 0.45
+FLOAT32_EPOCHS_SOLVER_ARRAYS = 4
+FLOAT32_EPOCHS_AFTER = 30.0
 FLOAT32_EPOCHS_UNTIL_GAP = 1e-4
 FLOAT32_EPOCHS_STALL = 10
 
@@ -277,17 +283,17 @@ class _DualData:
             self.set_prox_weight(0.0)
             self.largest_prox_weight = 0.0
         # The float32 copy of X's first rows that the dense epochs read instead
-        # (none: zero rows).
+        # (none: zero rows), and how many rows a copy may hold.
         self.rounded_rows = np.empty((0, self.d), dtype=np.float32)
+        self.rounded_rows_allowed = 0
         if (float32_epochs and not self.sparse and X.dtype == np.float64
                 and self.loss.bounded):
             budget = min(FLOAT32_EPOCHS_MAX_BYTES,
-                         FLOAT32_EPOCHS_MEMORY * X.nbytes - 2 * 8 * self.n * self.k)
+                         FLOAT32_EPOCHS_MEMORY * X.nbytes
+                         - FLOAT32_EPOCHS_SOLVER_ARRAYS * 8 * self.n * self.k)
             n_rows = min(self.n, int(budget // (4 * max(self.d, 1))))
-            if n_rows > 0:
-                copy = np.empty((n_rows, self.d), dtype=np.float32)
-                if _float32_copy(X[:n_rows], copy):
-                    self.rounded_rows = copy
+            if n_rows >= self.n / 2:
+                self.rounded_rows_allowed = n_rows
 
     def set_prox_weight(self, prox_weight):
         """Set λ, and with it the block curvatures q_i = ‖x_i − μ‖²/C + λ."""
@@ -301,6 +307,15 @@ class _DualData:
     def rounded_epochs(self):
         """Whether the epochs read a float32 copy of rows of X."""
         return self.rounded_rows.shape[0] > 0
+
+    def start_float32_epochs(self):
+        """Make the float32 copy of the first rows (once)."""
+        n_rows, self.rounded_rows_allowed = self.rounded_rows_allowed, 0
+        if not n_rows:
+            return
+        copy = np.empty((n_rows, self.d), dtype=np.float32)
+        if _float32_copy(self.X[:n_rows], copy):
+            self.rounded_rows = copy
 
     def drop_float32_epochs(self):
         """Let the epochs read X itself from now on."""
@@ -576,6 +591,8 @@ class _Run:
         self.gap_at_last_update = np.inf
         # Checks in a row without a smaller certified gap (float32 epochs only).
         self.stalled_checks = 0
+        # The entries of X (or its copy) the epochs have read.
+        self.work_total = 0
 
     @property
     def best_gap(self):
@@ -669,6 +686,9 @@ class _Run:
             if (relative <= FLOAT32_EPOCHS_UNTIL_GAP
                     or self.stalled_checks >= FLOAT32_EPOCHS_STALL):
                 data.drop_float32_epochs()
+        elif (data.rounded_rows_allowed and relative > FLOAT32_EPOCHS_UNTIL_GAP
+              and self.work_total >= FLOAT32_EPOCHS_AFTER * data.nnz):
+            data.start_float32_epochs()
         if self.tol < relative:
             point = self.try_finish(point, final=False)
         elif FINISH_FROM < relative <= self.tol:
@@ -714,7 +734,6 @@ class _Run:
         else:
             point, converged = self.check(0)
         work_since_check = 0
-        work_total = 0
         while not converged and epoch < self.max_iter:
             epoch += 1
             if self.n_active > 1:
@@ -724,9 +743,9 @@ class _Run:
                 self.state, self.order, self.n_active, self.shrinking, self.eps)
             self.eps = max_violation
             work_since_check += work
-            work_total += work
+            self.work_total += work
             self.work_since_finish += work
-            if (work_since_check >= self.check_work(work_total, data.nnz)
+            if (work_since_check >= self.check_work(self.work_total, data.nnz)
                     or self.n_active == 0 or epoch == self.max_iter):
                 work_since_check = 0
                 point, converged = self.check(epoch)
