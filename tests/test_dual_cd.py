@@ -582,11 +582,13 @@ def test_no_float32_copy_in_short_fits(monkeypatch):
 
 
 @pytest.mark.parametrize("case", ["squared_hinge", "csr", "float32", "underflow",
-                                  "newton_start"])
+                                  "offset", "newton_start"])
 def test_no_float32_epochs(monkeypatch, case):
     """X alone for the squared hinge (no box: its rounding limit was not
     measured), CSR and float32 input, values that float32 would not represent,
-    and the Newton solver's start epochs (its peak memory)."""
+    features whose offset dwarfs their spread (rounding errors of 6e-8 × 1e4
+    against a spread of about 1), and the Newton solver's start epochs (its peak
+    memory)."""
     X, y = _rounding_problem(monkeypatch, 10.0)
     if case == "newton_start":
         seen = _recorded_rounded_rows(monkeypatch)
@@ -604,8 +606,24 @@ def test_no_float32_epochs(monkeypatch, case):
         X = X.astype(np.float32)
     elif case == "underflow":
         X[0, 0] = 1e-50  # 0 in float32
+    elif case == "offset":
+        X[:, 2] += 1e4
     objective = MulticlassSVMObjective(X, y, np.ones(len(y)), 3, C=0.1, loss=loss,
                                        margin=1.0, fit_intercept=True, n_threads=1)
     data = dual_cd._DualData(objective, float32_epochs=True)
     data.start_float32_epochs()
     assert not data.rounded_epochs
+
+
+def test_float32_epochs_leave_a_fit_that_stays_uncertified(monkeypatch):
+    """Uncertified checks also count as stalled (FLOAT32_EPOCHS_UNCERTIFIED times
+    the limit): with offset features forced into the copy, the intercept's inner
+    problem never certifies on the rounded rows, and the epochs go back to X."""
+    monkeypatch.setattr(dual_cd, "FLOAT32_EPOCHS_MEMORY", 10.0)
+    monkeypatch.setattr(dual_cd, "FLOAT32_EPOCHS_AFTER", 0.0)
+    monkeypatch.setattr(dual_cd, "FLOAT32_MAX_OFFSET_RATIO", np.inf)
+    X, y = make_problem(n=800, d=30, k=5, seed=1, noise=2.0)
+    seen = _recorded_rounded_rows(monkeypatch)
+    model = _fit(X + 1e4, y, C=1e-3)  # without the rule: gap 9.2 at max_iter
+    assert model.duality_gap_ <= model.tol
+    assert seen.count(800) > 0 and seen[-1] == 0

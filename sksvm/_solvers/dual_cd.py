@@ -57,7 +57,9 @@ stream X and dominate it, read a float32 copy of X's first rows (as many as
 ``FLOAT32_EPOCHS_MEMORY`` allows); every check rebuilds W(α) from X itself, so the
 gap and the certificate are those of X's problem. The rounded problem's optimum
 is not X's, so the epochs read X alone again once the certified gap is below
-``FLOAT32_EPOCHS_UNTIL_GAP`` or stops improving (``FLOAT32_EPOCHS_STALL``).
+``FLOAT32_EPOCHS_UNTIL_GAP`` or stops improving (``FLOAT32_EPOCHS_STALL``), and
+no copy is made of features whose offset dwarfs their spread
+(``FLOAT32_MAX_OFFSET_RATIO``), whose rounding would be noise on that spread.
 
 Exact finishing. While few dual variables are strictly inside their box, the
 partition of the pairs read off α (at 0, free, at the bound) is handed to the
@@ -145,6 +147,13 @@ FLOAT32_EPOCHS_SOLVER_ARRAYS = 4
 FLOAT32_EPOCHS_AFTER = 30.0
 FLOAT32_EPOCHS_UNTIL_GAP = 1e-4
 FLOAT32_EPOCHS_STALL = 10
+# A value's rounding error is relative to the value, but what it perturbs is the
+# feature's spread: no copy when a feature's largest |x| exceeds this many times
+# its standard deviation (features offset by 1e4 with a spread of 2 stalled the
+# fit, uncertified, at max_iter). Uncertified checks count as stalled, up to
+# FLOAT32_EPOCHS_UNCERTIFIED times FLOAT32_EPOCHS_STALL.
+FLOAT32_MAX_OFFSET_RATIO = 1e3
+FLOAT32_EPOCHS_UNCERTIFIED = 5
 
 _TINY = np.finfo(float).tiny
 
@@ -205,6 +214,32 @@ def _float32_copy(X, out):
             if np.isinf(rounded) or (rounded == 0.0 and value != 0.0):
                 faithful = False
     return faithful
+
+
+@njit(cache=True)
+def _offsets_are_small(X, ratio):
+    """Whether every feature's largest |x| is at most ``ratio`` times its standard
+    deviation (constant features aside: their rounding is the
+    same in every row). Two passes over the rows, the deviations from the mean
+    (no cancellation for large offsets)."""
+    n, d = X.shape
+    mean = np.zeros(d)
+    largest = np.zeros(d)
+    for i in range(n):
+        for f in range(d):
+            value = X[i, f]
+            mean[f] += value
+            largest[f] = max(largest[f], abs(value))
+    mean /= n
+    spread = np.zeros(d)
+    for i in range(n):
+        for f in range(d):
+            spread[f] += (X[i, f] - mean[f]) ** 2
+    for f in range(d):
+        std = np.sqrt(spread[f] / n)
+        if std > 0.0 and largest[f] > ratio * std:
+            return False
+    return True
 
 
 def data_fingerprint(X, y):
@@ -311,7 +346,7 @@ class _DualData:
     def start_float32_epochs(self):
         """Make the float32 copy of the first rows (once)."""
         n_rows, self.rounded_rows_allowed = self.rounded_rows_allowed, 0
-        if not n_rows:
+        if not n_rows or not _offsets_are_small(self.X, FLOAT32_MAX_OFFSET_RATIO):
             return
         copy = np.empty((n_rows, self.d), dtype=np.float32)
         if _float32_copy(self.X[:n_rows], copy):
@@ -680,11 +715,12 @@ class _Run:
         point = self.record_point(data.to_coef(W), b.copy(), primal, lower)
         relative = point[2]
         if data.rounded_epochs:
-            if np.isfinite(relative):  # (before the first certificate, no stall)
-                self.stalled_checks = (0 if relative < previous
-                                       else self.stalled_checks + 1)
+            self.stalled_checks = (0 if relative < previous
+                                   else self.stalled_checks + 1)
+            limit = FLOAT32_EPOCHS_STALL * (1 if np.isfinite(relative)
+                                            else FLOAT32_EPOCHS_UNCERTIFIED)
             if (relative <= FLOAT32_EPOCHS_UNTIL_GAP
-                    or self.stalled_checks >= FLOAT32_EPOCHS_STALL):
+                    or self.stalled_checks >= limit):
                 data.drop_float32_epochs()
         elif (data.rounded_rows_allowed and relative > FLOAT32_EPOCHS_UNTIL_GAP
               and self.work_total >= FLOAT32_EPOCHS_AFTER * data.nnz):
