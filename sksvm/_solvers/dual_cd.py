@@ -567,9 +567,9 @@ def ascend(objective, alpha0, intercept0, *, tol, max_iter, random_state, verbos
     tol, max_iter, random_state, verbose, shrinking, check_interval
         As for :func:`solve`.
     float32_epochs : bool
-        Let the hinge's epochs on dense float64 X read a float32 copy of it
-        (``FLOAT32_EPOCHS_MAX_BYTES``); :func:`solve` does, the Newton solver's
-        start epochs do not (its peak memory).
+        Let a long run's hinge epochs on dense float64 X read a float32 copy of
+        its first rows (module docstring, "Float32 epochs"); :func:`solve` does,
+        the Newton solver's start epochs do not (its peak memory).
 
     Returns
     -------
@@ -645,7 +645,7 @@ class _Run:
         if self.best is None or primal < self.best[2]:
             self.best = (coef, intercept, primal)
         coef, intercept, primal = self.best
-        return coef, intercept, (primal - self.lower) / max(abs(primal), _TINY), primal
+        return coef, intercept, self.best_gap, primal
 
     def try_finish(self, point, final):
         """The exact finishing step; returns the better of it and ``point``."""
