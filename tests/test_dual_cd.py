@@ -627,3 +627,20 @@ def test_float32_epochs_leave_a_fit_that_stays_uncertified(monkeypatch):
     model = _fit(X + 1e4, y, C=1e-3)  # without the rule: gap 9.2 at max_iter
     assert model.duality_gap_ <= model.tol
     assert seen.count(800) > 0 and seen[-1] == 0
+
+
+def test_offset_test_against_numpy():
+    """_offsets_are_small: a feature's largest |x| against its standard deviation
+    (NumPy's), a constant column (whose computed mean may be off by a rounding)
+    excepted."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 4))
+    X[:, 1] = 0.1  # constant: the mean of 3000 copies of 0.1 is not exactly 0.1
+    assert np.std(X[:, 1]) > 0.0  # the rounding the test has to tolerate
+    assert dual_cd._offsets_are_small(X, 1e3)
+    for offset, expected in [(1e2, True), (1e4, False)]:
+        shifted = X.copy()
+        shifted[:, 2] += offset
+        ratio = np.abs(shifted[:, 2]).max() / shifted[:, 2].std()
+        assert (ratio <= 1e3) == expected
+        assert dual_cd._offsets_are_small(shifted, 1e3) == expected

@@ -219,9 +219,10 @@ def _float32_copy(X, out):
 @njit(cache=True)
 def _offsets_are_small(X, ratio):
     """Whether every feature's largest |x| is at most ``ratio`` times its standard
-    deviation (constant features aside: their rounding is the
-    same in every row). Two passes over the rows, the deviations from the mean
-    (no cancellation for large offsets)."""
+    deviation, constant features aside (their rounding is the same in every row;
+    a computed deviation below 1e-12 of the largest |x| is rounding in the mean).
+    Two passes over the rows, the deviations from the mean (no cancellation for
+    large offsets)."""
     n, d = X.shape
     mean = np.zeros(d)
     largest = np.zeros(d)
@@ -237,7 +238,7 @@ def _offsets_are_small(X, ratio):
             spread[f] += (X[i, f] - mean[f]) ** 2
     for f in range(d):
         std = np.sqrt(spread[f] / n)
-        if std > 0.0 and largest[f] > ratio * std:
+        if 1e-12 * largest[f] < std < largest[f] / ratio:
             return False
     return True
 
