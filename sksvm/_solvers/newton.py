@@ -619,7 +619,7 @@ class _Solver:
         self.row_sq_norms = self.design.squared_norms()
         self.gram_cache = None
         self.factored = None
-        self.refactor = False
+        # CG iterations of the last Newton direction (set by solve_newton).
         self.last_cg_iter = 0
         self.row_gram_cache = None
         self.class_rows = [np.flatnonzero(self.y == t) for t in range(self.k)]
@@ -775,8 +775,13 @@ class _Solver:
             return self.factored
         self.factored = None
         self.factored = build()
-        self.refactor = False
         return self.factored
+
+    @property
+    def refactor(self):
+        """Whether the last solve needed more than REFACTOR_CG_ITER iterations: a
+        kept factor is rebuilt."""
+        return self.last_cg_iter > REFACTOR_CG_ITER
 
     def curvature_ratio(self, h, rows):
         """The largest h_p·‖a_p‖² / C over the curved pairs: the Woodbury form
@@ -1024,7 +1029,6 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         rtol = cg_rtol if cg_rtol is not None else min(0.1, np.sqrt(max(gap, 1e-12)))
         direction, cg_iter = _conjugate_gradient(matvec, -grad, precondition, rtol,
                                                  CG_MAX_ITER)
-        sv.refactor = cg_iter > REFACTOR_CG_ITER
         sv.last_cg_iter = cg_iter
         matvec = None  # it holds a copy of the curved rows of X
         dm = _pair_differences_in_place(sv.design.times(direction), y, rows)
