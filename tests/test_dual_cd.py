@@ -644,3 +644,18 @@ def test_offset_test_against_numpy():
         ratio = np.abs(shifted[:, 2]).max() / shifted[:, 2].std()
         assert (ratio <= 1e3) == expected
         assert dual_cd._offsets_are_small(shifted, 1e3) == expected
+
+
+def test_dropping_the_float32_copy_frees_it():
+    """Once the epochs go back to X, nothing holds the copy any more."""
+    X, y = make_problem(n=500, d=200, k=4, seed=0)
+    objective = MulticlassSVMObjective(X, y, np.ones(500), 4, C=0.1, loss="hinge",
+                                       margin=1.0, fit_intercept=True, n_threads=1)
+    data = dual_cd._DualData(objective, float32_epochs=True)
+    data.start_float32_epochs()
+    copy = data.rounded_rows
+    assert copy.shape[0] > 0
+    data.drop_float32_epochs()
+    assert not data.rounded_epochs
+    assert data.rounded_rows.base is None and not np.shares_memory(data.rounded_rows,
+                                                                  copy)

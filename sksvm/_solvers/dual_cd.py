@@ -320,7 +320,7 @@ class _DualData:
             self.largest_prox_weight = 0.0
         # The float32 copy of X's first rows that the dense epochs read instead
         # (none: zero rows), and how many rows a copy may hold.
-        self.rounded_rows = np.empty((0, self.d), dtype=np.float32)
+        self.drop_float32_epochs()
         self.rounded_rows_allowed = 0
         if (float32_epochs and not self.sparse and X.dtype == np.float64
                 and self.loss.bounded):
@@ -354,8 +354,9 @@ class _DualData:
             self.rounded_rows = copy
 
     def drop_float32_epochs(self):
-        """Let the epochs read X itself from now on."""
-        self.rounded_rows = self.rounded_rows[:0]
+        """Let the epochs read X itself from now on, and free the copy (an empty
+        array, not an empty view that would keep it)."""
+        self.rounded_rows = np.empty((0, self.d), dtype=np.float32)
 
     def epoch(self, state, order, n_active, shrink, eps):
         if self.sparse:
