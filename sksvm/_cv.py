@@ -452,7 +452,9 @@ def _fold_path(estimator, X, y, sample_weight, train, test, Cs, scorer,
     keep_duals = y_train.size * classes.size * len(Cs) <= MAX_STORED_DUAL_ENTRIES
     for index, C in enumerate(Cs):
         _keep_the_weights_at_the_next_C(estimator, C)
-        estimator.set_params(C=C).fit(X_train, y_train, sample_weight=weight_train)
+        # The folds need the certified tol only, not the exact optimum.
+        estimator.set_params(C=C)._fit(X_train, y_train, weight_train,
+                                       finish_exactly=False)
         path["scores"][index] = scorer(estimator, X[test], y[test], **test_params)
         path["n_iter"][index] = estimator.n_iter_
         path["duality_gaps"][index] = estimator.duality_gap_

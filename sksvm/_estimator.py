@@ -284,6 +284,12 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         self : LinearMulticlassSVM
             The fitted estimator.
         """
+        return self._fit(X, y, sample_weight)
+
+    def _fit(self, X, y, sample_weight, finish_exactly=True):
+        """:meth:`fit`; ``finish_exactly=False`` skips the Newton solver's exact
+        finishing step once its gap is within ``tol`` (see :class:`Start`), for
+        fits that only need the certified ``tol``."""
         # The whole fit runs under the BLAS limit: a fit that overlaps another
         # gets the same bits as one run alone.
         with (_restore_on_failure(self),
@@ -292,6 +298,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
             objective, classes = self._fit_objective(X, y, sample_weight)
             solver = choose_solver(self.solver, objective, self.solver_options)
             start = self._start(previous, classes, objective.n_features, solver)
+            start.finish_exactly = finish_exactly
             result = solve(solver, objective, start, tol=self.tol,
                            max_iter=self.max_iter,
                            random_state=check_random_state(self.random_state),

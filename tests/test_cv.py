@@ -419,3 +419,20 @@ def test_the_top_of_a_dense_hinge_path_with_an_intercept_runs_newton(
                                   n_threads=1, solver_options=options).fit(X, y)
     assert names[:-1] == [expected_top, "dual_cd", "dual_cd"] * 3
     assert np.all(model.duality_gaps_ <= model.tol)
+
+
+def test_path_folds_skip_the_exact_finish_and_the_refit_does_not(monkeypatch):
+    """The folds need their certified tol only: the Newton solver's exact
+    finishing step runs for the refit alone."""
+    import sksvm._solvers.newton as newton_module
+
+    calls = []
+    finish = newton_module._finish_exactly
+    monkeypatch.setattr(newton_module, "_finish_exactly",
+                        lambda *args: calls.append(1) or finish(*args))
+    X, y = make_problem(n=120, d=5, k=3, seed=0)
+    search = LinearMulticlassSVMCV(Cs=4, cv=3, solver="newton").fit(X, y)
+    assert np.all(search.duality_gaps_ <= search.tol)
+    assert len(calls) == 1
+    assert search.duality_gap_ <= search.tol
+

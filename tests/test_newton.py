@@ -479,6 +479,27 @@ def test_unconverged_fit_returns_its_best_point():
         assert model.objective(X, y) <= best_seen * (1 + 1e-12)
 
 
+def test_fit_that_needs_only_tol_skips_the_exact_finish():
+    """``finish_exactly=False`` (the folds of a cross-validated path) keeps the
+    converged Newton point; by default the finisher replaces it by the exact
+    optimum (cvxpy's value), and both are certified within tol of it."""
+    from sklearn.datasets import load_digits
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    X, y = StandardScaler().fit_transform(X)[:300], y[:300]
+    optimum = cvxpy_optimum(X, y, 10, 0.1)[2]
+    fits = {finish: LinearMulticlassSVM(C=0.1, solver="newton", tol=1e-3)._fit(
+        X, y, None, finish_exactly=finish) for finish in (True, False)}
+    assert fits[True].n_iter_ == fits[False].n_iter_
+    assert fits[True].duality_gap_ <= 1e-12
+    assert_allclose(fits[True].objective(X, y), optimum, rtol=1e-7)
+    assert 1e-12 < fits[False].duality_gap_ <= 1e-3
+    value = fits[False].objective(X, y)
+    assert optimum <= value * (1 + 1e-9)
+    assert value - optimum <= fits[False].duality_gap_ * value * (1 + 1e-9)
+
+
 def test_hard_margin_regime_warns_instead_of_failing():
     """Unscaled digits at C = 1e-14 (C / mean ‖x‖² ≈ 3e-18): C·I vanishes against
     the curvature in the Newton system, whose Cholesky factorization failed; the

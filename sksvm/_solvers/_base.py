@@ -32,12 +32,20 @@ class Start:
     keep_state : bool
         Whether the result should carry a state for a later warm start (some
         solvers' states cost a pass over the data).
+    finish_exactly : bool
+        Whether ``"newton"``, once its steps have certified ``tol``, tries the
+        exact finishing step (the active-set finisher of :mod:`sksvm._certificate`)
+        to return the exact optimum when few pairs are free. Fits that only need
+        the certified ``tol`` (the folds of a cross-validated path) skip it; a fit
+        that stops above ``tol`` still tries. (``"dual_cd"`` makes its attempts
+        during the run, where they shorten a slow tail, and ignores this.)
     """
 
     coef: np.ndarray
     intercept: np.ndarray
     state: object = None
     keep_state: bool = False
+    finish_exactly: bool = True
 
     @classmethod
     def zeros(cls, n_classes, n_features):

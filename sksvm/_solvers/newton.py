@@ -1089,7 +1089,9 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
     -------
     SolverResult
         With a :class:`~sksvm._solvers.dual_cd.DualCDState` (the multipliers) when
-        ``start.keep_state`` and the loss is the hinge.
+        ``start.keep_state`` and the loss is the hinge. Unless
+        ``start.finish_exactly`` is False and the steps converged, the exact
+        finishing step is tried on the final partition (:func:`_finish_exactly`).
     """
     announce_compile("newton", (_kernels.loss_grad_kernel(objective.is_sparse),
                                 _dual_kernels.path_flow, _newton_kernels.pair_terms,
@@ -1119,7 +1121,7 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
                        random_state=random_state)
     raw = solve_newton(objective, start.coef, start.intercept, tol=tol,
                        max_iter=max_iter, verbose=verbose, **options)
-    if raw["final_dual"] is not None:
+    if raw["final_dual"] is not None and (start.finish_exactly or not raw["converged"]):
         _finish_exactly(objective, raw, tol)
     history = [dict(iteration=record["iteration"], n_evaluations=record["iteration"] + 1,
                     time=record["time"], objective=record["objective"],
