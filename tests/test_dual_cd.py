@@ -18,7 +18,7 @@ from sksvm import LinearMulticlassSVM
 from sksvm import _dual_kernels as K
 from sksvm._objective import MulticlassSVMObjective
 from sksvm._solvers import Start, dual_cd
-from sksvm._solvers.dual_cd import shuffle
+from sksvm._solvers.dual_cd import shuffle, visiting_chunk_size
 
 from _helpers import (CASE_IDS, CASES, case_data, case_optimum, fit, make_problem,
                       quiet_fit)
@@ -120,6 +120,36 @@ def test_shuffle_is_a_local_permutation(chunk_size):
         sizes = sorted(len(r) for r in runs)
         assert len(runs) == -(-n_active // chunk_size)
         assert sizes[1:] == [chunk_size] * (len(runs) - 1)
+
+
+@pytest.mark.parametrize("sparse, n_rows, row_bytes, expected", [
+    (True, 50, 80, dual_cd.SPARSE_CHUNK_SIZE),
+    (False, 1_000_000, 800, dual_cd.DENSE_CHUNK_SIZE),  # 800 MB of short rows
+    (False, 60_000, 6272, 1),  # Fashion-MNIST's long rows
+    (False, 2000, 800, 1),  # in the caches
+    (False, 2 ** 26 // 2048, 2048, dual_cd.DENSE_CHUNK_SIZE),
+    (False, 2 ** 26 // 2048 - 1, 2048, 1), (False, 2 ** 26, 2049, 1)])
+def test_visiting_chunk_size(sparse, n_rows, row_bytes, expected):
+    assert visiting_chunk_size(sparse, n_rows, row_bytes) == expected
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_chunked_dense_order_reaches_the_optimum(monkeypatch, fit_intercept):
+    """Dense X visited in chunks (the rule forced on a small X) still reaches the
+    exact optimum (cvxpy)."""
+    monkeypatch.setattr(dual_cd, "DENSE_CHUNK_MIN_BYTES", 0)
+    sizes = []
+    original = dual_cd.shuffle
+    monkeypatch.setattr(dual_cd, "shuffle", lambda order, n_active, random_state,
+                        chunk_size: sizes.append(chunk_size) or original(
+                            order, n_active, random_state, chunk_size))
+    X, y = make_problem(n=200, d=6, k=4, seed=5, noise=1.0)
+    C = 0.05
+    model = _fit(X, y, C=C, tol=1e-10, max_iter=20000, fit_intercept=fit_intercept)
+    assert sizes and set(sizes) == {dual_cd.DENSE_CHUNK_SIZE}
+    _, _, best = cvxpy_optimum(X, y, 4, C, fit_intercept=fit_intercept)
+    value, _, _ = numpy_objective(model.coef_, model.intercept_, X, y, C)
+    assert best * (1 - 1e-8) <= value <= best * (1 + 1e-8)
 
 
 # -- against the exact optimum ---------------------------------------------------------
