@@ -500,6 +500,36 @@ def test_fit_that_needs_only_tol_skips_the_exact_finish():
     assert value - optimum <= fits[False].duality_gap_ * value * (1 + 1e-9)
 
 
+def test_an_old_factor_is_freed_before_the_next_is_built(monkeypatch):
+    """A Woodbury factor holds up to MAX_FACTOR_PAIRS² entries: when a step builds
+    a new one, nothing may still hold the previous one (it doubled the peak)."""
+    import gc
+    import weakref
+    from sklearn.datasets import load_digits
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    built = []
+    alive_at_build = []
+    original_init = newton_module._WoodburyPreconditioner.__init__
+
+    def recording_init(self, *args, **kwargs):
+        alive_at_build.append(sum(ref() is not None for ref in built))
+        original_init(self, *args, **kwargs)
+        built.append(weakref.ref(self))
+
+    monkeypatch.setattr(newton_module._WoodburyPreconditioner, "__init__",
+                        recording_init)
+    gc.disable()  # only reference counts may free them
+    try:
+        LinearMulticlassSVM(C=0.01, solver="newton", tol=1e-6).fit(X, y)
+    finally:
+        gc.enable()
+    assert len(built) >= 3
+    assert alive_at_build == [0] * len(built)
+
+
 def test_hard_margin_regime_warns_instead_of_failing():
     """Unscaled digits at C = 1e-14 (C / mean ‖x‖² ≈ 3e-18): C·I vanishes against
     the curvature in the Newton system, whose Cholesky factorization failed; the

@@ -1031,6 +1031,9 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
                                                  CG_MAX_ITER)
         sv.last_cg_iter = cg_iter
         matvec = None  # it holds a copy of the curved rows of X
+        # The solver keeps the factor it may reuse; this reference would keep an
+        # old one (up to MAX_FACTOR_PAIRS² entries) alive while the next is built.
+        precondition = None
         dm = _pair_differences_in_place(sv.design.times(direction), y, rows)
         step = _line_search(pairs, m, dm, theta - center, direction, C)
         stalled = step == 0.0
