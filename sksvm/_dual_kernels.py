@@ -570,7 +570,7 @@ def dense_gap_rows(X, y, sample_weight, bound, alpha, W, B, margin, loss_code, e
     ``(Σ_i s_i Σ_j ℓ(m_ij), Σ α, Σ α²/(4c) (squared hinge))`` and fills
     ``shrinkable[lo:hi]`` with the shrinking test at threshold ``eps`` (True for
     zero-weight rows)."""
-    k, d = W.shape
+    k = W.shape[0]
     bounded = loss_code == HINGE
     squared = loss_code == SQUARED_HINGE
     z = np.empty(k)
@@ -582,13 +582,9 @@ def dense_gap_rows(X, y, sample_weight, bound, alpha, W, B, margin, loss_code, e
         if s == 0.0:
             shrinkable[i] = True
             continue
-        xi = X[i]
+        _row_scores(W, X[i], z)
         for j in range(k):
-            acc = B[j]
-            wj = W[j]
-            for f in range(d):
-                acc += wj[f] * xi[f]
-            z[j] = acc
+            z[j] += B[j]
         loss, asum, conj, shr = _row_gap_terms(z, y[i], alpha[i], s, bound[i],
                                                bounded, squared, margin, eps)
         loss_sum += loss
