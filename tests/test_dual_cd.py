@@ -152,6 +152,56 @@ def test_chunked_dense_order_reaches_the_optimum(monkeypatch, fit_intercept):
     assert best * (1 - 1e-8) <= value <= best * (1 + 1e-8)
 
 
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "nointercept"])
+def test_averaged_point_is_the_mean_of_the_epochs_points(monkeypatch, fit_intercept,
+                                                         sparse):
+    """The averaged candidate's J is J (numpy) at the mean of the primal points
+    recorded after each epoch since the previous check."""
+    monkeypatch.setattr(dual_cd, "AVERAGE_BELOW", np.inf)  # average at every check
+    window, candidates, checked = [], [], []
+    add, average = dual_cd._Run.add_to_window, dual_cd._Run.averaged_point
+    record = dual_cd._Run.record_point
+
+    def recording_add(run):
+        W, b = run.state.primal_point()
+        window.append((run.data.to_coef(W), np.array(b)))
+        add(run)
+
+    def recording_record(run, coef, intercept, primal, lower):
+        candidates.append((np.array(coef), np.array(intercept), primal))
+        return record(run, coef, intercept, primal, lower)
+
+    def recording_average(run, point):
+        points = list(window)
+        window.clear()
+        candidates.clear()
+        result = average(run, point)
+        if candidates:
+            checked.append((points, candidates.pop()))
+        return result
+
+    monkeypatch.setattr(dual_cd._Run, "add_to_window", recording_add)
+    monkeypatch.setattr(dual_cd._Run, "record_point", recording_record)
+    monkeypatch.setattr(dual_cd._Run, "averaged_point", recording_average)
+    X, y = make_problem(n=300, d=8, k=4, seed=3, noise=2.0)
+    C = 0.02
+    model = _fit(sp.csr_matrix(X) if sparse else X, y, C=C, tol=1e-8, max_iter=20000,
+                 fit_intercept=fit_intercept)
+    assert len(checked) >= 3
+    for points, (coef, intercept, primal) in checked:
+        assert len(points) >= 2
+        mean_coef = np.mean([c for c, _ in points], axis=0)
+        mean_intercept = np.mean([b for _, b in points], axis=0)
+        np.testing.assert_allclose(coef, mean_coef, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(intercept, mean_intercept, rtol=1e-12, atol=1e-12)
+        value, _, _ = numpy_objective(coef, intercept, X, y, C)
+        assert primal == pytest.approx(value, rel=1e-10)
+    _, _, best = cvxpy_optimum(X, y, 4, C, fit_intercept=fit_intercept)
+    value, _, _ = numpy_objective(model.coef_, model.intercept_, X, y, C)
+    assert value - best <= model.duality_gap_ * value + 1e-9 * best
+
+
 # -- against the exact optimum ---------------------------------------------------------
 
 @pytest.mark.parametrize("loss", [

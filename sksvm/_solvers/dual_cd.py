@@ -18,6 +18,14 @@ while D rises. Without an intercept that gap certifies J(W) − min J ≤ tol·J
 (exactly, up to the floating-point drift of the incrementally updated W, ~1e-13
 relative). A cold start skips the pass at W = 0.
 
+Averaged primal point. Near the end the gap is mostly primal: J(W(α)) of the
+last iterate sits 3–10 times further above min J than D(α) below it (the epochs'
+random order leaves noise in W). Once the certified gap is within
+``AVERAGE_BELOW`` times ``tol``, each check also computes J at the mean of the
+primal points after each epoch since the previous check, a valid candidate like
+any other (one more pass over X): on standardized Fashion-MNIST without an
+intercept it is 1.6–1.9 times closer to min J than the last iterate.
+
 Shrinking (as liblinear does). A block whose variables all sit at a bound with
 their dual gradient (the margins m_ij) beyond the previous epoch's largest KKT
 violation on the right side is dropped from the following epochs. Every check
@@ -135,6 +143,9 @@ LAMBDA_GROWTH_AT_BOUND = 0.5
 # Fashion-MNIST fold a limit of 1e3 stopped at max_iter with gap 4e-3; 1e6
 # converged in the same 6684 epochs as no limit.)
 LAMBDA_MAX_GROWTH = 1e6
+# Checks also evaluate the primal point averaged over the epochs since the last
+# check once the certified gap is within this many times tol (module docstring).
+AVERAGE_BELOW = 4.0
 # The intercept's anchor moves once the inner gap is below this fraction of the
 # certified gap (inexact method of multipliers).
 ANCHOR_FRACTION = 0.1
@@ -657,6 +668,11 @@ class _Run:
         self.stalled_checks = 0
         # The entries of X (or its copy) the epochs have read.
         self.work_total = 0
+        # Sums of the primal points (W, b) after each epoch since the last check,
+        # and their count; kept only while ``averaging`` (AVERAGE_BELOW).
+        self.averaging = False
+        self.window = None
+        self.window_size = 0
 
     @property
     def best_gap(self):
@@ -675,6 +691,31 @@ class _Run:
             self.best = (coef, intercept, primal)
         coef, intercept, primal = self.best
         return coef, intercept, self.best_gap, primal
+
+    def add_to_window(self):
+        """Add the current primal point to the window's sums."""
+        W, b = self.state.primal_point()
+        if self.window_size == 0:
+            self.window = (np.array(W), np.array(b))
+        else:
+            W_sum, b_sum = self.window
+            W_sum += W
+            b_sum += b
+        self.window_size += 1
+
+    def averaged_point(self, point):
+        """Record the window's mean primal point (when it holds two or more) and
+        empty the window; returns :meth:`record_point`'s point, or ``point``."""
+        size, self.window_size = self.window_size, 0
+        if size < 2:
+            return point
+        data = self.data
+        W, b = self.window[0] / size, self.window[1] / size
+        self.window = None
+        scratch = np.empty(data.n, dtype=np.bool_)
+        loss_sum = data.gap_pass(self.state.alpha, np.inf, scratch, W, b)[0]
+        primal = loss_sum / data.weight_sum + 0.5 * data.C * float(np.vdot(W, W))
+        return self.record_point(data.to_coef(W), b, primal, self.lower)
 
     def try_finish(self, point, final):
         """The exact finishing step; returns the better of it and ``point``."""
@@ -742,7 +783,11 @@ class _Run:
             lower = dual
         previous = self.best_gap
         point = self.record_point(data.to_coef(W), b.copy(), primal, lower)
+        if self.tol < point[2]:
+            point = self.averaged_point(point)
+        self.window_size = 0
         relative = point[2]
+        self.averaging = relative <= AVERAGE_BELOW * self.tol
         if data.rounded_epochs:
             self.stalled_checks = (0 if relative < previous
                                    else self.stalled_checks + 1)
@@ -809,6 +854,8 @@ class _Run:
             work_since_check += work
             self.work_total += work
             self.work_since_finish += work
+            if self.averaging:
+                self.add_to_window()
             if (work_since_check >= self.check_work(self.work_total, data.nnz)
                     or self.n_active == 0 or epoch == self.max_iter):
                 work_since_check = 0
