@@ -115,11 +115,6 @@ def repair_factors(flows):
         return np.where(flows > 0, 1.0 - np.clip(removed / flows, 0.0, 1.0), 1.0)
 
 
-def repair_intercept_dual(y, alpha, n_classes):
-    """α scaled, per (y_i, j) pair of classes, so that Aᵀ1 = 0; still in its box."""
-    return alpha * repair_factors(class_flows(y, alpha, n_classes))[y]
-
-
 def dual_coef(objective, alpha):
     """W(α) = −AᵀX/C, shape (k, d), from the rows of X (float32 or float64) with no
     copy of X."""
@@ -145,12 +140,17 @@ def dense_dual_coef(X, y, alpha, C, W):
     W /= -C
 
 
-def dual_lower_bound(objective, alpha):
+def dual_lower_bound(objective, alpha, coef=None):
     """A lower bound on min J from the dual point α (repaired first when the
-    intercept is fitted), and W(α') of the point used."""
+    intercept is fitted), and W(α') of the point used. ``coef``, when given, is
+    W(α): reused unless the repair changes α."""
     if objective.fit_intercept:
-        alpha = repair_intercept_dual(objective.y, alpha, objective.n_classes)
-    coef = dual_coef(objective, alpha)
+        factors = repair_factors(class_flows(objective.y, alpha, objective.n_classes))
+        if not np.all(factors == 1.0):
+            alpha = alpha * factors[objective.y]
+            coef = None
+    if coef is None:
+        coef = dual_coef(objective, alpha)
     bound = objective.sample_weight / objective.weight_sum
     value = (objective.margin * float(alpha.sum())
              - 0.5 * objective.C * float(np.vdot(coef, coef))
@@ -240,13 +240,13 @@ def finish(objective, free, upper, max_rounds):
         intercept = np.zeros(objective.n_classes)
         if objective.fit_intercept:
             intercept = _intercept_from_free(objective, candidate, free & new_free, coef)
-        primal = objective.value(coef, intercept)
-        gap = relative_gap(primal, dual_lower_bound(objective, candidate)[0])
+        margins = pair_margins(objective.X, objective.y, coef, intercept,
+                               objective.margin)
+        primal = objective.value_from_margins(margins, coef)
+        gap = relative_gap(primal, dual_lower_bound(objective, candidate, coef)[0])
         if best is None or gap < best[3]:
             best = (candidate, coef, intercept, gap, primal)
         # Fixed pairs whose margin has the wrong sign become free.
-        margins = pair_margins(objective.X, objective.y, coef, intercept,
-                               objective.margin)
         new_free |= offlabel & ~free & ~upper & (margins > 0)
         if bounded:
             leave = upper & (margins < 0)

@@ -249,14 +249,25 @@ class MulticlassSVMObjective(ObjectiveBase):
             return super().value(coef, intercept)
         self.n_evaluations += 1
         coef = np.asarray(coef, dtype=np.float64)
-        loss = get_loss(self.loss)
         loss_sum = 0.0
         for lo in range(0, self.X.shape[0], VALUE_CHUNK_ROWS):
             rows = slice(lo, lo + VALUE_CHUNK_ROWS)
             margins = _certificate.pair_margins(self.X[rows], self.y[rows], coef,
                                                 intercept, self.margin)
-            loss_sum += float(self.sample_weight[rows] @ loss.value(margins).sum(axis=1))
+            loss_sum += self._loss_sum(margins, rows)
         return loss_sum / self.weight_sum + 0.5 * self.C * float(np.vdot(coef, coef))
+
+    def value_from_margins(self, margins, coef):
+        """J from the pair margins of all rows (:func:`_certificate.pair_margins`
+        at ``coef`` and its intercept), without another product with X."""
+        self.n_evaluations += 1
+        return (self._loss_sum(margins, slice(None)) / self.weight_sum
+                + 0.5 * self.C * float(np.vdot(coef, coef)))
+
+    def _loss_sum(self, margins, rows):
+        """Σ s_i Σ_j ℓ(m_ij) over ``rows`` given their margins."""
+        loss = get_loss(self.loss)
+        return float(self.sample_weight[rows] @ loss.value(margins).sum(axis=1))
 
     def feature_statistics(self):
         """:class:`FeatureStatistics` of X (computed once, without a copy of X)."""

@@ -544,6 +544,65 @@ def test_finisher_solve_matches_numpy_and_refuses_singular_systems():
     assert warnings.filters == filters
 
 
+def test_failed_finishing_attempts_back_off(monkeypatch):
+    """After each failed amortized finishing attempt the epochs' work due before
+    the next doubles: the attempts of a fit where every attempt fails come at
+    least ~twice as far apart each time (without the backoff, evenly)."""
+    from sksvm import _certificate
+
+    attempts, epochs = [], [0]
+    epoch = dual_cd._DualData.epoch
+
+    def counting_epoch(data, *args):
+        epochs[0] += 1
+        return epoch(data, *args)
+
+    monkeypatch.setattr(dual_cd._DualData, "epoch", counting_epoch)
+    monkeypatch.setattr(_certificate, "finish",
+                        lambda *args, **kwargs: attempts.append(epochs[0]))
+    # Attempts priced at their passes over X only: due every ~20 epochs at first.
+    monkeypatch.setattr(_certificate, "count_free", lambda *args: 0)
+    X, y = make_problem(n=300, d=6, k=3, seed=1, noise=3.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        LinearMulticlassSVM(C=0.1, solver="dual_cd", tol=1e-15, max_iter=1500,
+                            random_state=0, fit_intercept=False,
+                            solver_options={"shrinking": False}).fit(X, y)
+    intervals = np.diff(attempts)  # all amortized: tol is never reached
+    assert intervals.size >= 3
+    assert np.all(intervals[1:] >= 1.5 * intervals[:-1])
+
+
+def test_lower_bound_reuses_the_given_weights_only_when_nothing_is_repaired():
+    """``dual_lower_bound(objective, α, W(α))`` equals the bound computed from
+    scratch: the given weights are used for a balanced α and ignored (here, a
+    wrong W) when the intercept's repair changes α."""
+    from sksvm._certificate import class_flows, dual_coef, dual_lower_bound
+
+    X, y = make_problem(n=60, d=5, k=3, seed=2)
+    rng = np.random.default_rng(0)
+    y = y.astype(np.int64)
+    objective = MulticlassSVMObjective(X, y, np.ones(y.size), 3, C=0.1, loss="hinge",
+                                       margin=1.0, fit_intercept=True, n_threads=1)
+    bound = 1.0 / y.size
+    alpha = rng.uniform(0.0, bound, size=(y.size, 3))
+    alpha[np.arange(y.size), y] = 0.0
+    flows = class_flows(y, alpha, 3)
+    assert not np.allclose(flows.sum(axis=1), flows.sum(axis=0))
+    wrong = np.ones((3, 5))
+    assert dual_lower_bound(objective, alpha, wrong)[0] == pytest.approx(
+        dual_lower_bound(objective, alpha)[0], rel=1e-12)
+    # A balanced α: every sample of class t sends to t + 1 (mod 3) only, the same
+    # total per class.
+    balanced = np.zeros_like(alpha)
+    counts = np.bincount(y, minlength=3)
+    balanced[np.arange(y.size), (y + 1) % 3] = bound * counts.min() / counts[y]
+    coef = dual_coef(objective, balanced)
+    value, used = dual_lower_bound(objective, balanced, coef)
+    assert used is coef
+    assert value == pytest.approx(dual_lower_bound(objective, balanced)[0], rel=1e-12)
+
+
 def test_gap_passes_thin_out_in_long_runs():
     """A gap pass is due after check_interval (2) passes' worth of epoch work at
     first, and after a sixteenth of all the work so far later, up to 8: in a long
