@@ -95,3 +95,16 @@ def woodbury_system(gram, local, cols, labels, diagonal, out):
                        + (label_p == label_q))
             out[p, q] = row[local[q]] * pattern if pattern != 0 else 0.0
         out[p, p] += diagonal[p]
+
+
+@njit(cache=True, nogil=True)
+def copy_shared_entries(source, source_index, target, target_index):
+    """target[target_index[a], target_index[b]] = source[source_index[a],
+    source_index[b]] for all a, b, without the |index|² temporary that NumPy's
+    fancy indexing makes (a Gram of 5000 rows: 200 MB)."""
+    size = source_index.shape[0]
+    for a in range(size):
+        source_row = source[source_index[a]]
+        target_row = target[target_index[a]]
+        for b in range(size):
+            target_row[target_index[b]] = source_row[source_index[b]]

@@ -559,3 +559,24 @@ def test_auto_takes_newton_under_strong_regularization(fraction, params, sparse,
     model = _no_convergence_warning_fit(X, y, C=C, **params)
     assert model.solver_ == expected
     assert model.duality_gap_ <= model.tol
+
+
+def test_start_epochs_evaluate_no_averaged_point(monkeypatch):
+    """The start epochs hand the Newton steps their iterates, not averaged
+    weights: no averaged primal point is taken, even where dual_cd itself would
+    take one at every check."""
+    from sksvm._solvers import dual_cd
+
+    monkeypatch.setattr(dual_cd, "AVERAGE_BELOW", np.inf)
+    windows = []
+    add = dual_cd._Run.add_to_window
+    monkeypatch.setattr(dual_cd._Run, "add_to_window",
+                        lambda run: windows.append(1) or add(run))
+    X, y = make_problem(n=200, d=5, k=3, seed=4, noise=2.0)
+    objective = _objective(X, y.astype(np.int64), np.ones(200), 3, 1e-2, "hinge", False)
+    result = solve_newton(objective, None, None, tol=1e-8, max_iter=50, start_epochs=40)
+    assert result["epochs"] is not None and result["epochs"].n_iter > 2
+    assert windows == []
+    dual_cd.ascend(objective, None, None, tol=1e-8, max_iter=40,
+                   random_state=np.random.RandomState(0))
+    assert windows  # the same epochs in dual_cd itself do average

@@ -113,3 +113,30 @@ def test_woodbury_system(dtype):
     _newton_kernels.woodbury_system(gram, local, cols, labels, diagonal, K)
     assert_allclose(K, expected, rtol=1e-6 if dtype == np.float32 else 1e-14,
                     atol=1e-6 if dtype == np.float32 else 1e-14)
+
+
+def test_row_gram_reuses_the_shared_rows_entries():
+    """The curved rows' Gram built from a cache of another row set equals the
+    Gram computed from scratch (NumPy), with and without an intercept; the
+    shared entries come from the cache (a marked cache shows through)."""
+    from sksvm._solvers.newton import _Design, _row_gram
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(30, 7))
+    for fit_intercept in (False, True):
+        mu = X.mean(axis=0) if fit_intercept else np.zeros(7)
+        design = _Design(X, mu, 2.0 if fit_intercept else 0.0, fit_intercept)
+        X_hat = np.hstack([X - mu, np.full((30, 1), 2.0)]) if fit_intercept else X
+        old_rows = np.array([1, 4, 5, 9, 12, 20, 28])
+        rows = np.array([0, 4, 9, 10, 12, 28, 29])
+        old_design = design.subset(old_rows)
+        old_gram = _row_gram(old_design, old_rows, None)
+        assert_allclose(old_gram, X_hat[old_rows] @ X_hat[old_rows].T, rtol=1e-12,
+                        atol=1e-12)
+        gram = _row_gram(design.subset(rows), rows, (old_rows, old_gram))
+        assert_allclose(gram, X_hat[rows] @ X_hat[rows].T, rtol=1e-12, atol=1e-12)
+        marked = old_gram + 1000.0
+        gram = _row_gram(design.subset(rows), rows, (old_rows, marked))
+        shared = np.isin(rows, old_rows)
+        assert np.all(gram[np.ix_(shared, shared)] > 500.0)
+        assert np.all(gram[np.ix_(~shared, ~shared)] < 500.0)

@@ -609,7 +609,8 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0, shrinking
 
 
 def ascend(objective, alpha0, intercept0, *, tol, max_iter, random_state, verbose=0,
-           shrinking=True, check_interval=CHECK_INTERVAL, float32_epochs=False):
+           shrinking=True, check_interval=CHECK_INTERVAL, float32_epochs=False,
+           average_primal=True):
     """:func:`solve` from the dual point ``alpha0`` (None: α = 0), without the
     warm-start bookkeeping.
 
@@ -626,6 +627,11 @@ def ascend(objective, alpha0, intercept0, *, tol, max_iter, random_state, verbos
         Let a long run's hinge epochs on dense float64 X read a float32 copy of
         its first rows (module docstring, "Float32 epochs"); :func:`solve` does,
         the Newton solver's start epochs do not (its peak memory).
+    average_primal : bool
+        Also evaluate the averaged primal point near ``tol`` (module docstring).
+        The Newton solver's start epochs do not: its steps start from the
+        returned weights and the final α, and from averaged weights they took
+        65 s instead of 51.5 s on Fashion-MNIST.
 
     Returns
     -------
@@ -649,7 +655,8 @@ def ascend(objective, alpha0, intercept0, *, tol, max_iter, random_state, verbos
     state.set_point(np.asarray(intercept0, dtype=np.float64) if warm
                     else np.zeros(data.k))
     run = _Run(data, state, tol=tol, max_iter=max_iter, random_state=random_state,
-               verbose=verbose, shrinking=shrinking, check_interval=check_interval)
+               verbose=verbose, shrinking=shrinking, check_interval=check_interval,
+               average_primal=average_primal)
     return run.run(cold=not warm), state.alpha
 
 
@@ -657,8 +664,9 @@ class _Run:
     """One run of epochs and checks; keeps the best certified point seen."""
 
     def __init__(self, data, state, *, tol, max_iter, random_state, verbose,
-                 shrinking, check_interval):
+                 shrinking, check_interval, average_primal=True):
         self.data = data
+        self.average_primal = average_primal
         self.state = state
         self.tol = tol
         self.max_iter = max_iter
@@ -813,7 +821,8 @@ class _Run:
             point = self.averaged_point(point)
         self.window_size = 0
         relative = point[2]
-        self.averaging = relative <= AVERAGE_BELOW * self.tol
+        self.averaging = (self.average_primal
+                          and relative <= AVERAGE_BELOW * self.tol)
         if data.rounded_epochs:
             self.stalled_checks = (0 if relative < previous
                                    else self.stalled_checks + 1)

@@ -527,7 +527,7 @@ def _row_gram(design, rows, cache):
         here = there = np.zeros(0, dtype=np.int64)
     fresh = np.setdiff1d(np.arange(n_rows), here, assume_unique=True)
     if here.size:
-        gram[np.ix_(here, here)] = old_gram[np.ix_(there, there)]
+        _newton_kernels.copy_shared_entries(old_gram, there, gram, here)
     if fresh.size:
         block = X[fresh] @ X.T
         if sp.issparse(block):
@@ -880,7 +880,7 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
             objective, None, None, tol=max(tol, START_GAP),
             max_iter=options["start_epochs"],
             random_state=options.get("random_state") or np.random.RandomState(0),
-            verbose=verbose)
+            verbose=verbose, average_primal=False)
         if epochs.duality_gap <= tol:
             return dict(coef=epochs.coef, intercept=epochs.intercept, n_iter=0,
                         converged=True, gap=epochs.duality_gap, history=[],
@@ -1100,7 +1100,8 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
                                 _dual_kernels.path_flow, _newton_kernels.pair_terms,
                                 _newton_kernels.pair_slope,
                                 _newton_kernels.pair_curvatures,
-                                _newton_kernels.woodbury_system), verbose)
+                                _newton_kernels.woodbury_system,
+                                _newton_kernels.copy_shared_entries), verbose)
     options = {}
     fingerprint = None
     if start.keep_state or isinstance(start.state, DualCDState):
