@@ -106,9 +106,11 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         Start from the previous solution (and, for ``"subgradient"``, continue
         its step-size schedule) when the classes are unchanged. ``"dual_cd"``
         starts from the previous dual variables when the previous fit was also a
-        ``"dual_cd"`` fit with ``warm_start=True`` on identical ``X`` and ``y``
-        (checked by a hash; ``C``, ``margin``, the weights and the loss may
-        differ), and from scratch otherwise: its iterates are dual points, which
+        ``"dual_cd"`` fit with ``warm_start=True`` on the same ``X`` and ``y``
+        (recognized by a hash of ``y`` and of entries spread over ``X``; ``C``,
+        ``margin``, the weights and the loss may differ; any dual point of data
+        of the same size is a valid, if poorer, start), and from scratch
+        otherwise: its iterates are dual points, which
         a primal solution cannot supply. ``"newton"`` starts from the previous
         solution, and for the hinge also from the previous dual point on the
         same terms.

@@ -798,3 +798,35 @@ def test_dropping_the_float32_copy_frees_it():
     assert not data.rounded_epochs
     assert data.rounded_rows.base is None and not np.shares_memory(data.rounded_rows,
                                                                   copy)
+
+
+def test_fingerprint_recognizes_the_data_and_a_missed_change_is_harmless(monkeypatch):
+    """The fingerprint is the same for copies of (X, y) in either memory order
+    and differs when y or X (all entries spread over it) change. A change it
+    would miss only changes the start: a dual point of other data of the same
+    size, taken as a warm start, still ends at the new data's optimum (cvxpy)."""
+    from sksvm._solvers.dual_cd import data_fingerprint
+
+    X, y = make_problem(n=120, d=4, k=3, seed=6)
+    y = y.astype(np.int64)
+    fingerprint = data_fingerprint(X, y)
+    assert fingerprint == data_fingerprint(np.asfortranarray(X), y.copy())
+    assert fingerprint != data_fingerprint(X, np.roll(y, 1))
+    assert fingerprint != data_fingerprint(X * 1.5, y)
+    assert fingerprint == data_fingerprint(sp.csr_matrix(X).toarray(), y)
+    assert (data_fingerprint(sp.csr_matrix(X), y)
+            != data_fingerprint(sp.csr_matrix(X * 2.0), y))
+
+    other, _ = make_problem(n=120, d=4, k=3, seed=7)
+    monkeypatch.setattr(dual_cd, "data_fingerprint", lambda X, y: "same")
+    starts = []
+    ascend = dual_cd.ascend
+    monkeypatch.setattr(dual_cd, "ascend", lambda objective, alpha0, *args, **kwargs: (
+        starts.append(alpha0), ascend(objective, alpha0, *args, **kwargs))[1])
+    model = _fit(other, y, C=0.05, tol=1e-9, max_iter=20000, warm_start=True)
+    model.fit(X, y)  # starts from the other data's dual point
+    assert starts[0] is None and starts[1] is not None and np.any(starts[1])
+    _, _, best = cvxpy_optimum(X, y, 3, 0.05)
+    value, _, _ = numpy_objective(model.coef_, model.intercept_, X, y, 0.05)
+    assert model.duality_gap_ <= 1e-9
+    assert value - best <= 1e-9 * best + model.duality_gap_ * value

@@ -192,6 +192,9 @@ FLOAT32_EPOCHS_STALL = 10
 FLOAT32_MAX_OFFSET_RATIO = 1e3
 FLOAT32_EPOCHS_UNCERTIFIED = 5
 
+# Entries of X that a warm start's data fingerprint reads (data_fingerprint).
+FINGERPRINT_ENTRIES = 65536
+
 _TINY = np.finfo(float).tiny
 
 
@@ -281,14 +284,25 @@ def _offsets_are_small(X, ratio):
 
 
 def data_fingerprint(X, y):
-    """A hash of (X, y) identifying the data a dual point belongs to.
+    """A hash of (X, y) identifying the data a dual point belongs to: of X's
+    shape and type, all of y (and, for CSR X, of its row pointers), and of
+    ``FINGERPRINT_ENTRIES`` entries of X spread evenly over it.
 
-    SHA-1, not for security: it reads X twice as fast as BLAKE2b (a 16000 × 784
-    float64 X: 52 ms against 106 ms), and a warm-started path hashes its fold's
-    data at every fit."""
+    A warm start only needs to recognize the data, not to prove it unchanged:
+    any dual point of data with the same rows, labels and weights is feasible
+    (its box depends on the weights alone, and the solvers clip and repair it),
+    so data that differ outside the sampled entries would only start from a
+    poorer point, never at a wrong one. Hashing all of X took 52 ms for a
+    16000 × 784 fold, 2.8 s of a 50 s cross-validated path on Fashion-MNIST,
+    which hashes its folds' data at every fit."""
     h = hashlib.sha1(usedforsecurity=False)
     h.update(repr((type(X).__name__, X.shape, str(X.dtype))).encode())
-    arrays = (X.data, X.indices, X.indptr) if sp.issparse(X) else (X,)
+    if sp.issparse(X):
+        spread = np.linspace(0, X.nnz - 1, min(X.nnz, FINGERPRINT_ENTRIES)).astype(np.int64)
+        arrays = (X.indptr, X.data[spread], X.indices[spread])
+    else:
+        spread = np.linspace(0, X.size - 1, min(X.size, FINGERPRINT_ENTRIES)).astype(np.int64)
+        arrays = (X[np.divmod(spread, max(X.shape[1], 1))],)
     for a in arrays + (np.asarray(y, dtype=np.int64),):
         h.update(memoryview(np.ascontiguousarray(a)).cast("B"))
     return h.hexdigest()
