@@ -675,6 +675,33 @@ def test_hinge_epochs_read_a_float32_copy_then_x(monkeypatch, fit_intercept, mem
     assert best * (1 - 1e-8) <= value <= best * (1 + 1e-8)
 
 
+def test_rounded_epochs_with_an_intercept_certify_without_rebuilding(monkeypatch):
+    """With an intercept the checks of the float32 phase keep the epochs' W (no
+    rebuild on X) and every certified gap along the way still bounds the true
+    suboptimality of the point recorded with it (cvxpy's optimum)."""
+    X, y = _rounding_problem(monkeypatch, 10.0)
+    seen = _recorded_rounded_rows(monkeypatch)
+    rebuilt_while_rounded = []
+    rebuild = dual_cd._DualData.rebuild
+
+    def recording_rebuild(data, alpha, out):
+        rebuilt_while_rounded.append(data.rounded_epochs)
+        return rebuild(data, alpha, out)
+
+    monkeypatch.setattr(dual_cd._DualData, "rebuild", recording_rebuild)
+    C = 0.1
+    model = _fit(X, y, C=C, tol=1e-12, max_iter=20000, fit_intercept=True)
+    assert 300 in seen  # the float32 phase happened
+    # (The rebuild that ends the phase comes once the copy is dropped.)
+    assert rebuilt_while_rounded.count(True) == 0
+    _, _, best = cvxpy_optimum(X, y, 3, C, fit_intercept=True)
+    certified = [(r["objective"], r["gap"]) for r in model.history_
+                 if np.isfinite(r["gap"])]
+    assert len(certified) > 5
+    for value, gap in certified:
+        assert value - best <= gap * value + 1e-9 * best
+
+
 def test_float32_epochs_stop_when_the_gap_stalls(monkeypatch):
     """The rounded problem's optimum is not X's: with float32 epochs throughout,
     the certified gap of X's problem stalls far above 1e-12; after
