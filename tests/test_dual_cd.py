@@ -193,8 +193,8 @@ def test_averaged_point_is_the_mean_of_the_epochs_points(monkeypatch, fit_interc
         assert len(points) >= 2
         mean_coef = np.mean([c for c, _ in points], axis=0)
         mean_intercept = np.mean([b for _, b in points], axis=0)
-        np.testing.assert_allclose(coef, mean_coef, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(intercept, mean_intercept, rtol=1e-12, atol=1e-12)
+        assert_allclose(coef, mean_coef, rtol=1e-12, atol=1e-12)
+        assert_allclose(intercept, mean_intercept, rtol=1e-12, atol=1e-12)
         value, _, _ = numpy_objective(coef, intercept, X, y, C)
         assert primal == pytest.approx(value, rel=1e-10)
     _, _, best = cvxpy_optimum(X, y, 4, C, fit_intercept=fit_intercept)

@@ -464,6 +464,10 @@ class _DualData:
             _certificate.dense_dual_coef(self.X, self.y, alpha, self.C, out)
         return out
 
+    def primal_value(self, loss_sum, W):
+        """J from a gap pass's weighted loss sum at the point (W, b)."""
+        return loss_sum / self.weight_sum + 0.5 * self.C * float(np.vdot(W, W))
+
     def dual_value(self, alpha_sum, conjugate, W):
         return (self.margin * alpha_sum - 0.5 * self.C * float(np.vdot(W, W))
                 - conjugate)
@@ -771,8 +775,9 @@ class _Run:
         W, b = self.state.primal_point(weights_sum, offsets_sum)
         scratch = np.empty(data.n, dtype=np.bool_)
         loss_sum = data.gap_pass(self.state.alpha, np.inf, scratch, W, b)[0]
-        primal = loss_sum / data.weight_sum + 0.5 * data.C * float(np.vdot(W, W))
-        return self.record_point(data.to_coef(W), b, primal, self.lower)
+        # A primal candidate only: it brings no lower bound.
+        return self.record_point(data.to_coef(W), b, data.primal_value(loss_sum, W),
+                                 -np.inf)
 
     def try_finish(self, point, final):
         """The exact finishing step; returns the better of it and ``point``."""
@@ -827,7 +832,7 @@ class _Run:
         W, b = state.primal_point()
         loss_sum, alpha_sum, conjugate = data.gap_pass(
             state.alpha, self.eps if self.shrinking else np.inf, self.shrinkable, W, b)
-        primal = loss_sum / data.weight_sum + 0.5 * data.C * float(np.vdot(W, W))
+        primal = data.primal_value(loss_sum, W)
         scale = max(abs(primal), _TINY)
         dual = data.dual_value(alpha_sum, conjugate, W)
         extra = ""
