@@ -304,21 +304,153 @@ def _row_scores(W, xi, z):
 
 
 @njit(cache=True, fastmath=_FASTMATH, inline="always")
-def _row_update(W, xi, delta, t, C):
-    """W += x_i (e_t − e_j)ᵀ Δ_j / C over the changed entries; returns the entries
-    of x_i read."""
+def _pair_scores(W, xa, xb, za, zb):
+    """za = W x_a, zb = W x_b and the returned x_a·x_b, in passes that read each
+    class's weights once for both rows (two classes per pass): the epoch's scores
+    are bound by loads, and one pass over W serves two rows."""
+    k, d = W.shape
+    cross = 0.0
+    j = 0
+    while j + 2 <= k:
+        w0 = W[j]
+        w1 = W[j + 1]
+        a0 = 0.0
+        a1 = 0.0
+        b0 = 0.0
+        b1 = 0.0
+        ab = 0.0   # x_a·x_b, kept from the first pass (no extra loads)
+        for f in range(d):
+            u = np.float64(xa[f])
+            v = np.float64(xb[f])
+            a0 += w0[f] * u
+            a1 += w1[f] * u
+            b0 += w0[f] * v
+            b1 += w1[f] * v
+            ab += u * v
+        za[j] = a0
+        za[j + 1] = a1
+        zb[j] = b0
+        zb[j + 1] = b1
+        if j == 0:
+            cross = ab
+        j += 2
+    if j < k:
+        w0 = W[j]
+        a0 = 0.0
+        b0 = 0.0
+        ab = 0.0
+        for f in range(d):
+            u = np.float64(xa[f])
+            v = np.float64(xb[f])
+            a0 += w0[f] * u
+            b0 += w0[f] * v
+            ab += u * v
+        za[j] = a0
+        zb[j] = b0
+        if j == 0:
+            cross = ab
+    return cross
+
+
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
+def _update_coefficients(delta, t, C, coef):
+    """coef_j = (e_t − e_j)ᵀ Δ / C: the change of W's row j is coef_j x_i."""
+    k = delta.shape[0]
+    for j in range(k):
+        coef[j] = delta[j] / C if j == t else -delta[j] / C
+
+
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
+def _row_update(W, xi, coef):
+    """W[j] += coef_j x_i over the nonzero coef_j; returns the entries of x_i read."""
     k, d = W.shape
     work = 0
     for j in range(k):
-        dj = delta[j]
-        if dj == 0.0:
+        a = coef[j]
+        if a == 0.0:
             continue
-        a = dj / C if j == t else -dj / C
         wj = W[j]
         for f in range(d):
             wj[f] += a * xi[f]
         work += d
     return work
+
+
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
+def _pair_update(W, xa, coef_a, xb, coef_b):
+    """W[j] += coef_a[j] x_a + coef_b[j] x_b, one pass over a class's weights for
+    both rows; returns the entries of X read."""
+    k, d = W.shape
+    work = 0
+    for j in range(k):
+        a = coef_a[j]
+        b = coef_b[j]
+        wj = W[j]
+        if a != 0.0 and b != 0.0:
+            for f in range(d):
+                wj[f] += a * xa[f] + b * xb[f]
+            work += 2 * d
+        elif a != 0.0:
+            for f in range(d):
+                wj[f] += a * xa[f]
+            work += d
+        elif b != 0.0:
+            for f in range(d):
+                wj[f] += b * xb[f]
+            work += d
+    return work
+
+
+@njit(cache=True)
+def _scores_of_rows(X, rounded, ia, ib, W, za, zb):
+    """Raw scores of rows ``ia`` and ``ib`` (``ib`` < 0: ``ia`` alone) and their
+    dot product. Both rows are read from the float32 copy ``rounded`` when it
+    holds ``ia`` (and then ``ib``), from X otherwise."""
+    if ia < rounded.shape[0]:
+        if ib < 0:
+            _row_scores(W, rounded[ia], za)
+            return 0.0
+        return _pair_scores(W, rounded[ia], rounded[ib], za, zb)
+    if ib < 0:
+        _row_scores(W, X[ia], za)
+        return 0.0
+    return _pair_scores(W, X[ia], X[ib], za, zb)
+
+
+@njit(cache=True)
+def _update_rows(X, rounded, ia, coef_a, ib, coef_b, W):
+    """W += coef_a x_aᵀ (+ coef_b x_bᵀ when ``ib`` ≥ 0), rows read as in
+    :func:`_scores_of_rows`; returns the entries read."""
+    if ia < rounded.shape[0]:
+        if ib < 0:
+            return _row_update(W, rounded[ia], coef_a)
+        return _pair_update(W, rounded[ia], coef_a, rounded[ib], coef_b)
+    if ib < 0:
+        return _row_update(W, X[ia], coef_a)
+    return _pair_update(W, X[ia], coef_a, X[ib], coef_b)
+
+
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
+def _visit_block(i, z, y, bound, curvature, row_dot_center, center_sq, offsets, alpha,
+                 prox_weight, C, margin, bounded, shrink, eps, g, sorted_g, beta, delta):
+    """Visit sample i's block at the raw scores ``z`` (= V x_i, completed here with
+    the offsets): its KKT violation, and the block step, which updates α_i and the
+    offsets and leaves the changes in ``delta``. Returns ``(status, violation)``,
+    status −1 when the block is shrunk, 1 when α_i changed, 0 otherwise."""
+    t = y[i]
+    c = bound[i]
+    inv2c = 0.0 if bounded else 0.5 / c
+    _add_offsets(z, offsets, C, row_dot_center[i], center_sq)
+    viol, shrinkable, asum = _block_kkt(alpha[i], z, t, c, bounded, inv2c, margin, eps)
+    if shrink and shrinkable:
+        return -1, viol
+    if viol <= 0.0:
+        return 0, viol
+    if _block_update(alpha[i], z, t, c, curvature[i], bounded, inv2c, margin, asum, g,
+                     sorted_g, beta, delta) == 0:
+        return 0, viol
+    _update_offsets(delta, t, offsets, C, prox_weight, row_dot_center[i])
+    return 1, viol
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -330,56 +462,84 @@ def dense_epoch(X, rounded, y, bound, curvature, row_dot_center, center_sq, orde
     Rows i below ``rounded.shape[0]`` are read from ``rounded`` (a float32 copy of
     X's first rows, half the memory traffic), the others from X.
 
+    The samples are visited two at a time (two rows read from the same array): one
+    pass over W gives both rows' scores and x_a·x_b, the second row's scores are corrected for the first row's step
+    (W changes by coef_a x_aᵀ, so W x_b by coef_a (x_a·x_b)), and both steps are
+    added to W in one pass. The result is the sequential ascent's, in half the
+    passes over W.
+
     ``W`` holds V = Σ α x_i (e_t − e_j)ᵀ / C (the raw, uncentered W(α)); ``offsets``
     holds (B, V μ, ρ(α)) (see :func:`_add_offsets`); ``row_dot_center`` = X μ. Without an
-    intercept, μ = 0 and λ = 0. A visited block that satisfies the shrinking test
-    (threshold ``eps``) is moved to the end of the active part of ``order`` when
+    intercept, μ = 0 and λ = 0. The blocks that satisfy the shrinking test
+    (threshold ``eps``) are moved to the end of the active part of ``order`` when
     ``shrink``. Returns ``(n_active, max_violation, work)``, ``work`` counting the
     entries of X read.
     """
     k, d = W.shape
     n_rounded = rounded.shape[0]
     bounded = loss_code == HINGE
-    z = np.empty(k)
+    za = np.empty(k)
+    zb = np.empty(k)
     g = np.empty(k)
     sorted_g = np.empty(k)
     beta = np.empty(k)
     delta = np.empty(k)
+    coef_a = np.empty(k)
+    coef_b = np.empty(k)
+    shrunk = np.empty(n_active if shrink else 0, dtype=np.int64)
+    n_shrunk = 0
+    n_kept = 0
     max_viol = 0.0
     work = 0
     r = 0
     while r < n_active:
-        i = order[r]
-        t = y[i]
-        c = bound[i]
-        inv2c = 0.0 if bounded else 0.5 / c
-        if i < n_rounded:
-            _row_scores(W, rounded[i], z)
-        else:
-            _row_scores(W, X[i], z)
-        _add_offsets(z, offsets, C, row_dot_center[i], center_sq)
-        work += d
-        viol, shrinkable, asum = _block_kkt(alpha[i], z, t, c, bounded, inv2c,
-                                            margin, eps)
-        if shrink and shrinkable:
-            n_active -= 1
-            order[r] = order[n_active]
-            order[n_active] = i
-            continue
-        r += 1
-        if viol > max_viol:
-            max_viol = viol
-        if viol <= 0.0:
-            continue
-        if _block_update(alpha[i], z, t, c, curvature[i], bounded, inv2c, margin, asum, g,
-                         sorted_g, beta, delta) == 0:
-            continue
-        if i < n_rounded:
-            work += _row_update(W, rounded[i], delta, t, C)
-        else:
-            work += _row_update(W, X[i], delta, t, C)
-        _update_offsets(delta, t, offsets, C, prox_weight, row_dot_center[i])
-    return n_active, max_viol, work
+        ia = order[r]
+        ib = -1
+        if r + 1 < n_active:
+            ib = order[r + 1]
+            if (ia < n_rounded) != (ib < n_rounded):
+                ib = -1   # one from the copy, one from X: ia alone
+        r += 1 if ib < 0 else 2
+        cross = _scores_of_rows(X, rounded, ia, ib, W, za, zb)
+        status_a = 0
+        status_b = 0
+        for slot in range(1 if ib < 0 else 2):
+            if slot == 0:
+                i, z, coef = ia, za, coef_a
+            else:
+                i, z, coef = ib, zb, coef_b
+                if status_a > 0:
+                    for j in range(k):
+                        zb[j] += coef_a[j] * cross
+            work += d
+            status, viol = _visit_block(i, z, y, bound, curvature, row_dot_center,
+                                        center_sq, offsets, alpha, prox_weight, C,
+                                        margin, bounded, shrink, eps, g, sorted_g, beta,
+                                        delta)
+            if status < 0:
+                shrunk[n_shrunk] = i
+                n_shrunk += 1
+                continue
+            order[n_kept] = i
+            n_kept += 1
+            if viol > max_viol:
+                max_viol = viol
+            if status > 0:
+                _update_coefficients(delta, y[i], C, coef)
+            if slot == 0:
+                status_a = status
+            else:
+                status_b = status
+        if status_a > 0 or status_b > 0:
+            if status_a <= 0:   # ib alone: into the first slot
+                ia, ib = ib, -1
+                coef_a, coef_b = coef_b, coef_a
+            elif status_b <= 0:
+                ib = -1
+            work += _update_rows(X, rounded, ia, coef_a, ib, coef_b, W)
+    for s in range(n_shrunk):
+        order[n_kept + s] = shrunk[s]
+    return n_kept, max_viol, work
 
 
 @njit(cache=True, fastmath=_FASTMATH)

@@ -83,6 +83,75 @@ def test_block_solver_is_exact(k, bounded):
             assert value(other) <= best + 1e-9 * (1 + abs(best))
 
 
+def _epoch_state(n, d, k, dtype, seed):
+    """An arbitrary mid-fit state of the dense epoch kernel: rows, bounds, α inside
+    its box, W, intercept offsets and centering terms (consistency between them
+    does not matter for comparing two ways of running the same epoch)."""
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, d).astype(dtype)
+    X[3] = 0.0                                   # a zero row: no coupling term
+    y = (np.arange(n) % k).astype(np.int64)
+    bound = rng.uniform(0.5, 1.5, n) / n
+    C = 0.05
+    curvature = np.einsum("ij,ij->i", X, X, dtype=np.float64) / C + 0.3
+    alpha = rng.uniform(0.0, 1.0, (n, k)) * bound[:, None]
+    alpha[rng.rand(n, k) < 0.4] = 0.0
+    alpha[np.arange(n), y] = 0.0
+    state = dict(W=0.1 * rng.randn(k, d), offsets=0.1 * rng.randn(3, k), alpha=alpha)
+    fixed = dict(X=X, y=y, bound=bound, curvature=curvature,
+                 row_dot_center=0.1 * rng.randn(n), center_sq=0.2, C=C)
+    return fixed, state
+
+
+def _run_epoch(fixed, state, rounded, order, n_active, loss_code, shrink, eps):
+    state = {key: value.copy() for key, value in state.items()}
+    order = order.copy()
+    n_kept, max_viol, work = K.dense_epoch(
+        fixed["X"], rounded, fixed["y"], fixed["bound"], fixed["curvature"],
+        fixed["row_dot_center"], fixed["center_sq"], order, n_active, state["W"],
+        state["offsets"], state["alpha"], 0.7, fixed["C"], 1.0, loss_code, shrink, eps)
+    return state, order, n_kept, max_viol, work
+
+
+@pytest.mark.parametrize("loss_code", [K.HINGE, K.SQUARED_HINGE], ids=["hinge", "sq"])
+@pytest.mark.parametrize("dtype, n_rounded", [(np.float64, 0), (np.float64, 23),
+                                              (np.float32, 0)],
+                         ids=["float64", "partial-copy", "float32"])
+@pytest.mark.parametrize("shrink", [False, True])
+def test_paired_epoch_equals_the_sequential_ascent(loss_code, dtype, n_rounded, shrink):
+    """The dense epoch visits rows two at a time (one pass over W for both, the
+    second row's scores corrected for the first row's step). Its result must be
+    that of visiting the same order one row at a time: the kernel called once per
+    row (its single-row path), shrunk rows collected in visiting order."""
+    n, d, k = 41, 7, 4
+    fixed, state = _epoch_state(n, d, k, dtype, seed=0)
+    rounded = fixed["X"][:n_rounded].astype(np.float32)
+    order = np.random.RandomState(1).permutation(n).astype(np.int64)
+    n_active = n - 2                                    # odd: the last row is alone
+    eps = 0.05 if shrink else np.inf
+
+    paired, paired_order, n_kept, max_viol, _ = _run_epoch(
+        fixed, state, rounded, order, n_active, loss_code, shrink, eps)
+
+    sequential = {key: value.copy() for key, value in state.items()}
+    kept, shrunk, seq_viol = [], [], 0.0
+    for i in order[:n_active]:
+        sequential, _, one_kept, viol, _ = _run_epoch(
+            fixed, sequential, rounded, np.array([i]), 1, loss_code, shrink, eps)
+        (kept if one_kept else shrunk).append(i)
+        if one_kept:
+            seq_viol = max(seq_viol, viol)
+
+    assert n_kept == len(kept)
+    assert shrink or not shrunk
+    assert_array_equal(paired_order, np.concatenate([kept, shrunk, order[n_active:]]))
+    assert max_viol == pytest.approx(seq_viol, rel=1e-9)
+    for key in ("alpha", "W", "offsets"):
+        assert_allclose(paired[key], sequential[key], rtol=1e-9, atol=1e-12,
+                        err_msg=key)
+    assert not np.allclose(paired["alpha"], state["alpha"])   # the epoch did move α
+
+
 def test_path_flow_removes_net_flow():
     """P ≤ F and F − P is a circulation (zero net outflow everywhere)."""
     rng = np.random.RandomState(0)
