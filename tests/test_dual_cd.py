@@ -329,6 +329,26 @@ def test_epochs_over_empty_csr_rows_reach_the_next_check():
     assert -1e-9 <= (est.objective(X, y) - optimum) / optimum <= est.duality_gap_ + 1e-9
 
 
+def test_anchor_moves_wait_for_a_better_solved_inner_problem():
+    """With an intercept the anchor of b moves when the inner gap is below half
+    the certified gap, and below half of its value at the previous move. Without
+    the second condition this warm-started fit (sklearn's sparse check data, C
+    down from 0.43 to 0.043) moved the anchor at nearly every check, each move
+    disturbing the inner problem, and stalled at a certified gap of 0.093."""
+    rng = np.random.RandomState(0)
+    X = rng.uniform(size=(40, 3))
+    X[X < 0.6] = 0.0
+    y = (4 * rng.uniform(size=40)).astype(np.int64)
+    train, _ = list(StratifiedKFold(3).split(X, y))[0]
+    X, y = sp.csr_matrix(X[train]), y[train]
+    est = _fit(X, y, C=0.431, warm_start=True)
+    est.set_params(C=0.0431, max_iter=2000).fit(X, y)
+    _, _, optimum = cvxpy_optimum(X, y, 4, 0.0431)
+    assert est.n_iter_ < 2000
+    assert est.duality_gap_ <= 1e-3
+    assert -1e-9 <= (est.objective(X, y) - optimum) / optimum <= est.duality_gap_ + 1e-9
+
+
 @pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "nointercept"])
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_default_tol_against_cvxpy(case, fit_intercept):
