@@ -684,6 +684,34 @@ def test_failed_finishing_attempts_back_off(monkeypatch):
     assert np.all(intervals[1:] >= 1.5 * intervals[:-1])
 
 
+@pytest.mark.parametrize("finish_exactly, max_free, attempted", [
+    (True, 0, True), (False, 0, False), (False, 10 ** 6, True)])
+def test_attempt_at_convergence_without_finish_exactly(monkeypatch, finish_exactly,
+                                                       max_free, attempted):
+    """A fit that needs only the certified tol (the folds of a path) makes the
+    exact finishing step's attempt at convergence only while at most
+    INEXACT_FINISH_MAX_FREE pairs are free."""
+    finals = []
+    original = dual_cd._Run.try_finish
+
+    def recording(self, point, final):
+        finals.append(final)
+        return original(self, point, final)
+
+    monkeypatch.setattr(dual_cd._Run, "try_finish", recording)
+    monkeypatch.setattr(dual_cd, "INEXACT_FINISH_MAX_FREE", max_free)
+    X, y = make_problem(n=60, d=4, k=3, seed=2, noise=1.0)
+    objective = MulticlassSVMObjective(X, y.astype(np.int64), np.ones(60), 3, C=0.1,
+                                       loss="hinge", margin=1.0, fit_intercept=True,
+                                       n_threads=1)
+    start = Start.zeros(3, 4)
+    start.finish_exactly = finish_exactly
+    result = dual_cd.solve(objective, start, tol=1e-3, max_iter=5000,
+                           random_state=np.random.RandomState(0))
+    assert result.converged
+    assert (True in finals) == attempted
+
+
 def test_lower_bound_reuses_the_given_weights_only_when_nothing_is_repaired():
     """``dual_lower_bound(objective, α, W(α))`` equals the bound computed from
     scratch: the given weights are used for a balanced α and ignored (here, a

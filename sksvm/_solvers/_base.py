@@ -37,8 +37,10 @@ class Start:
         exact finishing step (the active-set finisher of :mod:`sksvm._certificate`)
         to return the exact optimum when few pairs are free. Fits that only need
         the certified ``tol`` (the folds of a cross-validated path) skip it; a fit
-        that stops above ``tol`` still tries. (``"dual_cd"`` makes its attempts
-        during the run, where they shorten a slow tail, and ignores this.)
+        that stops above ``tol`` still tries. ``"dual_cd"`` makes its attempts
+        during the run, where they shorten a slow tail; without
+        ``finish_exactly`` its last one, at convergence, only while few pairs are
+        free (``dual_cd.INEXACT_FINISH_MAX_FREE``).
     """
 
     coef: np.ndarray
