@@ -684,6 +684,26 @@ def test_failed_finishing_attempts_back_off(monkeypatch):
     assert np.all(intervals[1:] >= 1.5 * intervals[:-1])
 
 
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_checks_come_after_at_most_check_max_epochs(fit_intercept):
+    """When the epochs read almost nothing (shrinking left a few rows active) the
+    work-based schedule alone let a fit reach max_iter without a check. With
+    work-based checks switched off (an interval of 1e9 passes) checks still come
+    every CHECK_MAX_EPOCHS epochs at most, and the fit certifies cvxpy's optimum."""
+    X, y = make_problem(n=60, d=4, k=3, seed=2, noise=1.0)
+    objective = MulticlassSVMObjective(X, y.astype(np.int64), np.ones(60), 3, C=0.1,
+                                       loss="hinge", margin=1.0,
+                                       fit_intercept=fit_intercept, n_threads=1)
+    result = dual_cd.solve(objective, Start.zeros(3, 4), tol=1e-6, max_iter=5000,
+                           random_state=np.random.RandomState(0), check_interval=1e9)
+    epochs = [record["iteration"] for record in result.history]
+    assert result.converged
+    assert np.all(np.diff([0] + epochs) <= dual_cd.CHECK_MAX_EPOCHS)
+    _, _, optimum = cvxpy_optimum(X, y, 3, 0.1, fit_intercept=fit_intercept)
+    value = numpy_objective(result.coef, result.intercept, X, y, 0.1)[0]
+    assert -1e-9 <= (value - optimum) / optimum <= result.duality_gap + 1e-9
+
+
 @pytest.mark.parametrize("finish_exactly, max_free, attempted", [
     (True, 0, True), (False, 0, False), (False, 10 ** 6, True)])
 def test_attempt_at_convergence_without_finish_exactly(monkeypatch, finish_exactly,
