@@ -308,25 +308,36 @@ def test_squared_hinge_against_cvxpy(fit_intercept):
     assert -1e-8 <= excess <= 1e-6
 
 
+def _sparse_check_fold(zero_below, fold):
+    """The training part of one of three stratified folds of the data of sklearn's
+    sparse-input checks (40 × 3 uniform entries, those below ``zero_below``
+    zeroed, 4 random labels), as CSR."""
+    rng = np.random.RandomState(0)
+    X = rng.uniform(size=(40, 3))
+    X[X < zero_below] = 0.0
+    y = (4 * rng.uniform(size=40)).astype(np.int64)
+    train, _ = list(StratifiedKFold(3).split(X, y))[fold]
+    return sp.csr_matrix(X[train]), y[train]
+
+
+def _assert_certified_at_the_optimum(est, X, y, C):
+    """Certified 1e-3 before max_iter, and within its gap of cvxpy's optimum."""
+    _, _, optimum = cvxpy_optimum(X, y, 4, C)
+    assert est.n_iter_ < est.max_iter
+    assert est.duality_gap_ <= 1e-3
+    assert -1e-9 <= (est.objective(X, y) - optimum) / optimum <= est.duality_gap_ + 1e-9
+
+
 def test_epochs_over_empty_csr_rows_reach_the_next_check():
     """With an intercept a CSR row without entries (x_i = 0) still has a block to
     move. When such rows were all that shrinking left active, the epochs read no
     entries, the work-based check never came, and the fit ran to max_iter
     uncertified (gap 0.038 at 10000 epochs on these data, those of sklearn's
     sparse checks). The checks count rows too."""
-    rng = np.random.RandomState(0)
-    X = rng.uniform(size=(40, 3))
-    X[X < 0.8] = 0.0
-    y = (4 * rng.uniform(size=40)).astype(np.int64)
-    train, _ = list(StratifiedKFold(3).split(X, y))[2]
-    X, y = sp.csr_matrix(X[train]), y[train]
+    X, y = _sparse_check_fold(zero_below=0.8, fold=2)
     assert (X.getnnz(axis=1) == 0).sum() >= X.shape[0] // 2
     C = 0.34                                     # near the largest useful C
-    est = _fit(X, y, C=C, max_iter=2000)
-    _, _, optimum = cvxpy_optimum(X, y, 4, C)
-    assert est.n_iter_ < 2000
-    assert est.duality_gap_ <= 1e-3
-    assert -1e-9 <= (est.objective(X, y) - optimum) / optimum <= est.duality_gap_ + 1e-9
+    _assert_certified_at_the_optimum(_fit(X, y, C=C, max_iter=2000), X, y, C)
 
 
 def test_anchor_moves_wait_for_a_better_solved_inner_problem():
@@ -335,18 +346,10 @@ def test_anchor_moves_wait_for_a_better_solved_inner_problem():
     the second condition this warm-started fit (sklearn's sparse check data, C
     down from 0.43 to 0.043) moved the anchor at nearly every check, each move
     disturbing the inner problem, and stalled at a certified gap of 0.093."""
-    rng = np.random.RandomState(0)
-    X = rng.uniform(size=(40, 3))
-    X[X < 0.6] = 0.0
-    y = (4 * rng.uniform(size=40)).astype(np.int64)
-    train, _ = list(StratifiedKFold(3).split(X, y))[0]
-    X, y = sp.csr_matrix(X[train]), y[train]
+    X, y = _sparse_check_fold(zero_below=0.6, fold=0)
     est = _fit(X, y, C=0.431, warm_start=True)
     est.set_params(C=0.0431, max_iter=2000).fit(X, y)
-    _, _, optimum = cvxpy_optimum(X, y, 4, 0.0431)
-    assert est.n_iter_ < 2000
-    assert est.duality_gap_ <= 1e-3
-    assert -1e-9 <= (est.objective(X, y) - optimum) / optimum <= est.duality_gap_ + 1e-9
+    _assert_certified_at_the_optimum(est, X, y, 0.0431)
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "nointercept"])
