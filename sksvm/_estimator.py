@@ -298,7 +298,7 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
               kernel_threads(effective_n_threads(self.n_threads))):
             previous = self._fitted_point() if self.warm_start else None
             objective, classes = self._fit_objective(X, y, sample_weight)
-            solver = choose_solver(self.solver, objective, self.solver_options)
+            solver = choose_solver(self.solver, objective)
             start = self._start(previous, classes, objective.n_features, solver)
             start.finish_exactly = finish_exactly
             result = solve(solver, objective, start, tol=self.tol,

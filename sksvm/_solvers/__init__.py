@@ -6,7 +6,6 @@ scikit-learn code lives here; the estimator translates its parameters.
 
 import inspect
 
-from .._objective import largest_useful_C
 from . import dual_cd, lbfgs, newton, subgradient
 from ._base import ProgressLog, SolverResult, Start
 
@@ -16,10 +15,6 @@ SOLVERS = {
     "subgradient": subgradient,
     "newton": newton,
 }
-
-# "auto" takes "newton" instead of "dual_cd" (dense hinge with an intercept) from
-# this fraction of the largest useful C up (see choose_solver).
-STRONG_REGULARIZATION = 0.5
 
 # The protocol's own keyword arguments; everything else a solve() takes is an option.
 _PROTOCOL_ARGUMENTS = {"objective", "start", "tol", "max_iter", "random_state",
@@ -35,7 +30,7 @@ def solver_options(name):
     return sorted({p.name for p in parameters} - _PROTOCOL_ARGUMENTS)
 
 
-def choose_solver(solver, objective, options=None):
+def choose_solver(solver, objective):
     """``solver``, or for ``"auto"`` the solver measured fastest and most reliable on
     such input (benchmarks/results/newton_notes.md, small_problems.md):
 
@@ -51,30 +46,21 @@ def choose_solver(solver, objective, options=None):
       ascent's cheap epochs win;
     - other dense data: dual coordinate ascent for the hinge, L-BFGS for the
       squared hinge (where coordinate ascent's many inner-margin samples make it
-      slow); except, for the hinge with an intercept and no solver ``options``
-      (which are then coordinate ascent's), semismooth Newton under strong
-      regularization, C ≥ ``STRONG_REGULARIZATION`` × the data's largest useful
-      C (:func:`sksvm._objective.largest_useful_C`). There W is small and the
-      intercepts do most of the work: on 16000-row folds of standardized
-      Fashion-MNIST, coordinate ascent stopped at ``max_iter`` (gaps up to
-      8.6e-3) at 0.5, 0.7 and 1 × C_max, and converged in 56–80 epochs at 0.3
-      and 0.4 ×; Newton certified in 7 steps (1.2–1.4 s) at all five.
+      slow). Under strong regularization with an intercept (C ≥ 0.5 × the largest
+      useful C, :func:`sksvm._objective.largest_useful_C`) this took semismooth
+      Newton until coordinate ascent stopped stalling there (its checks at most
+      100 epochs apart, the anchor rule of :mod:`sksvm._solvers.dual_cd`): on
+      16000-row folds of standardized Fashion-MNIST at 0.5, 0.7 and 1 × C_max it
+      now certifies in 0.6, 1.5 and 1.0–1.1 s against Newton's 1.2–4.1, 1.5–1.6
+      and 1.4–1.6 s.
     """
     if solver != "auto":
         return solver
     if not objective.rows_in_memory:
         return "lbfgs"
-    chosen = auto_solver_in_memory(objective.is_sparse, objective.loss,
-                                   objective.X.shape[0], objective.n_features,
-                                   objective.n_classes)
-    if (chosen == "dual_cd" and objective.fit_intercept and not options
-            and not objective.is_sparse
-            and objective.C >= STRONG_REGULARIZATION * largest_useful_C(
-                objective.X, objective.y, objective.sample_weight,
-                objective.n_classes, objective.loss, objective.margin,
-                stop_above=objective.C / STRONG_REGULARIZATION)):
-        return "newton"
-    return chosen
+    return auto_solver_in_memory(objective.is_sparse, objective.loss,
+                                 objective.X.shape[0], objective.n_features,
+                                 objective.n_classes)
 
 
 def auto_solver_in_memory(is_sparse, loss, n_samples, n_features, n_classes):
