@@ -255,14 +255,18 @@ class MulticlassSVMObjective(ObjectiveBase):
             margins = _certificate.pair_margins(self.X[rows], self.y[rows], coef,
                                                 intercept, self.margin)
             loss_sum += self._loss_sum(margins, rows)
-        return loss_sum / self.weight_sum + 0.5 * self.C * float(np.vdot(coef, coef))
+        return self.value_from_loss_sum(loss_sum, coef)
 
     def value_from_margins(self, margins, coef):
         """J from the pair margins of all rows (:func:`_certificate.pair_margins`
         at ``coef`` and its intercept), without another product with X."""
         self.n_evaluations += 1
-        return (self._loss_sum(margins, slice(None)) / self.weight_sum
-                + 0.5 * self.C * float(np.vdot(coef, coef)))
+        return self.value_from_loss_sum(self._loss_sum(margins, slice(None)), coef)
+
+    def value_from_loss_sum(self, loss_sum, coef):
+        """J from the weighted loss sum Σ s_i Σ_j ℓ(m_ij) at ``coef`` (either
+        layout: only its norm enters)."""
+        return loss_sum / self.weight_sum + 0.5 * self.C * float(np.vdot(coef, coef))
 
     def _loss_sum(self, margins, rows):
         """Σ s_i Σ_j ℓ(m_ij) over ``rows`` given their margins."""

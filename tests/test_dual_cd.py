@@ -333,7 +333,8 @@ def test_epochs_over_empty_csr_rows_reach_the_next_check():
     move. When such rows were all that shrinking left active, the epochs read no
     entries, the work-based check never came, and the fit ran to max_iter
     uncertified (gap 0.038 at 10000 epochs on these data, those of sklearn's
-    sparse checks). The checks count rows too."""
+    sparse checks). Checks now also come after CHECK_MAX_EPOCHS epochs or an
+    epoch without KKT violation."""
     X, y = _sparse_check_fold(zero_below=0.8, fold=2)
     assert (X.getnnz(axis=1) == 0).sum() >= X.shape[0] // 2
     C = 0.34                                     # near the largest useful C

@@ -46,13 +46,10 @@ def choose_solver(solver, objective):
       ascent's cheap epochs win;
     - other dense data: dual coordinate ascent for the hinge, L-BFGS for the
       squared hinge (where coordinate ascent's many inner-margin samples make it
-      slow). Under strong regularization with an intercept (C ≥ 0.5 × the largest
-      useful C, :func:`sksvm._objective.largest_useful_C`) this took semismooth
-      Newton until coordinate ascent stopped stalling there (its checks at most
-      100 epochs apart, the anchor rule of :mod:`sksvm._solvers.dual_cd`): on
-      16000-row folds of standardized Fashion-MNIST at 0.5, 0.7 and 1 × C_max it
-      now certifies in 0.6, 1.5 and 1.0–1.1 s against Newton's 1.2–4.1, 1.5–1.6
-      and 1.4–1.6 s.
+      slow), at every C: under strong regularization with an intercept too
+      (16000-row folds of standardized Fashion-MNIST at 0.5, 0.7 and 1 × the
+      largest useful C: 0.6, 1.5 and 1.0–1.1 s against 1.2–4.1, 1.5–1.6 and
+      1.4–1.6 s for semismooth Newton).
     """
     if solver != "auto":
         return solver

@@ -148,10 +148,10 @@ CHECK_WORK_FRACTION = 1.0 / 16.0
 CHECK_INTERVAL_MAX = 8.0
 # ... and after CHECK_MAX_EPOCHS epochs, or an epoch whose largest KKT violation
 # is below STALL_VIOLATION times the margin, whatever they read. When shrinking
-# leaves a few rows active, epochs read almost nothing: on 16000 documents of the
-# sparse text set near the largest useful C, one check came at epoch 3 and the
-# next at max_iter (10000 epochs in 0.4 s), the inner problem solved to 5e-14 all
-# along and the anchor waiting for a check to move.
+# leaves a few rows active (or only CSR rows without entries), epochs read almost
+# nothing: on 16000 documents of the sparse text set near the largest useful C,
+# one check came at epoch 3 and the next at max_iter (10000 epochs in 0.4 s), the
+# inner problem solved to 5e-14 all along and the anchor waiting for a check.
 CHECK_MAX_EPOCHS = 100
 STALL_VIOLATION = 1e-12
 # λ grows by LAMBDA_GROWTH at a multiplier update that finds the certified gap
@@ -180,10 +180,10 @@ AVERAGE_SNAPSHOT_WORK = 10.0
 # The intercept's anchor moves once the inner gap is below this fraction of the
 # certified gap and of the inner gap at the previous move (inexact method of
 # multipliers: the inner problems' accuracy at the moves must keep improving, or
-# moves at every check can keep the inner problem from ever being solved). Measured 0.1, 0.5 and 1 (all of
-# Fashion-MNIST: 568, 434 and 399 epochs; 20000 rows: 1487, 1144, 1042; the
-# small-problems suite: epochs' geometric mean 1, 0.90, 0.97, with 2 and 5
-# problems 1.5 times slower than at 0.1).
+# moves at every check can keep the inner problem from ever being solved).
+# Measured 0.1, 0.5 and 1 (all of Fashion-MNIST: 568, 434 and 399 epochs; 20000
+# rows: 1487, 1144, 1042; the small-problems suite: epochs' geometric mean 1,
+# 0.90, 0.97, with 2 and 5 problems 1.5 times slower than at 0.1).
 ANCHOR_FRACTION = 0.5
 # In long fits (from FLOAT32_EPOCHS_AFTER passes' worth of epochs on) the hinge's
 # epochs on dense float64 X read a float32 copy of its first rows (at most
@@ -483,10 +483,6 @@ class _DualData:
         else:
             _certificate.dense_dual_coef(self.X, self.y, alpha, self.C, out)
         return out
-
-    def primal_value(self, loss_sum, W):
-        """J from a gap pass's weighted loss sum at the point (W, b)."""
-        return loss_sum / self.weight_sum + 0.5 * self.C * float(np.vdot(W, W))
 
     def dual_value(self, alpha_sum, conjugate, W):
         return (self.margin * alpha_sum - 0.5 * self.C * float(np.vdot(W, W))
@@ -803,8 +799,8 @@ class _Run:
         scratch = np.empty(data.n, dtype=np.bool_)
         loss_sum = data.gap_pass(self.state.alpha, np.inf, scratch, W, b)[0]
         # A primal candidate only: it brings no lower bound.
-        return self.record_point(data.to_coef(W), b, data.primal_value(loss_sum, W),
-                                 -np.inf)
+        primal = data.objective.value_from_loss_sum(loss_sum, W)
+        return self.record_point(data.to_coef(W), b, primal, -np.inf)
 
     def try_finish(self, point, final):
         """The exact finishing step; returns the better of it and ``point``."""
@@ -859,7 +855,7 @@ class _Run:
         W, b = state.primal_point()
         loss_sum, alpha_sum, conjugate = data.gap_pass(
             state.alpha, self.eps if self.shrinking else np.inf, self.shrinkable, W, b)
-        primal = data.primal_value(loss_sum, W)
+        primal = data.objective.value_from_loss_sum(loss_sum, W)
         scale = max(abs(primal), _TINY)
         dual = data.dual_value(alpha_sum, conjugate, W)
         extra = ""
@@ -952,14 +948,10 @@ class _Run:
             epoch += 1
             if self.n_active > 1:
                 shuffle(self.order, self.n_active, self.random_state, data.chunk_size)
-            n_visited = self.n_active
             self.n_active, max_violation, work = data.epoch(
                 self.state, self.order, self.n_active, self.shrinking, self.eps)
             self.eps = max_violation
-            # A row without entries (x_i = 0 in CSR) reads nothing but its block
-            # still moves: the checks count rows too, or epochs over such rows
-            # alone would never reach the next check.
-            work_since_check += work + n_visited
+            work_since_check += work
             self.work_total += work
             self.work_since_finish += work
             if self.averaging:
@@ -968,7 +960,7 @@ class _Run:
                     self.work_since_snapshot = 0
                     self.add_to_window()
             epochs_since_check += 1
-            if (work_since_check >= self.check_work(self.work_total, data.nnz + data.n)
+            if (work_since_check >= self.check_work(self.work_total, data.nnz)
                     or epochs_since_check >= CHECK_MAX_EPOCHS
                     or max_violation <= STALL_VIOLATION * data.margin
                     or self.n_active == 0 or epoch == self.max_iter):
