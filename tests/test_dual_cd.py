@@ -659,6 +659,80 @@ def test_finisher_solve_matches_numpy_and_refuses_singular_systems():
     assert warnings.filters == filters
 
 
+def _four_class_objective(fit_intercept=True):
+    X, y = make_problem(n=80, d=5, k=4, seed=0, noise=2.0)
+    return MulticlassSVMObjective(X, y.astype(np.int64), np.ones(80), 4, C=0.05,
+                                  loss="hinge", margin=1.0,
+                                  fit_intercept=fit_intercept, n_threads=1)
+
+
+def _free_pairs(objective, edges):
+    """A free mask with one pair (i, j) for each class edge (y_i, j)."""
+    free = np.zeros((objective.y.size, objective.n_classes), dtype=bool)
+    for label, other in edges:
+        free[np.flatnonzero(objective.y == label)[0], other] = True
+    return free
+
+
+@pytest.mark.parametrize("edges, determined", [
+    ([(0, 1), (1, 2), (2, 3)], True),    # a chain through every class
+    ([(3, 0), (0, 2), (1, 0)], True),    # a star, edges in either direction
+    ([(0, 1), (2, 3), (1, 0)], False),   # two parts: {0, 1} and {2, 3}
+    ([(0, 1), (1, 2)], False),           # class 3 is tied to nothing
+    ([], False)])
+def test_free_pairs_determine_the_intercept_when_they_connect_the_classes(
+        edges, determined):
+    from sksvm._certificate import free_pairs_determine_intercept
+
+    objective = _four_class_objective()
+    assert free_pairs_determine_intercept(objective,
+                                          _free_pairs(objective, edges)) == determined
+
+
+def test_finisher_declines_a_partition_that_leaves_the_intercept_undetermined(
+        monkeypatch):
+    """With an intercept, free pairs that do not tie all classes together leave
+    the intercept's differences to inequalities the linear system cannot
+    express: no system is solved and no candidate returned. Without an intercept
+    the same partition is solved."""
+    from sksvm import _certificate
+
+    solves = []
+    solve = _certificate._solve_partition
+    monkeypatch.setattr(_certificate, "_solve_partition",
+                        lambda *args: solves.append(1) or solve(*args))
+    for fit_intercept, expected in ((True, 0), (False, 1)):
+        solves.clear()
+        objective = _four_class_objective(fit_intercept)
+        free = _free_pairs(objective, [(0, 1), (2, 3), (1, 0)])
+        upper = np.zeros_like(free)
+        result = _certificate.finish(objective, free, upper, max_rounds=1)
+        assert len(solves) == expected
+        assert (result is None) == (expected == 0)
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_finisher_stops_at_the_first_round_without_a_smaller_gap(monkeypatch,
+                                                                 fit_intercept):
+    """The active-set corrections continue only while each round certifies a
+    smaller gap: with every candidate certified at the same gap, two rounds (the
+    rule before ran all eight here, its partitions still changing)."""
+    from sksvm import _certificate
+
+    objective = _four_class_objective(fit_intercept)
+    _, alpha = dual_cd.ascend(objective, None, None, tol=1e-12, max_iter=2,
+                              random_state=np.random.RandomState(0))
+    solves = []
+    solve = _certificate._solve_partition
+    monkeypatch.setattr(_certificate, "_solve_partition",
+                        lambda *args: solves.append(1) or solve(*args))
+    monkeypatch.setattr(_certificate, "relative_gap", lambda primal, dual: 0.5)
+    result = _certificate.finish(
+        objective, *_certificate.partition_from_alpha(objective, alpha), max_rounds=8)
+    assert len(solves) == 2
+    assert result[3] == 0.5
+
+
 def test_failed_finishing_attempts_back_off(monkeypatch):
     """After each failed amortized finishing attempt the epochs' work due before
     the next doubles: the attempts of a fit where every attempt fails come at
