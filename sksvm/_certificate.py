@@ -40,6 +40,11 @@ from ._losses import get_loss
 
 # Largest free set for which the dense (|F| + k)² solve of the finisher is attempted.
 MAX_FREE_PAIRS = 1000
+# A change of the dual point touching at most this fraction of its entries updates
+# W(α) from the rows it touches; a larger one rebuilds W(α) by one product. Measured
+# on 16000 × 784 float64 rows: the update takes 1.4 ms at 2 %, 6.5 ms at 10 % and
+# 9.3 ms at 20 % of the entries, the product 9.4 ms.
+SPARSE_UPDATE_FRACTION = 0.15
 # Margins above −ZERO_MARGIN·δ count as free, not as zero, when a partition is read
 # off a primal point (an exact solution's free pairs sit at margin 0 up to rounding).
 ZERO_MARGIN = 1e-9
@@ -130,6 +135,23 @@ def dual_coef(objective, alpha):
     return out
 
 
+def updated_dual_coef(objective, coef, alpha, change):
+    """W(α) given ``coef`` = W(α − change), updated from the rows the change
+    touches when it touches few entries (``SPARSE_UPDATE_FRACTION``), otherwise
+    rebuilt; ``coef`` is not modified."""
+    if np.count_nonzero(change) > SPARSE_UPDATE_FRACTION * change.size:
+        return dual_coef(objective, alpha)
+    X = objective.X
+    if sp.issparse(X):
+        out = np.array(coef.T, order="C")
+        _dual_kernels.csr_add_dual_coef(X.data, X.indices, X.indptr, objective.y,
+                                        change, objective.C, out)
+        return np.ascontiguousarray(out.T)
+    out = np.array(coef, order="C")
+    _dual_kernels.dense_add_dual_coef(X, objective.y, change, objective.C, out)
+    return out
+
+
 def dense_dual_coef(X, y, alpha, C, W):
     """W(α) from scratch for dense X, (k, d) layout, overwriting ``W``: one BLAS
     product for float64 X (nothing to compile), the kernel for float32 X (no
@@ -144,12 +166,14 @@ def dense_dual_coef(X, y, alpha, C, W):
 def dual_lower_bound(objective, alpha, coef=None):
     """A lower bound on min J from the dual point α (repaired first when the
     intercept is fitted), and W(α') of the point used. ``coef``, when given, is
-    W(α): reused unless the repair changes α."""
+    W(α) (exact: built from X's own rows), updated for the repair's change."""
     if objective.fit_intercept:
         factors = repair_factors(class_flows(objective.y, alpha, objective.n_classes))
         if not np.all(factors == 1.0):
-            alpha = alpha * factors[objective.y]
-            coef = None
+            repaired = alpha * factors[objective.y]
+            if coef is not None:
+                coef = updated_dual_coef(objective, coef, repaired, repaired - alpha)
+            alpha = repaired
     if coef is None:
         coef = dual_coef(objective, alpha)
     bound = objective.sample_weight / objective.weight_sum
@@ -223,12 +247,13 @@ def finish(objective, free, upper, max_rounds):
     offlabel = _offlabel(objective)
     cap = (objective.sample_weight / objective.weight_sum)[:, None]
     best = None
+    fixed = None
     for _ in range(max_rounds):
         if np.count_nonzero(free) > MAX_FREE_PAIRS or (
                 objective.fit_intercept
                 and not free_pairs_determine_intercept(objective, free)):
             break
-        candidate = _solve_partition(objective, free, upper)
+        candidate, fixed = _solve_partition(objective, free, upper, fixed)
         free_i, free_j = np.nonzero(free)
         values = candidate[free_i, free_j]
         low = values < 0
@@ -240,7 +265,7 @@ def finish(objective, free, upper, max_rounds):
         np.maximum(candidate, 0.0, out=candidate)
         if bounded:
             np.minimum(candidate, cap, out=candidate)
-        coef = dual_coef(objective, candidate)
+        coef = updated_dual_coef(objective, fixed[1], candidate, candidate - fixed[0])
         intercept = np.zeros(objective.n_classes)
         if objective.fit_intercept:
             intercept = _intercept_from_free(objective, candidate, free & new_free, coef)
@@ -296,18 +321,33 @@ def _offlabel(objective):
     return mask
 
 
-def _solve_partition(objective, free, upper):
+def _solve_partition(objective, free, upper, previous=None):
     """α with the fixed pairs at their bounds and the free pairs solving the
-    optimality system (module docstring)."""
+    optimality system (module docstring).
+
+    Returns
+    -------
+    alpha : ndarray of shape (n, k)
+    fixed : tuple
+        The fixed pairs' part of α (free pairs at 0) and its W; pass it back as
+        ``previous`` for the next partition, whose W is then updated from the
+        pairs that changed.
+    """
     X, y, C, k = objective.X, objective.y, objective.C, objective.n_classes
     bound = objective.sample_weight / objective.weight_sum
-    alpha = np.where(upper, bound[:, None], 0.0)
+    alpha_fixed = np.where(upper, bound[:, None], 0.0)
+    if previous is None:
+        coef_fixed = dual_coef(objective, alpha_fixed)
+    else:
+        coef_fixed = updated_dual_coef(objective, previous[1], alpha_fixed,
+                                       alpha_fixed - previous[0])
+    fixed = (alpha_fixed, coef_fixed)
+    alpha = alpha_fixed.copy()
     free_i, free_j = np.nonzero(free)
     n_free = free_i.size
     if n_free == 0:
-        return alpha
+        return alpha, fixed
     free_t = y[free_i]
-    coef_fixed = dual_coef(objective, alpha)
     X_free = X[free_i].astype(np.float64)  # stays sparse for CSR X
     scores = np.asarray(X_free @ coef_fixed.T)
     pair = np.arange(n_free)
@@ -332,7 +372,7 @@ def _solve_partition(objective, free, upper):
         # Singular, e.g. duplicated samples: least squares, QR with pivoting.
         solution = scipy.linalg.lstsq(system, rhs, lapack_driver="gelsy")[0]
     alpha[free_i, free_j] = solution[:n_free]
-    return alpha
+    return alpha, fixed
 
 
 def _solve_symmetric(system, rhs):

@@ -799,9 +799,17 @@ def dense_center(X, w):
 @njit(cache=True)
 def dense_rebuild(X, y, alpha, C, W):
     """W = W(α) from scratch, (k, d) layout, overwriting ``W``."""
+    W[:] = 0.0
+    dense_add_dual_coef(X, y, alpha, C, W)
+
+
+@njit(cache=True)
+def dense_add_dual_coef(X, y, alpha, C, W):
+    """W += W(α), (k, d) layout. W(α) is linear in α: with α a change of the dual
+    point (any signs) this updates the weights, reading only the rows where it is
+    nonzero."""
     n = X.shape[0]
     k, d = W.shape
-    W[:] = 0.0
     for i in range(n):
         t = y[i]
         xi = X[i]
@@ -825,9 +833,16 @@ def dense_rebuild(X, y, alpha, C, W):
 @njit(cache=True)
 def csr_rebuild(data, indices, indptr, y, alpha, C, Wt):
     """W = W(α) from scratch, transposed (d, k) layout, overwriting ``Wt``."""
+    Wt[:] = 0.0
+    csr_add_dual_coef(data, indices, indptr, y, alpha, C, Wt)
+
+
+@njit(cache=True)
+def csr_add_dual_coef(data, indices, indptr, y, alpha, C, Wt):
+    """Wt += W(α)ᵀ, transposed (d, k) layout; the rows where α is zero are not
+    read (:func:`dense_add_dual_coef`)."""
     n = indptr.shape[0] - 1
     k = Wt.shape[1]
-    Wt[:] = 0.0
     a_row = np.empty(k)
     for i in range(n):
         t = y[i]

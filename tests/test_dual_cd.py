@@ -810,13 +810,32 @@ def test_attempt_at_convergence_without_finish_exactly(monkeypatch, finish_exact
     assert (True in finals) == attempted
 
 
-def test_lower_bound_reuses_the_given_weights_only_when_nothing_is_repaired():
-    """``dual_lower_bound(objective, α, W(α))`` equals the bound computed from
-    scratch: the given weights are used for a balanced α and ignored (here, a
-    wrong W) when the intercept's repair changes α."""
-    from sksvm._certificate import class_flows, dual_coef, dual_lower_bound
+def _plain_dual_coef(X, y, alpha, C):
+    """W(α) by its definition: W_j = (Σ_{i: y_i = j} Σ_l α_il x_i − Σ_i α_ij x_i)/C."""
+    X = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
+    W = np.zeros((alpha.shape[1], X.shape[1]))
+    for i in range(X.shape[0]):
+        W[y[i]] += alpha[i].sum() * X[i]
+        W -= np.outer(alpha[i], X[i])
+    return W / C
 
+
+@pytest.mark.parametrize("layout", ["dense", "float32", "csr"])
+@pytest.mark.parametrize("update_fraction", [1.0, 0.0])
+def test_lower_bound_from_given_weights_updates_them_for_the_repair(
+        monkeypatch, layout, update_fraction):
+    """``dual_lower_bound(objective, α, W(α))`` gives the repaired point's W and
+    bound as computed from their definitions, whether the repair's change is
+    added from the rows it touches (fraction 1) or W is rebuilt (fraction 0);
+    for a balanced α the given W is used as it is."""
+    from sksvm import _certificate
+    from sksvm._certificate import (class_flows, dual_coef, dual_lower_bound,
+                                    repair_factors)
+
+    monkeypatch.setattr(_certificate, "SPARSE_UPDATE_FRACTION", update_fraction)
     X, y = make_problem(n=60, d=5, k=3, seed=2)
+    X = {"dense": X, "float32": X.astype(np.float32),
+         "csr": sp.csr_matrix(np.where(np.abs(X) > 0.5, X, 0.0))}[layout]
     rng = np.random.default_rng(0)
     y = y.astype(np.int64)
     objective = MulticlassSVMObjective(X, y, np.ones(y.size), 3, C=0.1, loss="hinge",
@@ -826,9 +845,13 @@ def test_lower_bound_reuses_the_given_weights_only_when_nothing_is_repaired():
     alpha[np.arange(y.size), y] = 0.0
     flows = class_flows(y, alpha, 3)
     assert not np.allclose(flows.sum(axis=1), flows.sum(axis=0))
-    wrong = np.ones((3, 5))
-    assert dual_lower_bound(objective, alpha, wrong)[0] == pytest.approx(
-        dual_lower_bound(objective, alpha)[0], rel=1e-12)
+    repaired = alpha * repair_factors(flows)[y]
+    expected = _plain_dual_coef(X, y, repaired, 0.1)
+    value, used = dual_lower_bound(objective, alpha, dual_coef(objective, alpha))
+    assert_allclose(used, expected, rtol=1e-5 if layout == "float32" else 1e-12,
+                    atol=1e-12)
+    assert value == pytest.approx(repaired.sum() - 0.05 * np.sum(expected ** 2),
+                                  rel=1e-5 if layout == "float32" else 1e-12)
     # A balanced α: every sample of class t sends to t + 1 (mod 3) only, the same
     # total per class.
     balanced = np.zeros_like(alpha)
@@ -838,6 +861,33 @@ def test_lower_bound_reuses_the_given_weights_only_when_nothing_is_repaired():
     value, used = dual_lower_bound(objective, balanced, coef)
     assert used is coef
     assert value == pytest.approx(dual_lower_bound(objective, balanced)[0], rel=1e-12)
+
+
+def test_updated_dual_coef_matches_the_definition_and_leaves_its_input():
+    """W(α) updated from W(α − Δ) by the rows Δ touches equals W(α) from its
+    definition, for dense float64 and float32 rows and CSR; the given W is not
+    modified."""
+    from sksvm._certificate import dual_coef, updated_dual_coef
+
+    X, y = make_problem(n=50, d=4, k=3, seed=5)
+    y = y.astype(np.int64)
+    rng = np.random.default_rng(1)
+    before = rng.uniform(0.0, 0.02, size=(50, 3))
+    change = np.where(rng.random((50, 3)) < 0.05, rng.normal(0.0, 0.01, (50, 3)), 0.0)
+    after = before + change
+    after[np.arange(50), y] = before[np.arange(50), y] = 0.0
+    change = after - before
+    for data in (X, X.astype(np.float32), sp.csr_matrix(X)):
+        objective = MulticlassSVMObjective(data, y, np.ones(50), 3, C=0.3,
+                                           loss="hinge", margin=1.0,
+                                           fit_intercept=False, n_threads=1)
+        coef = dual_coef(objective, before)
+        kept = coef.copy()
+        updated = updated_dual_coef(objective, coef, after, change)
+        assert_allclose(updated, _plain_dual_coef(data, y, after, 0.3),
+                        rtol=1e-5 if data.dtype == np.float32 else 1e-12,
+                        atol=1e-12)
+        assert_array_equal(coef, kept)
 
 
 def test_gap_passes_thin_out_in_long_runs():

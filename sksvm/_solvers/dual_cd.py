@@ -868,7 +868,11 @@ class _Run:
             extra = f"inner gap {inner_gap:.2e}  "
             lower = -np.inf
             if inner_gap <= max(self.tol, CERTIFY_BELOW):
-                lower = _certificate.dual_lower_bound(data.objective, state.alpha)[0]
+                # The raw weights are W(α) up to rounding drift (below 1e-12
+                # relative) unless the epochs read rounded rows.
+                exact = None if data.rounded_epochs else data.to_coef(state.weights)
+                lower = _certificate.dual_lower_bound(data.objective, state.alpha,
+                                                      exact)[0]
         else:
             lower = dual
         previous = self.best_gap
