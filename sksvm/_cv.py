@@ -450,17 +450,19 @@ def _fold_path(estimator, X, y, sample_weight, train, test, Cs, scorer,
     path.update(classes=np.searchsorted(classes, np.unique(y_train)),
                 coefs=[], intercepts=[], duals=[])
     keep_duals = y_train.size * classes.size * len(Cs) <= MAX_STORED_DUAL_ENTRIES
+    # One objective for the fold: its data are validated, and the values derived
+    # from them alone computed, once for all the values of C.
+    objective, fold_classes = estimator.set_params(C=Cs[0])._fit_objective(
+        X_train, y_train, weight_train)
     for index, C in enumerate(Cs):
         _keep_the_weights_at_the_next_C(estimator, C)
         # The folds need the certified tol only, not the exact optimum.
-        estimator.set_params(C=C)._fit(X_train, y_train, weight_train,
-                                       finish_exactly=False)
+        estimator.set_params(C=C)._fit_on(objective, fold_classes, finish_exactly=False)
         path["scores"][index] = scorer(estimator, X[test], y[test], **test_params)
         path["n_iter"][index] = estimator.n_iter_
         path["duality_gaps"][index] = estimator.duality_gap_
-        path["objectives"][index] = estimator.objective(X_train, y_train,
-                                                        weight_train)
         coef, intercept = estimator._full_parameters()
+        path["objectives"][index] = objective.with_C(C).value(coef, intercept)
         path["coefs"].append(coef)
         path["intercepts"].append(intercept)
         state = estimator._solver_state[1]

@@ -328,7 +328,6 @@ class DaskMulticlassSVMObjective(ObjectiveBase):
             [None] * X.numblocks[0] if sample_weight is None
             else sample_weight.to_delayed().ravel()))
         self._shared_labels = None
-        self._feature_statistics = None
 
     def _run(self, function, *shared):
         """Sum of ``function(X_block, y_block, w_block, labels, *shared)`` over the
@@ -354,13 +353,14 @@ class DaskMulticlassSVMObjective(ObjectiveBase):
 
     def feature_statistics(self):
         """:class:`~sksvm._objective.FeatureStatistics` of X (one pass, once)."""
-        if self._feature_statistics is None:
+        def compute():
             parts = self.dask_X.map_blocks(_block_feature_statistics, chunks=(1, 4),
                                            dtype=np.float64).compute()
-            self._feature_statistics = FeatureStatistics(
+            return FeatureStatistics(
                 float(parts[:, 0].max(initial=0.0)), int(parts[:, 1].max(initial=0)),
                 float(parts[:, 2].sum()), int(parts[:, 3].sum()))
-        return self._feature_statistics
+
+        return self.derived("feature_statistics", compute)
 
     def with_scaled_features(self, factor):
         """The objective of X·factor with C·factor² (lazily scaled blocks)."""

@@ -298,16 +298,31 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
               kernel_threads(effective_n_threads(self.n_threads))):
             previous = self._fitted_point() if self.warm_start else None
             objective, classes = self._fit_objective(X, y, sample_weight)
-            solver = choose_solver(self.solver, objective)
-            start = self._start(previous, classes, objective.n_features, solver)
-            start.finish_exactly = finish_exactly
-            result = solve(solver, objective, start, tol=self.tol,
-                           max_iter=self.max_iter,
-                           random_state=check_random_state(self.random_state),
-                           verbose=self.verbose, options=self._solver_options(solver))
-            _warn_if_not_converged(result, solver, self.tol, self.max_iter)
-            self._set_solution(classes, result, solver, result.n_iter)
+            self._solve(objective, classes, previous, finish_exactly)
         return self
+
+    def _fit_on(self, objective, classes, finish_exactly=True):
+        """Fit to an objective that :meth:`_fit_objective` built for this
+        estimator earlier, at this estimator's C (the objective's other settings
+        must be this estimator's): the data are not validated again, and what
+        was derived from them alone is reused."""
+        with (_restore_on_failure(self),
+              kernel_threads(effective_n_threads(self.n_threads))):
+            previous = self._fitted_point() if self.warm_start else None
+            objective = objective.with_C(self.C)
+            objective.check_feature_scale()
+            self._solve(objective, classes, previous, finish_exactly)
+        return self
+
+    def _solve(self, objective, classes, previous, finish_exactly):
+        solver = choose_solver(self.solver, objective)
+        start = self._start(previous, classes, objective.n_features, solver)
+        start.finish_exactly = finish_exactly
+        result = solve(solver, objective, start, tol=self.tol, max_iter=self.max_iter,
+                       random_state=check_random_state(self.random_state),
+                       verbose=self.verbose, options=self._solver_options(solver))
+        _warn_if_not_converged(result, solver, self.tol, self.max_iter)
+        self._set_solution(classes, result, solver, result.n_iter)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One pass of the subgradient solver over a chunk of data.

@@ -18,6 +18,7 @@ the capability attributes, which solvers check before they start:
   (coordinate ascent, the subgradient epochs and the active-set finisher need them).
 """
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,6 +115,23 @@ class ObjectiveBase:
         self.fit_intercept = bool(fit_intercept)
         self.n_threads = int(n_threads)
         self.n_evaluations = 0
+        self._derived = {}
+
+    def with_C(self, C):
+        """This objective at another C: the same data, and the values
+        :meth:`derived` from them shared rather than recomputed (the fits of a
+        regularization path on one fold)."""
+        other = copy.copy(self)
+        other.C = float(C)
+        other.n_evaluations = 0
+        return other
+
+    def derived(self, name, compute):
+        """``compute()``, a value that depends on the data alone (not on C),
+        computed once for this objective and those :meth:`with_C` makes."""
+        if name not in self._derived:
+            self._derived[name] = compute()
+        return self._derived[name]
 
     def settings(self):
         """The keyword arguments that rebuild an objective like this one."""
@@ -231,7 +249,6 @@ class MulticlassSVMObjective(ObjectiveBase):
         self.y = y
         self.sample_weight = sample_weight
         self.is_sparse = sp.issparse(X)
-        self._feature_statistics = None
 
     def block_sums(self, coef, intercept, loss_code, smoothing):
         """Unnormalized sums over all rows (:mod:`sksvm._kernels`), (k, d) layout."""
@@ -275,9 +292,7 @@ class MulticlassSVMObjective(ObjectiveBase):
 
     def feature_statistics(self):
         """:class:`FeatureStatistics` of X (computed once, without a copy of X)."""
-        if self._feature_statistics is None:
-            self._feature_statistics = feature_statistics(self.X)
-        return self._feature_statistics
+        return self.derived("feature_statistics", lambda: feature_statistics(self.X))
 
     def with_scaled_features(self, factor):
         """The objective of X·factor with C·factor², whose minimizer has the weights

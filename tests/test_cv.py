@@ -435,3 +435,52 @@ def test_path_folds_skip_the_exact_finish_and_the_refit_does_not(monkeypatch):
     assert len(calls) == 1
     assert search.duality_gap_ <= search.tol
 
+
+
+def test_each_fold_validates_its_data_and_derives_from_them_once(monkeypatch):
+    """A fold's fits share one objective: its data are validated, and the values
+    that depend on them alone (feature statistics, row norms, the weighted mean
+    row) computed, once per fold for all values of C, and once for the refit."""
+    import sksvm._solvers.dual_cd as dual_cd_module
+    from sksvm import _objective
+
+    calls = {"validate": 0, "statistics": 0, "norms": 0, "center": 0}
+
+    def counting(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(LinearMulticlassSVM, "_fit_objective",
+                        counting("validate", LinearMulticlassSVM._fit_objective))
+    monkeypatch.setattr(_objective, "feature_statistics",
+                        counting("statistics", _objective.feature_statistics))
+    monkeypatch.setattr(dual_cd_module, "_row_sq_norms",
+                        counting("norms", dual_cd_module._row_sq_norms))
+    monkeypatch.setattr(dual_cd_module, "_weighted_center",
+                        counting("center", dual_cd_module._weighted_center))
+    X, y = make_problem(n=90, d=5, k=3, seed=4)
+    search = LinearMulticlassSVMCV(Cs=4, cv=3, solver="dual_cd", n_threads=1).fit(X, y)
+    assert np.all(search.duality_gaps_ <= search.tol)
+    assert calls == {"validate": 4, "statistics": 4, "norms": 4, "center": 4}
+
+
+def test_objective_at_another_C_shares_what_the_data_give():
+    """``with_C`` changes C only: the original keeps its own, and values derived
+    from the data are computed once for both."""
+    from sksvm._objective import MulticlassSVMObjective
+
+    X, y = make_problem(n=30, d=4, k=3, seed=0)
+    objective = MulticlassSVMObjective(X, y.astype(np.int64), np.ones(30), 3, C=1.0,
+                                       loss="hinge", margin=1.0, fit_intercept=True,
+                                       n_threads=1)
+    computed = []
+    other = objective.with_C(0.5)
+    assert (objective.C, other.C) == (1.0, 0.5)
+    assert other.derived("norms", lambda: computed.append(1) or 7) == 7
+    assert objective.derived("norms", lambda: computed.append(1) or 8) == 7
+    assert computed == [1]
+    coef, intercept = np.ones((3, 4)), np.zeros(3)
+    assert other.value(coef, intercept) == pytest.approx(
+        numpy_objective(coef, intercept, X, y, 0.5)[0], rel=1e-12)

@@ -339,6 +339,22 @@ def _spread_positions(size):
     return np.linspace(0, size - 1, min(size, FINGERPRINT_ENTRIES)).astype(np.int64)
 
 
+def _row_sq_norms(X):
+    """‖x_i‖² of every row of dense or CSR X, in float64."""
+    if sp.issparse(X):
+        return _csr_sq_norms(X.data, X.indptr)
+    return np.einsum("ij,ij->i", X, X) if X.dtype == np.float64 else _dense_sq_norms(X)
+
+
+def _weighted_center(X, sample_weight):
+    """The weighted mean row μ and X μ."""
+    if sp.issparse(X):
+        center = _dual_kernels.csr_weighted_mean(X.data, X.indices, X.indptr,
+                                                 sample_weight, X.shape[1])
+        return center, _dual_kernels.csr_row_dots(X.data, X.indices, X.indptr, center)
+    return _dual_kernels.dense_center(X, sample_weight)
+
+
 class _DualData:
     """The objective's data in kernel-ready form, fixed for the run.
 
@@ -369,24 +385,13 @@ class _DualData:
         self.fit_intercept = objective.fit_intercept
         self.chunk_size = visiting_chunk_size(self.sparse, self.n,
                                               self.d * X.dtype.itemsize)
-        if self.sparse:
-            sq_norms = _csr_sq_norms(X.data, X.indptr)
-            self.nnz = max(int(X.nnz), 1)
-        else:
-            sq_norms = (np.einsum("ij,ij->i", X, X) if X.dtype == np.float64
-                        else _dense_sq_norms(X))
-            self.nnz = max(self.n * self.d, 1)
+        self.nnz = max(int(X.nnz), 1) if self.sparse else max(self.n * self.d, 1)
+        sq_norms = objective.derived("row_sq_norms", lambda: _row_sq_norms(X))
         if self.fit_intercept:
             # With an intercept, (W, b) on X and (W, b + W μ) on X − 1μᵀ score
             # alike: solve the better-conditioned centered problem implicitly.
-            if self.sparse:
-                self.center = _dual_kernels.csr_weighted_mean(
-                    *self.rows, self.sample_weight, self.d)
-                self.row_dot_center = _dual_kernels.csr_row_dots(*self.rows,
-                                                                 self.center)
-            else:
-                self.center, self.row_dot_center = _dual_kernels.dense_center(
-                    X, self.sample_weight)
+            self.center, self.row_dot_center = objective.derived(
+                "weighted_center", lambda: _weighted_center(X, self.sample_weight))
             self.center_sq = float(self.center @ self.center)
             centered = np.maximum(sq_norms - 2.0 * self.row_dot_center
                                   + self.center_sq, 0.0)
