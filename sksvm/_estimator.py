@@ -315,6 +315,8 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         return self
 
     def _solve(self, objective, classes, previous, finish_exactly):
+        """Run the chosen solver on ``objective`` from ``previous`` (the warm
+        start's point, or None) and set the fitted attributes."""
         solver = choose_solver(self.solver, objective)
         start = self._start(previous, classes, objective.n_features, solver)
         start.finish_exactly = finish_exactly
