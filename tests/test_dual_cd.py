@@ -1144,3 +1144,36 @@ def test_fingerprint_recognizes_the_data_and_a_missed_change_is_harmless(monkeyp
     value, _, _ = numpy_objective(model.coef_, model.intercept_, X, y, 0.05)
     assert model.duality_gap_ <= 1e-9
     assert value - best <= 1e-9 * best + model.duality_gap_ * value
+
+
+def test_an_adopted_finishing_candidate_keeps_the_weights_exact(monkeypatch):
+    """When the epochs adopt the finisher's candidate they take its W(α) instead
+    of rebuilding it: the raw weights still equal W(α) rebuilt from X, and the
+    fit ends at cvxpy's optimum."""
+    adopted = []
+    original = dual_cd._Run.try_finish
+
+    def checking(self, point, final):
+        before = self.state.alpha.copy()
+        result = original(self, point, final)
+        if not np.array_equal(before, self.state.alpha):
+            rebuilt = self.data.rebuild(self.state.alpha, self.data.new_weights())
+            assert_allclose(self.state.weights, rebuilt, rtol=1e-12, atol=1e-14)
+            adopted.append(True)
+        return result
+
+    monkeypatch.setattr(dual_cd._Run, "try_finish", checking)
+    for fit_intercept, sparse in ((True, False), (False, False), (True, True)):
+        X, y = make_problem(n=60, d=4, k=3, seed=2, noise=1.0)
+        X = sp.csr_matrix(X) if sparse else X
+        objective = MulticlassSVMObjective(X, y.astype(np.int64), np.ones(60), 3,
+                                           C=0.1, loss="hinge", margin=1.0,
+                                           fit_intercept=fit_intercept, n_threads=1)
+        result = dual_cd.solve(objective, Start.zeros(3, 4), tol=1e-10, max_iter=5000,
+                               random_state=np.random.RandomState(0))
+        _, _, optimum = cvxpy_optimum(X.toarray() if sparse else X, y, 3, 0.1,
+                                      fit_intercept=fit_intercept)
+        value = numpy_objective(result.coef, result.intercept,
+                                X.toarray() if sparse else X, y, 0.1)[0]
+        assert abs(value - optimum) <= 1e-8 * optimum
+    assert adopted

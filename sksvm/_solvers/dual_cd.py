@@ -554,10 +554,14 @@ class _DualState:
             W = weights - np.outer(shift, data.center)
         return W, B - weights_dot_center + shift * data.center_sq
 
-    def set_point(self, intercept):
-        """Rebuild the weights from α, and move the anchor so that the primal
-        point's intercept is ``intercept``."""
-        self.data.rebuild(self.alpha, self.weights)
+    def set_point(self, intercept, coef=None):
+        """Set the weights to W(α), given as ``coef`` ((k, d), built from X's
+        rows) or rebuilt from α, and move the anchor so that the primal point's
+        intercept is ``intercept``."""
+        if coef is None:
+            self.data.rebuild(self.alpha, self.weights)
+        else:
+            self.weights[:] = self.data.from_coef(coef)
         self.refresh()
         if self.data.fit_intercept:
             _, current = self.primal_point()
@@ -841,7 +845,7 @@ class _Run:
         self.finish_backoff = 1.0
         alpha, coef, intercept, gap, primal = candidate
         state.alpha[:] = alpha
-        state.set_point(intercept)
+        state.set_point(intercept, coef)
         return self.record_point(coef, intercept, primal,
                                  primal - gap * max(abs(primal), _TINY))
 
