@@ -292,39 +292,40 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         """:meth:`fit`; ``finish_exactly=False`` skips the Newton solver's exact
         finishing step once its gap is within ``tol`` (see :class:`Start`), for
         fits that only need the certified ``tol``."""
+        return self._fit_with(lambda: self._fit_objective(X, y, sample_weight),
+                              finish_exactly)
+
+    def _fit_on(self, objective, classes, finish_exactly=True):
+        """:meth:`_fit` on an objective that :meth:`_fit_objective` built for this
+        estimator earlier (its other settings must be this estimator's), at this
+        estimator's C: the data are not validated again, and what was derived
+        from them alone is reused."""
+        def at_this_C():
+            objective_at_C = objective.with_C(self.C)
+            objective_at_C.check_feature_scale()
+            return objective_at_C, classes
+
+        return self._fit_with(at_this_C, finish_exactly)
+
+    def _fit_with(self, make_objective, finish_exactly):
+        """Fit to ``make_objective()`` = (objective, classes), from the warm
+        start's point if any, and set the fitted attributes."""
         # The whole fit runs under the BLAS limit: a fit that overlaps another
         # gets the same bits as one run alone.
         with (_restore_on_failure(self),
               kernel_threads(effective_n_threads(self.n_threads))):
             previous = self._fitted_point() if self.warm_start else None
-            objective, classes = self._fit_objective(X, y, sample_weight)
-            self._solve(objective, classes, previous, finish_exactly)
+            objective, classes = make_objective()
+            solver = choose_solver(self.solver, objective)
+            start = self._start(previous, classes, objective.n_features, solver)
+            start.finish_exactly = finish_exactly
+            result = solve(solver, objective, start, tol=self.tol,
+                           max_iter=self.max_iter,
+                           random_state=check_random_state(self.random_state),
+                           verbose=self.verbose, options=self._solver_options(solver))
+            _warn_if_not_converged(result, solver, self.tol, self.max_iter)
+            self._set_solution(classes, result, solver, result.n_iter)
         return self
-
-    def _fit_on(self, objective, classes, finish_exactly=True):
-        """Fit to an objective that :meth:`_fit_objective` built for this
-        estimator earlier, at this estimator's C (the objective's other settings
-        must be this estimator's): the data are not validated again, and what
-        was derived from them alone is reused."""
-        with (_restore_on_failure(self),
-              kernel_threads(effective_n_threads(self.n_threads))):
-            previous = self._fitted_point() if self.warm_start else None
-            objective = objective.with_C(self.C)
-            objective.check_feature_scale()
-            self._solve(objective, classes, previous, finish_exactly)
-        return self
-
-    def _solve(self, objective, classes, previous, finish_exactly):
-        """Run the chosen solver on ``objective`` from ``previous`` (the warm
-        start's point, or None) and set the fitted attributes."""
-        solver = choose_solver(self.solver, objective)
-        start = self._start(previous, classes, objective.n_features, solver)
-        start.finish_exactly = finish_exactly
-        result = solve(solver, objective, start, tol=self.tol, max_iter=self.max_iter,
-                       random_state=check_random_state(self.random_state),
-                       verbose=self.verbose, options=self._solver_options(solver))
-        _warn_if_not_converged(result, solver, self.tol, self.max_iter)
-        self._set_solution(classes, result, solver, result.n_iter)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One pass of the subgradient solver over a chunk of data.

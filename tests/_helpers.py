@@ -107,3 +107,20 @@ def relative_excess(model, X, y, sample_weight, optimum_value):
     """(J − J*) / J* of a fitted model, J* from the exact solver."""
     value = model.objective(X, y, sample_weight=sample_weight)
     return (value - optimum_value) / optimum_value
+
+
+# -- instrumentation ---------------------------------------------------------------------
+
+
+def count_calls(monkeypatch, owner, name):
+    """Wrap ``owner.name`` so that every call appends its arguments to the returned
+    list (and still runs)."""
+    calls = []
+    original = getattr(owner, name)
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counting)
+    return calls

@@ -15,6 +15,7 @@ from sklearn.utils.estimator_checks import (
 from sksvm import LinearMulticlassSVM, LinearMulticlassSVMCV
 from sksvm._cv import largest_useful_C
 
+from _helpers import count_calls
 from _reference import cvxpy_optimum, numpy_objective
 from conftest import make_problem, random_weights
 
@@ -444,26 +445,16 @@ def test_each_fold_validates_its_data_and_derives_from_them_once(monkeypatch):
     import sksvm._solvers.dual_cd as dual_cd_module
     from sksvm import _objective
 
-    calls = {"validate": 0, "statistics": 0, "norms": 0, "center": 0}
-
-    def counting(name, function):
-        def wrapper(*args, **kwargs):
-            calls[name] += 1
-            return function(*args, **kwargs)
-        return wrapper
-
-    monkeypatch.setattr(LinearMulticlassSVM, "_fit_objective",
-                        counting("validate", LinearMulticlassSVM._fit_objective))
-    monkeypatch.setattr(_objective, "feature_statistics",
-                        counting("statistics", _objective.feature_statistics))
-    monkeypatch.setattr(dual_cd_module, "_row_sq_norms",
-                        counting("norms", dual_cd_module._row_sq_norms))
-    monkeypatch.setattr(dual_cd_module, "_weighted_center",
-                        counting("center", dual_cd_module._weighted_center))
+    calls = {
+        "validate": count_calls(monkeypatch, LinearMulticlassSVM, "_fit_objective"),
+        "statistics": count_calls(monkeypatch, _objective, "feature_statistics"),
+        "norms": count_calls(monkeypatch, dual_cd_module, "_row_sq_norms"),
+        "center": count_calls(monkeypatch, dual_cd_module, "_weighted_center")}
     X, y = make_problem(n=90, d=5, k=3, seed=4)
     search = LinearMulticlassSVMCV(Cs=4, cv=3, solver="dual_cd", n_threads=1).fit(X, y)
     assert np.all(search.duality_gaps_ <= search.tol)
-    assert calls == {"validate": 4, "statistics": 4, "norms": 4, "center": 4}
+    assert {name: len(made) for name, made in calls.items()} == {
+        "validate": 4, "statistics": 4, "norms": 4, "center": 4}
 
 
 def test_objective_at_another_C_shares_what_the_data_give():

@@ -21,8 +21,8 @@ from sksvm._objective import MulticlassSVMObjective
 from sksvm._solvers import Start, dual_cd
 from sksvm._solvers.dual_cd import shuffle, visiting_chunk_size
 
-from _helpers import (CASE_IDS, CASES, case_data, case_optimum, fit, make_problem,
-                      quiet_fit)
+from _helpers import (CASE_IDS, CASES, case_data, case_optimum, count_calls, fit,
+                      make_problem, quiet_fit)
 from _reference import cvxpy_optimum, numpy_objective
 
 # Fits here default to dual_cd (the shared CASES are those of test_exact.py).
@@ -660,6 +660,7 @@ def test_finisher_solve_matches_numpy_and_refuses_singular_systems():
 
 
 def _four_class_objective(fit_intercept=True):
+    """A small 4-class hinge objective (80 × 5, overlapping classes)."""
     X, y = make_problem(n=80, d=5, k=4, seed=0, noise=2.0)
     return MulticlassSVMObjective(X, y.astype(np.int64), np.ones(80), 4, C=0.05,
                                   loss="hinge", margin=1.0,
@@ -697,10 +698,7 @@ def test_finisher_declines_a_partition_that_leaves_the_intercept_undetermined(
     the same partition is solved."""
     from sksvm import _certificate
 
-    solves = []
-    solve = _certificate._solve_partition
-    monkeypatch.setattr(_certificate, "_solve_partition",
-                        lambda *args: solves.append(1) or solve(*args))
+    solves = count_calls(monkeypatch, _certificate, "_solve_partition")
     for fit_intercept, expected in ((True, 0), (False, 1)):
         solves.clear()
         objective = _four_class_objective(fit_intercept)
@@ -722,10 +720,7 @@ def test_finisher_stops_at_the_first_round_without_a_smaller_gap(monkeypatch,
     objective = _four_class_objective(fit_intercept)
     _, alpha = dual_cd.ascend(objective, None, None, tol=1e-12, max_iter=2,
                               random_state=np.random.RandomState(0))
-    solves = []
-    solve = _certificate._solve_partition
-    monkeypatch.setattr(_certificate, "_solve_partition",
-                        lambda *args: solves.append(1) or solve(*args))
+    solves = count_calls(monkeypatch, _certificate, "_solve_partition")
     monkeypatch.setattr(_certificate, "relative_gap", lambda primal, dual: 0.5)
     result = _certificate.finish(
         objective, *_certificate.partition_from_alpha(objective, alpha), max_rounds=8)
