@@ -295,8 +295,9 @@ def _update_offsets(delta, t, offsets, C, prox_weight, row_dot_center_i):
 def _row_scores(W, xi, z):
     """z = W x_i (k scores)."""
     k, d = W.shape
+    zero = W[0, 0] - W[0, 0]   # in W's precision (float32 weights: float32 sums)
     for j in range(k):
-        acc = 0.0
+        acc = zero
         wj = W[j]
         for f in range(d):
             acc += wj[f] * xi[f]
@@ -309,19 +310,20 @@ def _pair_scores(W, xa, xb, za, zb):
     class's weights once for both rows (two classes per pass): the epoch's scores
     are bound by loads, and one pass over W serves two rows."""
     k, d = W.shape
+    zero = W[0, 0] - W[0, 0]   # in W's precision (float32 weights: float32 sums)
     cross = 0.0
     j = 0
     while j + 2 <= k:
         w0 = W[j]
         w1 = W[j + 1]
-        a0 = 0.0
-        a1 = 0.0
-        b0 = 0.0
-        b1 = 0.0
-        ab = 0.0   # x_a·x_b, kept from the first pass (no extra loads)
+        a0 = zero
+        a1 = zero
+        b0 = zero
+        b1 = zero
+        ab = zero   # x_a·x_b, kept from the first pass (no extra loads)
         for f in range(d):
-            u = np.float64(xa[f])
-            v = np.float64(xb[f])
+            u = xa[f] + zero   # in W's precision, as the sums
+            v = xb[f] + zero
             a0 += w0[f] * u
             a1 += w1[f] * u
             b0 += w0[f] * v
@@ -336,12 +338,12 @@ def _pair_scores(W, xa, xb, za, zb):
         j += 2
     if j < k:
         w0 = W[j]
-        a0 = 0.0
-        b0 = 0.0
-        ab = 0.0
+        a0 = zero
+        b0 = zero
+        ab = zero
         for f in range(d):
-            u = np.float64(xa[f])
-            v = np.float64(xb[f])
+            u = xa[f] + zero   # in W's precision, as the sums
+            v = xb[f] + zero
             a0 += w0[f] * u
             b0 += w0[f] * v
             ab += u * v
@@ -484,8 +486,8 @@ def dense_epoch(X, rounded, y, bound, curvature, row_dot_center, center_sq, orde
     sorted_g = np.empty(k)
     beta = np.empty(k)
     delta = np.empty(k)
-    coef_a = np.empty(k)
-    coef_b = np.empty(k)
+    coef_a = np.empty(k, dtype=W.dtype)
+    coef_b = np.empty(k, dtype=W.dtype)
     shrunk = np.empty(n_active if shrink else 0, dtype=np.int64)
     n_shrunk = 0
     n_kept = 0

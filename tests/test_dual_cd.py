@@ -153,6 +153,29 @@ def test_paired_epoch_equals_the_sequential_ascent(loss_code, dtype, n_rounded, 
     assert not np.allclose(paired["alpha"], state["alpha"])   # the epoch did move α
 
 
+@pytest.mark.parametrize("n_rounded", [41, 23], ids=["all-copied", "partial-copy"])
+def test_epoch_with_float32_weights_follows_the_float64_epoch(n_rounded):
+    """While the epochs read the float32 copy, the solver holds W in float32 (the
+    scores are then float32 sums). From the same point and order, the ascent
+    must be the float64 one up to float32 rounding: the same dual steps, and W
+    still W(α) to float32 precision."""
+    n, d, k = 41, 7, 4
+    fixed, state = _epoch_state(n, d, k, np.float64, seed=0)
+    rounded = fixed["X"][:n_rounded].astype(np.float32)
+    order = np.random.RandomState(1).permutation(n).astype(np.int64)
+    exact, _, _, _, _ = _run_epoch(fixed, state, rounded, order, n, K.HINGE, False,
+                                   np.inf)
+    single = dict(state, W=state["W"].astype(np.float32))
+    rounded_state, _, _, _, _ = _run_epoch(fixed, single, rounded, order, n, K.HINGE,
+                                           False, np.inf)
+    assert rounded_state["W"].dtype == np.float32
+    scale = np.abs(exact["W"]).max()
+    assert_allclose(rounded_state["W"], exact["W"], rtol=0, atol=1e-5 * scale)
+    assert_allclose(rounded_state["alpha"], exact["alpha"], rtol=0,
+                    atol=1e-4 * fixed["bound"].max())
+    assert not np.allclose(rounded_state["alpha"], state["alpha"])
+
+
 def test_path_flow_removes_net_flow():
     """P ≤ F and F − P is a circulation (zero net outflow everywhere)."""
     rng = np.random.RandomState(0)
@@ -913,6 +936,9 @@ def _recorded_rounded_rows(monkeypatch):
         assert rounded.dtype == np.float32
         if rounded.shape[0]:
             assert_array_equal(rounded, X[:rounded.shape[0]].astype(np.float32))
+        weights = args[7]
+        # W is held in float32 exactly while the epochs read the copy.
+        assert weights.dtype == (np.float32 if rounded.shape[0] else np.float64)
         seen.append(rounded.shape[0])
         return original(X, rounded, *args)
 
@@ -953,6 +979,29 @@ def test_hinge_epochs_read_a_float32_copy_then_x(monkeypatch, fit_intercept, mem
     assert all(rows == copied for rows in seen[start:end])
     assert_array_equal(X, X_before)
     _, _, best = cvxpy_optimum(X, y, 3, C, fit_intercept=fit_intercept)
+    value, _, _ = numpy_objective(model.coef_, model.intercept_, X, y, C)
+    assert best * (1 - 1e-8) <= value <= best * (1 + 1e-8)
+
+
+def test_weights_stay_float64_where_float32_could_overflow(monkeypatch):
+    """W is held in float32 during the float32 phase only while its bound
+    (k − 1)·max|x|/C stays below FLOAT32_WEIGHTS_MAX; otherwise the epochs read
+    the copy with float64 weights, and the fit still reaches cvxpy's optimum."""
+    X, y = _rounding_problem(monkeypatch, 10.0)
+    monkeypatch.setattr(dual_cd, "FLOAT32_WEIGHTS_MAX", 1e-3)
+    dtypes = []
+    original = K.dense_epoch
+
+    def recording(X, rounded, *args):
+        dtypes.append((rounded.shape[0], args[7].dtype))
+        return original(X, rounded, *args)
+
+    monkeypatch.setattr(K, "dense_epoch", recording)
+    C = 0.1
+    model = _fit(X, y, C=C, tol=1e-12, max_iter=20000, fit_intercept=False)
+    assert (300, np.dtype(np.float64)) in dtypes   # the float32 phase happened
+    assert all(dtype == np.float64 for _, dtype in dtypes)
+    _, _, best = cvxpy_optimum(X, y, 3, C, fit_intercept=False)
     value, _, _ = numpy_objective(model.coef_, model.intercept_, X, y, C)
     assert best * (1 - 1e-8) <= value <= best * (1 + 1e-8)
 
