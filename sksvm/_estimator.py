@@ -29,6 +29,9 @@ from ._validation import (check_classes, check_labels, checked_csr,
                           class_weight_factors, effective_weights)
 
 _DTYPES = [np.float64, np.float32]
+# A fit that ends at max_iter with its criterion above this many times tol gets
+# advice beyond "increase max_iter" (_warn_if_not_converged).
+FAR_FROM_TOL = 100.0
 
 
 class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
@@ -653,10 +656,17 @@ def _warn_if_not_converged(result, solver, tol, max_iter):
             f"progress (last criterion {result.criterion:.3g} > tol={tol:g}). Scale "
             "the features, try another solver or increase tol.", ConvergenceWarning)
     else:
+        advice = "Increase max_iter or tol."
+        if result.criterion > FAR_FROM_TOL * tol and solver != "newton":
+            # More of the same iterations rarely closes a gap this large: the
+            # first-order solvers' slow cases are unscaled or uncentered features
+            # and weak regularization, where Newton steps converge.
+            advice = ("The gap is far above tol: standardize the features (or fit "
+                      "an intercept to uncentered ones), or use solver='newton'.")
         warnings.warn(
             f"LinearMulticlassSVM (solver={solver!r}) did not converge within "
             f"max_iter={max_iter} iterations (last criterion {result.criterion:.3g} > "
-            f"tol={tol:g}). Increase max_iter or tol.", ConvergenceWarning)
+            f"tol={tol:g}). {advice}", ConvergenceWarning)
 
 
 def _encode_labels(y, classes):

@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 
 from _helpers import (assert_finite, frozen, make_problem, quiet_fit,
                       random_weights)
-from _reference import cvxpy_optimum
+from _reference import cvxpy_optimum, numpy_objective
 from sksvm import LinearMulticlassSVM
 from sksvm._threads import allowed_n_threads, effective_n_threads
 
@@ -996,3 +996,22 @@ def test_concurrent_fits_in_threads_match_sequential_fits():
     for concurrent, alone in zip(results, sequential):
         assert_array_equal(concurrent.coef_, alone.coef_)
         assert_array_equal(concurrent.intercept_, alone.intercept_)
+
+
+def test_convergence_warning_far_from_tol_advises_scaling_or_newton():
+    """Coordinate ascent on uncentered, unscaled features without an intercept
+    (weakly regularized for their scale) ends at max_iter far above tol; the
+    warning then points to what helps rather than to more iterations, and the
+    advice holds: "newton" certifies the optimum (cvxpy) on the same data."""
+    X, y = make_problem(n=100, d=5, k=3, seed=10, noise=1.5)
+    X = X * 30.0 + 5.0
+    C = 1e-3
+    with pytest.warns(ConvergenceWarning, match="far above tol.*solver='newton'"):
+        LinearMulticlassSVM(C=C, solver="dual_cd", fit_intercept=False,
+                            max_iter=200, random_state=0).fit(X, y)
+    model = LinearMulticlassSVM(C=C, solver="newton", fit_intercept=False,
+                                tol=1e-8).fit(X, y)
+    _, _, best = cvxpy_optimum(X, y, 3, C, fit_intercept=False)
+    value, _, _ = numpy_objective(model.coef_, model.intercept_, X, y, C)
+    assert value - best <= model.duality_gap_ * value + 1e-9 * best
+    assert model.duality_gap_ <= 1e-8
