@@ -218,10 +218,10 @@ FLOAT32_EPOCHS_STALL = 10
 # fit, uncertified, at max_iter). Uncertified checks count as stalled, up to
 # FLOAT32_EPOCHS_UNCERTIFIED times FLOAT32_EPOCHS_STALL.
 FLOAT32_MAX_OFFSET_RATIO = 1e3
+FLOAT32_EPOCHS_UNCERTIFIED = 5
 # W is held in float32 only while no entry can exceed this: |W| ≤ (k − 1)·max|x|/C
 # for the hinge (Σ_j α_ij ≤ (k − 1)·s_i/S), and float32 overflows at 3.4e38.
 FLOAT32_WEIGHTS_MAX = 1e30
-FLOAT32_EPOCHS_UNCERTIFIED = 5
 
 # Entries of X that a warm start's data fingerprint reads (data_fingerprint).
 FINGERPRINT_ENTRIES = 65536
