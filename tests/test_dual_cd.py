@@ -983,6 +983,36 @@ def test_hinge_epochs_read_a_float32_copy_then_x(monkeypatch, fit_intercept, mem
     assert best * (1 - 1e-8) <= value <= best * (1 + 1e-8)
 
 
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_float32_x_is_read_as_its_own_copy(monkeypatch, fit_intercept):
+    """On float32 X the float32 phase reads X itself (no copy) with float32
+    weights, until the certified gap is below FLOAT32_EPOCHS_UNTIL_GAP; the fit
+    reaches the optimum of X's problem (cvxpy on X's values), and X is not
+    modified."""
+    X, y = _rounding_problem(monkeypatch, 10.0)
+    X = X.astype(np.float32)
+    X_before = X.copy()
+    read = []
+    original = K.dense_epoch
+
+    def recording(X_read, rounded, *args):
+        read.append((np.shares_memory(rounded, X_read), args[7].dtype))
+        return original(X_read, rounded, *args)
+
+    monkeypatch.setattr(K, "dense_epoch", recording)
+    C = 0.1
+    model = _fit(X, y, C=C, tol=1e-12, max_iter=20000, fit_intercept=fit_intercept)
+    assert model.duality_gap_ <= 1e-12
+    phase = [dtype for shared, dtype in read if shared]
+    assert phase and all(dtype == np.float32 for dtype in phase)
+    assert read[-1] == (False, np.dtype(np.float64))   # then float64 weights
+    assert_array_equal(X, X_before)
+    X64 = X.astype(np.float64)
+    _, _, best = cvxpy_optimum(X64, y, 3, C, fit_intercept=fit_intercept)
+    value, _, _ = numpy_objective(model.coef_, model.intercept_, X64, y, C)
+    assert best * (1 - 1e-8) <= value <= best * (1 + 1e-8)
+
+
 def test_weights_stay_float64_where_float32_could_overflow(monkeypatch):
     """W is held in float32 during the float32 phase only while its bound
     (k − 1)·max|x|/C stays below FLOAT32_WEIGHTS_MAX; otherwise the epochs read
@@ -1078,11 +1108,11 @@ def test_no_float32_copy_in_short_fits(monkeypatch):
     assert seen and not any(seen)
 
 
-@pytest.mark.parametrize("case", ["squared_hinge", "csr", "float32", "underflow",
-                                  "offset", "newton_start"])
+@pytest.mark.parametrize("case", ["squared_hinge", "csr", "underflow", "offset",
+                                  "newton_start"])
 def test_no_float32_epochs(monkeypatch, case):
     """X alone for the squared hinge (no box: its rounding limit was not
-    measured), CSR and float32 input, values that float32 would not represent,
+    measured), CSR input, values that float32 would not represent,
     features whose offset dwarfs their spread (rounding errors of 6e-8 × 1e4
     against a spread of about 1), and the Newton solver's start epochs (its peak
     memory)."""
@@ -1099,8 +1129,6 @@ def test_no_float32_epochs(monkeypatch, case):
     loss = "squared_hinge" if case == "squared_hinge" else "hinge"
     if case == "csr":
         X = sp.csr_matrix(X)
-    elif case == "float32":
-        X = X.astype(np.float32)
     elif case == "underflow":
         X[0, 0] = 1e-50  # 0 in float32
     elif case == "offset":

@@ -66,7 +66,8 @@ Float32 epochs. For the hinge on dense float64 X the epochs of a long fit, which
 stream X and dominate it, read a float32 copy of X's first rows (as many as
 ``FLOAT32_EPOCHS_MEMORY`` allows) and hold W in float32 (their scores are float32
 sums: 12 % less time for the default fit on Fashion-MNIST, the same epochs within
-3 %); the gap and the certificate are X's problem's:
+3 %); on dense float32 X they read X itself with float32 weights, with the same
+rules for when the phase starts and ends. The gap and the certificate are X's problem's:
 the primal value is computed on X, and the dual bound from W(α) rebuilt on X
 (without an intercept at every check; with one, for the repaired point). The
 rounded problem's optimum is not X's, so the epochs read X alone again (from W(α)
@@ -413,10 +414,14 @@ class _DualData:
             self.set_prox_weight(0.0)
             self.largest_prox_weight = 0.0
         # The float32 copy of X's first rows that the dense epochs read instead
-        # (none: zero rows), and how many rows a copy may hold.
+        # (none: zero rows; float32 X serves as its own), and how many rows a
+        # copy may hold.
         self.drop_float32_epochs()
         self.rounded_rows_allowed = 0
-        if (float32_epochs and not self.sparse and X.dtype == np.float64
+        if (float32_epochs and not self.sparse and X.dtype == np.float32
+                and self.loss.bounded):
+            self.rounded_rows_allowed = self.n
+        elif (float32_epochs and not self.sparse and X.dtype == np.float64
                 and self.loss.bounded):
             budget = min(FLOAT32_EPOCHS_MAX_BYTES,
                          FLOAT32_EPOCHS_MEMORY * X.nbytes
@@ -435,13 +440,18 @@ class _DualData:
 
     @property
     def rounded_epochs(self):
-        """Whether the epochs read a float32 copy of rows of X."""
+        """Whether the epochs read float32 rows (a copy of rows of float64 X, or
+        float32 X itself), with float32 weights unless they could overflow."""
         return self.rounded_rows.shape[0] > 0
 
     def start_float32_epochs(self):
-        """Make the float32 copy of the first rows (once)."""
+        """Make the float32 copy of the first rows (once); float32 X is read as
+        it is."""
         n_rows, self.rounded_rows_allowed = self.rounded_rows_allowed, 0
         if not n_rows or not _offsets_are_small(self.X, FLOAT32_MAX_OFFSET_RATIO):
+            return
+        if self.X.dtype == np.float32:
+            self.rounded_rows = self.X
             return
         copy = np.empty((n_rows, self.d), dtype=np.float32)
         if _float32_copy(self.X[:n_rows], copy):
