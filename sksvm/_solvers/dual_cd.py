@@ -67,7 +67,9 @@ stream X and dominate it, read a float32 copy of X's first rows (as many as
 ``FLOAT32_EPOCHS_MEMORY`` allows) and hold W in float32 (their scores are float32
 sums: 12 % less time for the default fit on Fashion-MNIST, the same epochs within
 3 %); on dense float32 X they read X itself with float32 weights, with the same
-rules for when the phase starts and ends. The gap and the certificate are X's problem's:
+rules for when the phase starts and ends. (Each of the two float32-weight
+versions of the epoch kernel takes ~3 s to compile, once per installation, at
+the first fit that reaches the phase.) The gap and the certificate are X's problem's:
 the primal value is computed on X, and the dual bound from W(α) rebuilt on X
 (without an intercept at every check; with one, for the repaired point). The
 rounded problem's optimum is not X's, so the epochs read X alone again (from W(α)
@@ -418,17 +420,16 @@ class _DualData:
         # copy may hold.
         self.drop_float32_epochs()
         self.rounded_rows_allowed = 0
-        if (float32_epochs and not self.sparse and X.dtype == np.float32
-                and self.loss.bounded):
-            self.rounded_rows_allowed = self.n
-        elif (float32_epochs and not self.sparse and X.dtype == np.float64
-                and self.loss.bounded):
-            budget = min(FLOAT32_EPOCHS_MAX_BYTES,
-                         FLOAT32_EPOCHS_MEMORY * X.nbytes
-                         - FLOAT32_EPOCHS_SOLVER_ARRAYS * 8 * self.n * self.k)
-            n_rows = min(self.n, int(budget // (4 * max(self.d, 1))))
-            if n_rows >= self.n / 2:
-                self.rounded_rows_allowed = n_rows
+        if float32_epochs and not self.sparse and self.loss.bounded:
+            if X.dtype == np.float32:
+                self.rounded_rows_allowed = self.n
+            else:
+                budget = min(FLOAT32_EPOCHS_MAX_BYTES,
+                             FLOAT32_EPOCHS_MEMORY * X.nbytes
+                             - FLOAT32_EPOCHS_SOLVER_ARRAYS * 8 * self.n * self.k)
+                n_rows = min(self.n, int(budget // (4 * max(self.d, 1))))
+                if n_rows >= self.n / 2:
+                    self.rounded_rows_allowed = n_rows
 
     def set_prox_weight(self, prox_weight):
         """Set λ, and with it the block curvatures q_i = ‖x_i − μ‖²/C + λ."""
