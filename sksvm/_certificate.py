@@ -177,9 +177,10 @@ def dual_lower_bound(objective, alpha, coef=None):
     if coef is None:
         coef = dual_coef(objective, alpha)
     bound = objective.sample_weight / objective.weight_sum
-    value = (objective.margin * float(alpha.sum())
-             - 0.5 * objective.C * float(np.vdot(coef, coef))
-             - get_loss(objective.loss).conjugate_sum(alpha, bound))
+    loss = get_loss(objective.loss)
+    value = loss.dual_value(objective.margin * float(alpha.sum()),
+                            0.5 * objective.C * float(np.vdot(coef, coef))
+                            + loss.conjugate_sum(alpha, bound))
     return value, coef
 
 

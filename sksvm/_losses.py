@@ -79,6 +79,22 @@ class Loss:
         positive = bound > 0
         return float(row_squares[positive] @ (0.25 / bound[positive]))
 
+    def dual_value(self, linear, quadratic):
+        """The dual value from its parts D(α) = linear − quadratic, where linear
+        (the margin and intercept terms) is linear in α and quadratic ((C/2)‖W(α)‖²
+        plus the conjugate sum) is quadratic in α.
+
+        For the squared hinge every t·α with t ≥ 0 is a dual point too, so this is
+        max over t ≥ 0 of t·linear − t²·quadratic (linear² / (4·quadratic), or 0
+        at t = 0 when linear ≤ 0): never below D(α), and far above it where
+        α = c·ℓ'(m) is taken at a point away from the optimum (its scale is then
+        off). The hinge's box may not allow t > 1: D(α) itself."""
+        if self.bounded:
+            return linear - quadratic
+        if not (linear > 0.0 and quadratic > 0.0):
+            return max(linear - quadratic, 0.0)  # t = 0: α = 0 gives D = 0
+        return linear * linear / (4.0 * quadratic)
+
     def upper_bound(self, bound):
         """The upper ends of the dual box, per row: c_i, or inf."""
         return bound if self.bounded else np.full_like(bound, np.inf)

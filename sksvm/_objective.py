@@ -190,15 +190,17 @@ class ObjectiveBase:
 
     def dual_value(self, margin_term, intercept_residual, dual_coef, conjugate,
                    intercept):
-        """D_b(α) = Σ α_ij (δ + b_j − b_{y_i}) − (C/2)‖W(α)‖² − Σ (s_i/S) ℓ*(a_ij).
+        """D_b(α) = Σ α_ij (δ + b_j − b_{y_i}) − (C/2)‖W(α)‖² − Σ (s_i/S) ℓ*(a_ij)
+        (for the squared hinge at the best multiple of α, :meth:`Loss.dual_value`).
 
         ``margin_term`` is δ Σ α_ij, ``intercept_residual`` is Aᵀ1 (so that
         Σ α_ij (b_j − b_{y_i}) = b·Aᵀ1), ``dual_coef`` is W(α) = −AᵀX/C. Without an
         intercept this is the dual objective, a lower bound on min J; with one, it
         bounds min_W J(W, b) at the given b.
         """
-        return (margin_term + float(np.dot(intercept, intercept_residual))
-                - 0.5 * self.C * float(np.vdot(dual_coef, dual_coef)) - conjugate)
+        return get_loss(self.loss).dual_value(
+            margin_term + float(np.dot(intercept, intercept_residual)),
+            0.5 * self.C * float(np.vdot(dual_coef, dual_coef)) + conjugate)
 
     def check_feature_scale(self):
         """Refuse data and C for which ‖x‖²/C overflows the solvers' arithmetic."""

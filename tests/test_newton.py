@@ -17,6 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sksvm import LinearMulticlassSVM
 from sksvm._objective import MulticlassSVMObjective, largest_useful_C
 import sksvm._solvers.newton as newton_module
+import sksvm._solvers.lbfgs as lbfgs_module
 from sksvm._solvers.newton import solve_newton
 
 from _reference import cvxpy_optimum, numpy_objective
@@ -233,18 +234,26 @@ def test_max_iter_stops_unconverged():
 @pytest.fixture
 def large_problem_rules(monkeypatch):
     """Every problem counts as large (outside ``is_cheap``), so that a cold
-    ``"newton"`` fit begins with coordinate ascent epochs; records their runs."""
+    ``"newton"`` fit begins with coordinate ascent epochs (the hinge) or L-BFGS
+    iterations (the squared hinge); records their runs."""
     monkeypatch.setattr(newton_module, "is_cheap", lambda *shape: False)
     monkeypatch.setattr(newton_module, "_hessian_is_formed", lambda objective: False)
     heads = []
-    original = newton_module.dual_cd.ascend
+    original_epochs = newton_module.dual_cd.ascend
+    original_lbfgs = lbfgs_module.solve
 
-    def recording(*args, **kwargs):
-        result, alpha = original(*args, **kwargs)
+    def recording_epochs(*args, **kwargs):
+        result, alpha = original_epochs(*args, **kwargs)
         heads.append(result)
         return result, alpha
 
-    monkeypatch.setattr(newton_module.dual_cd, "ascend", recording)
+    def recording_lbfgs(*args, **kwargs):
+        result = original_lbfgs(*args, **kwargs)
+        heads.append(result)
+        return result
+
+    monkeypatch.setattr(newton_module.dual_cd, "ascend", recording_epochs)
+    monkeypatch.setattr(lbfgs_module, "solve", recording_lbfgs)
     return heads
 
 
@@ -260,8 +269,9 @@ def test_cold_large_problem_starts_with_epochs_and_reaches_the_optimum(
         warnings.simplefilter("error", ConvergenceWarning)
         model.fit(X, y, sample_weight=sw)
     [head] = large_problem_rules
-    assert 1 <= head.n_iter <= newton_module.START_EPOCHS
-    # The epochs are counted and recorded before the Newton steps.
+    assert 1 <= head.n_iter <= (newton_module.START_EPOCHS if loss == "hinge"
+                                else newton_module.START_ITERATIONS)
+    # The epochs (or iterations) are counted and recorded before the Newton steps.
     assert model.n_iter_ >= head.n_iter
     assert model.duality_gap_ <= 1e-10
     _, _, best = _optimum(case, loss, fit_intercept, True)
@@ -284,7 +294,7 @@ def test_epochs_that_certify_end_the_fit(large_problem_rules):
 def test_cold_fit_near_the_largest_useful_C_skips_the_epochs(large_problem_rules):
     """There W = 0 is close to the optimum: the plain cold start is the faster."""
     X, y, sw, k, C = _data(CASES[2], False)
-    assert C >= newton_module.START_EPOCHS_BELOW * largest_useful_C(
+    assert C >= newton_module.START_BELOW * largest_useful_C(
         X, y, sw, k)
     model = LinearMulticlassSVM(C=C, solver="newton", tol=1e-8).fit(X, y)
     assert large_problem_rules == [] and model.duality_gap_ <= 1e-8

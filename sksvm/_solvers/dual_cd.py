@@ -512,8 +512,8 @@ class _DualData:
         return out
 
     def dual_value(self, alpha_sum, conjugate, W):
-        return (self.margin * alpha_sum - 0.5 * self.C * float(np.vdot(W, W))
-                - conjugate)
+        return self.loss.dual_value(
+            self.margin * alpha_sum, 0.5 * self.C * float(np.vdot(W, W)) + conjugate)
 
     def to_coef(self, W):
         """(k, d) float64 copy of a solver-layout weight matrix."""

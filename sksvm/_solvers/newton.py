@@ -63,7 +63,7 @@ import scipy.sparse as sp
 from .. import _certificate, _dual_kernels, _kernels, _newton_kernels
 from .._objective import largest_useful_C
 from .._losses import get_loss
-from ._base import SolverResult, announce_compile
+from ._base import SolverResult, Start, announce_compile
 from . import dual_cd
 from .dual_cd import DualCDState, data_fingerprint
 
@@ -74,6 +74,13 @@ CHUNK_ROWS = 8192
 # The rows with curvature are copied out for the Hessian products when they are
 # at most this fraction of all rows; otherwise the products run over all of X.
 GATHER_FRACTION = 0.25
+# Hessian products over more than this many entries of curved rows run in float32
+# on a float32 copy of those rows, when they are at most this fraction of all rows
+# (a CG solve to a relative residual of 0.1 or so does not need more precision).
+SINGLE_PRODUCTS_MIN_ENTRIES = 1e7
+SINGLE_GATHER_FRACTION = 0.6
+# The float32 copy has room for this many times the curved rows it was made for.
+GATHER_SLACK = 1.25
 # Rows sampled to estimate the d × d factor of the preconditioner.
 GRAM_SAMPLE_ROWS = 4000
 # Above this many columns the d × d factor is replaced by its diagonal.
@@ -82,6 +89,10 @@ DENSE_GRAM_MAX_WIDTH = 3000
 # changed by this factor since the last estimate.
 GRAM_REFRESH_RATIO = 1.5
 CG_MAX_ITER = 250
+# Relative residual of a CG solve, at most (and at most √gap); with the class
+# blocks (``_ClassBlockPreconditioner.cg_rtol``) tighter, as their solves are
+# cheap and a sharper direction saves Newton steps.
+CG_RTOL = 0.1
 # With an intercept the augmented rows end in r ≥ this × √C (see _Solver).
 INTERCEPT_SCALE_PER_ROOT_C = 10.0
 # Up to this many curved pairs the preconditioner is the exact Hessian of the step
@@ -124,6 +135,12 @@ MAX_WOODBURY_CURVATURE_RATIO = 1e8
 # kept over several steps.
 HESSIAN_SAMPLE_ROWS = 4000
 HESSIAN_SAMPLE_PER_PARAMETER = 8
+# Above MAX_FACTOR_PAIRS curved pairs (and above MAX_DENSE_HESSIAN parameters) the
+# preconditioner is the class-diagonal blocks of the Hessian when they hold at most
+# this fraction of X's entries; the Kronecker product otherwise. Measured on all of
+# Fashion-MNIST (squared hinge, 58,000 curved pairs): 4–16 CG iterations a step
+# against 29–230 (benchmarks/results/newton_notes.md).
+CLASS_BLOCKS_MAX_FRACTION = 0.25
 # Stands for the margin of the label entries (j = y_i), which are not pairs.
 LABEL_MARGIN = -1e30
 # Hinge ALM defaults: initial kink width in margin units (σ = mean c_p / width),
@@ -158,10 +175,14 @@ MAX_REPAIR_CLASSES = 100
 START_EPOCHS = 1000
 START_ENTRIES = 1e10
 START_GAP = 1e-2
+# The squared hinge starts with this many L-BFGS iterations instead (its
+# certificate there is too loose to stop on; measured on all of Fashion-MNIST:
+# benchmarks/results/newton_notes.md).
+START_ITERATIONS = 60
 # ... when C is below this fraction of the largest useful C: above, W = 0 is close
 # to the optimum and the plain cold start is faster (16000 standardized
 # Fashion-MNIST rows: 7 steps, 1.1–1.2 s, against 1.9–4.3 s with the epochs).
-START_EPOCHS_BELOW = 0.5
+START_BELOW = 0.5
 
 
 class _Design:
@@ -253,6 +274,24 @@ class _Design:
         X = X.astype(np.float64) if self.sparse else np.ascontiguousarray(
             X, dtype=np.float64)
         return _Design(X, self.mu, self.r, self.fit_intercept)
+
+    def dense_rows(self, rows, dtype=np.float64, out=None):
+        """The rows x̂_i of ``rows`` as a dense (len(rows), width) array (written
+        into ``out`` when given), gathered a block of rows at a time: no copy of
+        them all in X's own precision."""
+        if out is None:
+            out = np.empty((rows.size, self.width), dtype=dtype)
+        for start in range(0, rows.size, CHUNK_ROWS):
+            stop = min(start + CHUNK_ROWS, rows.size)
+            X = self.X[rows[start:stop]]
+            X = X.toarray() if sp.issparse(X) else X
+            if self.fit_intercept:
+                np.subtract(X, self.mu, out=out[start:stop, : self.d],
+                            casting="unsafe")
+                out[start:stop, self.d] = self.r
+            else:
+                out[start:stop] = X
+        return out
 
     def squared_norms(self):
         """‖x̂_i‖², shape (n,)."""
@@ -365,6 +404,105 @@ class _KroneckerPreconditioner:
         return self.Q @ (((self.Q.T @ V) @ self.U) / self.denominator) @ self.U.T
 
 
+class _ClassBlockPreconditioner:
+    """(C·I + B)⁻¹ for B the class-diagonal blocks of A_Dᵀ diag(h_D) A_D: block s
+    is Σ_i w_is x̂_i x̂_iᵀ with w_is = h_is for s ≠ y_i and Σ_j h_ij for s = y_i (the
+    pair (i, j) adds h_ij x̂_i x̂_iᵀ to blocks j and y_i, and −h_ij to the two
+    off-diagonal blocks, which this preconditioner leaves out).
+
+    Unlike the Kronecker product it keeps each class's own Gram of its curved
+    rows. It is kept by the solver across steps and updated by the rows whose
+    weights changed (:meth:`update`): between Newton steps near the optimum a few
+    thousand rows change, so an update costs a fraction of a build. The products
+    run in float32 (a preconditioner), the sums and factors in float64."""
+
+    # Measured on all of Fashion-MNIST (squared hinge, no intercept): 7 Newton
+    # steps of 11–22 CG iterations at 0.01, against 10 of 3–14 at 0.1, 1.3 s less.
+    cg_rtol = 0.01
+
+    def __init__(self, solver):
+        k, width = solver.k, solver.design.width
+        self.C = solver.C
+        self.design = solver.design
+        self.y = solver.y
+        self.rows = solver.rows
+        self.blocks = np.zeros((k, width, width))
+        self.weights = np.zeros((solver.n, k))
+        self.factors = None
+
+    def update(self, h):
+        """Blocks for the curvatures ``h``: only the changed rows are read, or all
+        curved rows when more have changed than are curved."""
+        weights = h.copy()
+        weights[self.rows, self.y] = h.sum(axis=1)
+        change = weights - self.weights
+        changed = np.flatnonzero(change.any(axis=1))
+        curved = np.flatnonzero(weights.any(axis=1))
+        if changed.size > curved.size:  # start again: cheaper, and no drift
+            self.blocks[:] = 0.0
+            change, changed = weights, curved
+        self.weights = weights
+        for start in range(0, changed.size, CHUNK_ROWS):
+            chunk = changed[start:start + CHUNK_ROWS]
+            X = self.design.dense_rows(chunk, np.float32)
+            chunk_change = change[chunk]
+            for s in range(self.blocks.shape[0]):
+                in_block = np.flatnonzero(chunk_change[:, s])
+                if in_block.size:
+                    part = X[in_block]
+                    scaled = part * chunk_change[in_block, s, None].astype(np.float32)
+                    self.blocks[s] += scaled.T @ part
+        self.factors = []
+        for block in self.blocks:
+            shifted = block.copy()
+            shifted[np.diag_indices_from(shifted)] += self.C
+            self.factors.append(_cholesky_with_jitter(shifted))
+        return self
+
+    def __call__(self, V):
+        # The Hessian is C·I on the class-constant directions (the same row added
+        # to every class moves no margin) and maps the class-sum-zero directions
+        # onto themselves: the blocks are used on the latter only.
+        mean = V.mean(axis=0)
+        out = np.empty_like(V)
+        for s, factor in enumerate(self.factors):
+            out[s] = scipy.linalg.cho_solve(factor, V[s] - mean, check_finite=False)
+        out += mean / self.C - out.mean(axis=0)
+        return out
+
+
+class _GatheredRows:
+    """A float32 copy of some rows of X̂, kept across Newton steps: rows that join
+    the curved set are appended (the copy has room for ``GATHER_SLACK`` times the
+    rows it was made for), rows that leave stay, with zero curvature, until the
+    copy is made again (when it is full, or when more than that factor of its rows
+    are no longer curved). Between steps a few hundred rows join, so a step
+    copies those instead of all curved rows."""
+
+    def __init__(self, n):
+        self.position = np.full(n, -1, dtype=np.intp)
+        self.rows = np.zeros(0, dtype=np.intp)
+        self.X = None
+
+    def cover(self, design, rows):
+        """(X̂ of the kept rows, float32, and the kept rows, a superset of
+        ``rows``); ``position`` maps a row to its index in them."""
+        joining = rows[self.position[rows] < 0]
+        count = self.rows.size + joining.size
+        if (self.X is None or count > self.X.shape[0]
+                or count > GATHER_SLACK * rows.size):
+            self.position[self.rows] = -1
+            self.X = None  # its memory is needed for the new copy
+            self.X = np.empty((int(GATHER_SLACK * rows.size) + 1, design.width),
+                              dtype=np.float32)
+            self.rows = np.zeros(0, dtype=np.intp)
+            joining, count = rows, rows.size
+        design.dense_rows(joining, np.float32, out=self.X[self.rows.size:count])
+        self.position[joining] = np.arange(self.rows.size, count)
+        self.rows = np.concatenate([self.rows, joining])
+        return self.X[:count], self.rows
+
+
 class _Curvatures:
     """The curved pairs of ``h`` and their values, to tell whether a later step
     has the same curvatures without keeping a copy of the whole (n, k) array."""
@@ -469,11 +607,7 @@ class _DenseHessianPreconditioner:
             rows = sample_rows[in_class]
             if rows.size == 0:
                 continue
-            X = solver.design.subset(rows).X
-            X = X.toarray() if sp.issparse(X) else X
-            if solver.fit_intercept:
-                X = np.hstack([X - solver.design.mu,
-                               np.full((rows.size, 1), solver.design.r)])
+            X = solver.design.dense_rows(rows)
             h_rows = (h[rows] if sample_weights is None
                       else h[rows] * sample_weights[in_class][:, None])
             weighted = (h_rows[:, :, None] * X[:, None, :]).reshape(rows.size, -1)
@@ -622,6 +756,7 @@ class _Solver:
         # CG iterations of the last Newton direction (set by solve_newton).
         self.last_cg_iter = 0
         self.row_gram_cache = None
+        self.gathered = None  # a _GatheredRows, once Hessian products use one
         self.class_rows = [np.flatnonzero(self.y == t) for t in range(self.k)]
 
     # -- coordinates ---------------------------------------------------------------
@@ -645,8 +780,9 @@ class _Solver:
         C = self.C
         dual_coef = -AX_raw / C
         conj = self.pairs.conjugate(alpha)
-        fixed_b = (self.margin * float(alpha.sum()) + float(intercept @ column_sums)
-                   - 0.5 * C * float(np.vdot(dual_coef, dual_coef)) - conj)
+        fixed_b = self.pairs.loss.dual_value(
+            self.margin * float(alpha.sum()) + float(intercept @ column_sums),
+            0.5 * C * float(np.vdot(dual_coef, dual_coef)) + conj)
         if not self.fit_intercept:
             return fixed_b, fixed_b
         if self.k > MAX_REPAIR_CLASSES:
@@ -667,8 +803,9 @@ class _Solver:
             repaired = alpha * factors[self.y]
             repaired_sum = float(repaired.sum())
             repaired_conjugate = self.pairs.conjugate(repaired)
-        value = (self.margin * repaired_sum - 0.5 * C * float(np.vdot(W, W))
-                 - repaired_conjugate)
+        value = self.pairs.loss.dual_value(
+            self.margin * repaired_sum,
+            0.5 * C * float(np.vdot(W, W)) + repaired_conjugate)
         return fixed_b, value
 
     def class_pair_sums(self, alpha):
@@ -741,6 +878,11 @@ class _Solver:
                     self, h, (self._hessian_sample(h, rows, sample_size)
                               if rows.size > sample_size else None),
                     kept=True, n_rows=rows.size)), rows
+        if self.class_blocks_fit():
+            if not isinstance(self.factored, _ClassBlockPreconditioner):
+                self.factored = None
+                self.factored = _ClassBlockPreconditioner(self)
+            return self.factored.update(h), rows
         self.factored = None
         n_rows = rows.size
         trace_weights = 2.0 * h[rows].sum(axis=1)
@@ -767,6 +909,13 @@ class _Solver:
         class_matrix = _class_matrix(h, self.y, self.row_sq_norms) / max(
             gram_trace, 1e-300)
         return _KroneckerPreconditioner(self.C, class_matrix, (gamma, U)), rows
+
+    def class_blocks_fit(self):
+        """Whether the class-diagonal blocks (k·width² entries) are dense enough
+        and small enough, at most ``CLASS_BLOCKS_MAX_FRACTION`` of X's entries."""
+        width = self.design.width
+        return (width <= DENSE_GRAM_MAX_WIDTH
+                and self.k * width * width <= CLASS_BLOCKS_MAX_FRACTION * self.n * self.d)
 
     def _reused_or_built(self, kind, reusable, build):
         """The current factor when it is a ``kind`` and ``reusable(factor)``; else a
@@ -806,6 +955,9 @@ class _Solver:
 
     def hessian_operator(self, h, rows):
         """V ↦ C·V + A_Dᵀ diag(h) A_D V over the curved ``rows`` only."""
+        if (rows.size * self.design.width >= SINGLE_PRODUCTS_MIN_ENTRIES
+                and rows.size <= SINGLE_GATHER_FRACTION * self.n):
+            return self._single_precision_operator(h, rows)
         if rows.size <= GATHER_FRACTION * self.n:
             design = self.design.subset(rows)
             h_rows = h[rows]
@@ -820,6 +972,29 @@ class _Solver:
             a *= h_rows
             a[index, y_rows] = -a.sum(axis=1)
             return C * V + design.transpose_times(a)
+
+        return matvec
+
+    def _single_precision_operator(self, h, rows):
+        """:meth:`hessian_operator` with the products in float32 over a float32
+        copy of the curved rows (half the memory of a float64 copy, and about half
+        the time per product); the pair arithmetic stays in float64. The copy is
+        kept across steps (:class:`_GatheredRows`)."""
+        if self.gathered is None:
+            self.gathered = _GatheredRows(self.n)
+        X, kept = self.gathered.cover(self.design, rows)
+        h_rows = np.zeros((kept.size, self.k))
+        h_rows[self.gathered.position[rows]] = h[rows]
+        y_rows = self.y[kept]
+        index = np.arange(kept.size)
+        C = self.C
+
+        def matvec(V):
+            a = (X @ V.astype(np.float32).T).astype(np.float64)
+            a = _pair_differences_in_place(a, y_rows, index)
+            a *= h_rows
+            a[index, y_rows] = -a.sum(axis=1)
+            return C * V + (a.astype(np.float32).T @ X)
 
         return matvec
 
@@ -889,6 +1064,20 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         coef0, intercept0 = epochs.coef, epochs.intercept
         dual0 = alpha if objective.loss == "hinge" else None
         del alpha
+        start_time = time.perf_counter()
+    elif options.get("start_iterations"):
+        from . import lbfgs  # it polishes with Newton steps: imported here
+
+        epochs = lbfgs.solve(objective, Start(np.zeros((objective.n_classes,
+                                                        objective.n_features)),
+                                              np.zeros(objective.n_classes)),
+                             tol=tol, max_iter=options["start_iterations"],
+                             verbose=verbose)
+        if epochs.converged:
+            return dict(coef=epochs.coef, intercept=epochs.intercept, n_iter=0,
+                        converged=True, gap=epochs.duality_gap, history=[],
+                        dual=None, final_dual=None, epochs=epochs)
+        coef0, intercept0 = epochs.coef, epochs.intercept
         start_time = time.perf_counter()
     sv = _Solver(objective, options)
     n, k, C, y, rows = sv.n, sv.k, sv.C, sv.y, sv.rows
@@ -1026,7 +1215,8 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         precondition, curved_rows = sv.preconditioner(h)
         matvec = sv.hessian_operator(h, curved_rows)
         h = None  # the operator keeps what it needs
-        rtol = cg_rtol if cg_rtol is not None else min(0.1, np.sqrt(max(gap, 1e-12)))
+        rtol = cg_rtol if cg_rtol is not None else min(
+            getattr(precondition, "cg_rtol", CG_RTOL), np.sqrt(max(gap, 1e-12)))
         direction, cg_iter = _conjugate_gradient(matvec, -grad, precondition, rtol,
                                                  CG_MAX_ITER)
         sv.last_cg_iter = cg_iter
@@ -1074,15 +1264,18 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
         ``state`` of a previous ``"newton"`` or ``"dual_cd"`` fit) also gives the
         start multipliers; the dual box does not depend on C, so it applies to a
         new C as well. Otherwise a cold start outside :func:`is_cheap`, at C
-        below ``START_EPOCHS_BELOW`` times the largest useful C (squared hinge:
-        only above ``MAX_DENSE_HESSIAN`` parameters), first runs dual
-        coordinate ascent epochs (at most ``START_EPOCHS`` and ``START_ENTRIES``
-        entries of X read, until a certified gap of ``START_GAP`` or ``tol``),
-        whose dual point starts the multipliers and whose weights start θ.
+        below ``START_BELOW`` times the largest useful C, begins elsewhere. The
+        hinge first runs dual coordinate ascent epochs (at most
+        ``START_EPOCHS`` and ``START_ENTRIES`` entries of X read, until a
+        certified gap of ``START_GAP`` or ``tol``), whose dual point starts the
+        multipliers and whose weights start θ. The squared hinge, above
+        ``MAX_DENSE_HESSIAN`` parameters, first runs ``START_ITERATIONS``
+        L-BFGS iterations, whose weights start θ.
     tol : float
         Target certified relative duality gap (J − D)/J.
     max_iter : int
-        Maximum number of Newton steps (the start epochs are not counted).
+        Maximum number of Newton steps (the start's epochs or iterations are
+        not counted).
     random_state : numpy.random.RandomState
         The sample order of the start epochs.
     verbose : int
@@ -1112,17 +1305,22 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
     if (not options and not np.any(start.coef)
             and not is_cheap(*objective.X.shape, objective.n_classes)
             and (objective.loss == "hinge" or not _hessian_is_formed(objective))
-            and objective.C < START_EPOCHS_BELOW * largest_useful_C(
+            and objective.C < START_BELOW * largest_useful_C(
                 objective.X, objective.y, objective.sample_weight,
                 objective.n_classes, objective.loss, objective.margin,
-                stop_above=objective.C / START_EPOCHS_BELOW)):
+                stop_above=objective.C / START_BELOW)):
         # A cold start on a large problem: at W = 0 (nearly) every pair is curved
-        # and each Newton step costs many passes over X, while epochs of
-        # coordinate ascent settle most pairs at their bounds for about a pass each.
-        entries = objective.X.nnz if objective.is_sparse else objective.X.size
-        options.update(start_epochs=int(min(START_EPOCHS,
-                                            max(1, START_ENTRIES // max(entries, 1)))),
-                       random_state=random_state)
+        # and each Newton step costs many passes over X. For the hinge, epochs of
+        # coordinate ascent settle most pairs at their bounds for about a pass
+        # each; for the squared hinge, whose epochs are slow, L-BFGS iterations
+        # (two products with X each) bring the curved set near its final one.
+        if objective.loss == "hinge":
+            entries = objective.X.nnz if objective.is_sparse else objective.X.size
+            options.update(start_epochs=int(min(
+                START_EPOCHS, max(1, START_ENTRIES // max(entries, 1)))),
+                random_state=random_state)
+        else:
+            options.update(start_iterations=START_ITERATIONS)
     raw = solve_newton(objective, start.coef, start.intercept, tol=tol,
                        max_iter=max_iter, verbose=verbose, **options)
     if raw["final_dual"] is not None and (start.finish_exactly or not raw["converged"]):
