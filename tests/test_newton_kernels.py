@@ -140,3 +140,33 @@ def test_row_gram_reuses_the_shared_rows_entries():
         shared = np.isin(rows, old_rows)
         assert np.all(gram[np.ix_(shared, shared)] > 500.0)
         assert np.all(gram[np.ix_(~shared, ~shared)] < 500.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_curved_rows_product(dtype):
+    """One pass per row, reading only its curved classes and its label, against
+    the pairs' outer products summed one pair at a time (MATH.md: the Hessian's
+    loss part A_Dᵀ diag(h) A_D), over a row range that spans several of the
+    kernel's float32 flush blocks."""
+    rng = np.random.default_rng(3)
+    n, d, k = 2600, 7, 4
+    X = rng.normal(size=(n, d)).astype(dtype)
+    y = rng.integers(0, k, n)
+    h = rng.uniform(0.5, 2.0, (n, k)) * (rng.uniform(size=(n, k)) < 0.3)
+    h[np.arange(n), y] = 0.0
+    h[5:40] = 0.0  # rows without curvature
+    V = rng.normal(size=(k, d))
+    start, stop = 3, 2590
+    out = np.full((k, d), 0.25)
+    _newton_kernels.curved_rows_product(X, V.astype(dtype), y, h, start, stop, out)
+    X64 = X.astype(np.float64)
+    V64 = V.astype(dtype).astype(np.float64)
+    expected = np.full((k, d), 0.25)
+    for i, j in zip(*np.nonzero(h[start:stop])):
+        i += start
+        a = np.zeros((k, d))
+        a[j] += X64[i]
+        a[y[i]] -= X64[i]
+        expected += h[i, j] * np.vdot(a, V64) * a
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    assert_allclose(out, expected, rtol=rtol, atol=rtol * np.abs(expected).max())

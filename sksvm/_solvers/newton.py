@@ -62,6 +62,7 @@ import scipy.sparse as sp
 
 from .. import _certificate, _dual_kernels, _kernels, _newton_kernels
 from .._objective import largest_useful_C
+from .._threads import chunk_count, run_chunks
 from .._losses import get_loss
 from ._base import SolverResult, Start, announce_compile
 from . import dual_cd
@@ -757,6 +758,7 @@ class _Solver:
         self.last_cg_iter = 0
         self.row_gram_cache = None
         self.gathered = None  # a _GatheredRows, once Hessian products use one
+        self.n_threads = objective.n_threads
         self.class_rows = [np.flatnonzero(self.y == t) for t in range(self.k)]
 
     # -- coordinates ---------------------------------------------------------------
@@ -977,24 +979,33 @@ class _Solver:
 
     def _single_precision_operator(self, h, rows):
         """:meth:`hessian_operator` with the products in float32 over a float32
-        copy of the curved rows (half the memory of a float64 copy, and about half
-        the time per product); the pair arithmetic stays in float64. The copy is
-        kept across steps (:class:`_GatheredRows`)."""
+        copy of the curved rows (half the memory of a float64 copy), kept across
+        steps (:class:`_GatheredRows`), by one pass over each row that reads only
+        its curved classes (:func:`sksvm._newton_kernels.curved_rows_product`), in
+        up to ``n_threads`` threads. Measured on Fashion-MNIST's curved rows at the
+        squared hinge's optimum (31,000 rows, two curved pairs each): 17 ms on one
+        thread against 21–22 ms for two float32 BLAS products."""
         if self.gathered is None:
             self.gathered = _GatheredRows(self.n)
         X, kept = self.gathered.cover(self.design, rows)
         h_rows = np.zeros((kept.size, self.k))
         h_rows[self.gathered.position[rows]] = h[rows]
         y_rows = self.y[kept]
-        index = np.arange(kept.size)
         C = self.C
+        n_chunks = chunk_count(self.n_threads, kept.size * self.design.width * 4)
+        bounds = _kernels.chunk_bounds(kept.size, n_chunks)
+        parts = np.empty((n_chunks, self.k, self.design.width))
 
         def matvec(V):
-            a = (X @ V.astype(np.float32).T).astype(np.float64)
-            a = _pair_differences_in_place(a, y_rows, index)
-            a *= h_rows
-            a[index, y_rows] = -a.sum(axis=1)
-            return C * V + (a.astype(np.float32).T @ X)
+            V32 = V.astype(np.float32)
+            parts[:] = 0.0
+
+            def run(c):
+                _newton_kernels.curved_rows_product(X, V32, y_rows, h_rows, bounds[c],
+                                                    bounds[c + 1], parts[c])
+
+            run_chunks(run, n_chunks, self.n_threads)
+            return C * V + parts.sum(axis=0)
 
         return matvec
 
@@ -1294,6 +1305,7 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
                                 _newton_kernels.pair_slope,
                                 _newton_kernels.pair_curvatures,
                                 _newton_kernels.woodbury_system,
+                                _newton_kernels.curved_rows_product,
                                 _newton_kernels.copy_shared_entries), verbose)
     options = {}
     fingerprint = None
