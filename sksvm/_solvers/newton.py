@@ -34,14 +34,24 @@ C·diag(1/h_D) + A_D A_Dᵀ (the Gram of the curved rows times the class pattern
 the pairs); the factor is kept as the preconditioner of the following steps, whose
 curved sets differ from it by a few pairs, until a solve needs more than
 ``REFACTOR_CG_ITER`` iterations; when it costs less than forming the whole
-Hessian (few curved pairs), it is rebuilt whenever the curvatures change instead. Above that size, A_Dᵀ diag(h_D) A_D = Σ_i M_i ⊗
-x̂_i x̂_iᵀ (per-row k × k matrices M_i = Σ_j h_ij (e_j − e_{y_i})(e_j − e_{y_i})ᵀ) is
-approximated by one Kronecker product M̄ ⊗ Ḡ (M̄ the ‖x̂_i‖²-weighted sum of the
-M_i, Ḡ the tr(M_i)-weighted mean of x̂_i x̂_iᵀ, estimated on a sample of rows; its
-diagonal only when there are too many features), inverted through the
-eigendecompositions of M̄ (k × k) and Ḡ (d × d). That one is a weak preconditioner
-(benchmarks/results/newton_notes.md): the solver is meant to start where few pairs
-are curved, e.g. from a dual coordinate ascent point (``dual0``).
+Hessian (few curved pairs), it is rebuilt whenever the curvatures change instead.
+Above that size, with at most ``MAX_DENSE_HESSIAN`` parameters, the whole Hessian
+is formed (over a sample of the curved rows when they are many). Otherwise, with
+A_Dᵀ diag(h_D) A_D = Σ_i M_i ⊗ x̂_i x̂_iᵀ (per-row k × k matrices
+M_i = Σ_j h_ij (e_j − e_{y_i})(e_j − e_{y_i})ᵀ), the preconditioner is its
+class-diagonal blocks Σ_i (M_i)_ss x̂_i x̂_iᵀ, one Cholesky factor per class, on
+the class-sum-zero directions (the Hessian is C·I on the class-constant ones),
+kept across steps and updated by the rows whose curvatures changed. Where those
+blocks would be too large (many features), one Kronecker product M̄ ⊗ Ḡ stands
+in (M̄ the ‖x̂_i‖²-weighted sum of the M_i, Ḡ the tr(M_i)-weighted mean of
+x̂_i x̂_iᵀ over a sample of rows, or its diagonal), inverted through the
+eigendecompositions of M̄ (k × k) and Ḡ (d × d): a weak preconditioner
+(benchmarks/results/newton_notes.md), so the solver is meant to start where few
+pairs are curved there, e.g. from a dual coordinate ascent point (``dual0``).
+
+Hessian products over many curved rows run in float32 on a kept float32 copy of
+those rows, one pass per row reading only its curved classes
+(:func:`sksvm._newton_kernels.curved_rows_product`).
 
 Certificate. Every iterate gives a dual point α = g(θ) (the loss derivatives
 times c_p; for the hinge inside the box by construction). Without an intercept it
@@ -78,7 +88,7 @@ GATHER_FRACTION = 0.25
 # Hessian products over more than this many entries of curved rows run in float32
 # on a float32 copy of those rows, when they are at most this fraction of all rows
 # (a CG solve to a relative residual of 0.1 or so does not need more precision).
-SINGLE_PRODUCTS_MIN_ENTRIES = 1e7
+SINGLE_PRODUCTS_MIN_ENTRIES = 1e6
 SINGLE_GATHER_FRACTION = 0.6
 # The float32 copy has room for this many times the curved rows it was made for.
 GATHER_SLACK = 1.25
@@ -99,8 +109,10 @@ INTERCEPT_SCALE_PER_ROOT_C = 10.0
 # Up to this many curved pairs the preconditioner is the exact Hessian of the step
 # where it was built (Woodbury form, a Cholesky factorization of a pairs × pairs
 # matrix); it is rebuilt once a solve with it needs more than REFACTOR_CG_ITER
-# iterations.
-MAX_FACTOR_PAIRS = 6000
+# iterations. Measured on all of Fashion-MNIST (hinge, no intercept), with the
+# class blocks above it: 2000 pairs 32.6 s, peak 1.44 × X; 6000 pairs 42.6 s,
+# 2.67 × X (the factor and its Gram cache; benchmarks/results/newton_notes.md).
+MAX_FACTOR_PAIRS = 2000
 REFACTOR_CG_ITER = 20
 # The hinge's whole Hessian (curvature σ on every curved pair) also serves the
 # next steps, whose curved sets differ, while a solve with it needs at most this
@@ -142,6 +154,9 @@ HESSIAN_SAMPLE_PER_PARAMETER = 8
 # Fashion-MNIST (squared hinge, 58,000 curved pairs): 4–16 CG iterations a step
 # against 29–230 (benchmarks/results/newton_notes.md).
 CLASS_BLOCKS_MAX_FRACTION = 0.25
+# Rows per block when they are added to the class blocks (a float32 copy of them
+# and of each class's share: a few megabytes).
+CLASS_BLOCK_CHUNK_ROWS = 2048
 # Stands for the margin of the label entries (j = y_i), which are not pairs.
 LABEL_MARGIN = -1e30
 # Hinge ALM defaults: initial kink width in margin units (σ = mean c_p / width),
@@ -427,7 +442,9 @@ class _ClassBlockPreconditioner:
         self.design = solver.design
         self.y = solver.y
         self.rows = solver.rows
-        self.blocks = np.zeros((k, width, width))
+        # float32 sums: a preconditioner, and the factors (float64) are made from
+        # a shifted copy; rebuilt whenever more rows change than are curved
+        self.blocks = np.zeros((k, width, width), dtype=np.float32)
         self.weights = np.zeros((solver.n, k))
         self.factors = None
 
@@ -443,8 +460,8 @@ class _ClassBlockPreconditioner:
             self.blocks[:] = 0.0
             change, changed = weights, curved
         self.weights = weights
-        for start in range(0, changed.size, CHUNK_ROWS):
-            chunk = changed[start:start + CHUNK_ROWS]
+        for start in range(0, changed.size, CLASS_BLOCK_CHUNK_ROWS):
+            chunk = changed[start:start + CLASS_BLOCK_CHUNK_ROWS]
             X = self.design.dense_rows(chunk, np.float32)
             chunk_change = change[chunk]
             for s in range(self.blocks.shape[0]):
@@ -453,12 +470,22 @@ class _ClassBlockPreconditioner:
                     part = X[in_block]
                     scaled = part * chunk_change[in_block, s, None].astype(np.float32)
                     self.blocks[s] += scaled.T @ part
-        self.factors = []
-        for block in self.blocks:
-            shifted = block.copy()
-            shifted[np.diag_indices_from(shifted)] += self.C
-            self.factors.append(_cholesky_with_jitter(shifted))
+        self.factors = None  # their memory is needed for the new ones
+        self.factors = [self._factor(block) for block in self.blocks]
         return self
+
+    def _factor(self, block):
+        """The Cholesky factor of C·I + ``block`` (float64), made in place of one
+        shifted copy."""
+        shifted = block.astype(np.float64)
+        shifted[np.diag_indices_from(shifted)] += self.C
+        try:
+            return scipy.linalg.cho_factor(shifted, lower=True, overwrite_a=True,
+                                           check_finite=False)
+        except np.linalg.LinAlgError:
+            shifted = block.astype(np.float64)
+            shifted[np.diag_indices_from(shifted)] += self.C
+            return _cholesky_with_jitter(shifted)
 
     def __call__(self, V):
         # The Hessian is C·I on the class-constant directions (the same row added
