@@ -32,8 +32,6 @@ CASES = [
 ]
 CASE_IDS = [f"n{n}-d{d}-k{k}-C{C:g}" for n, d, k, _, C in CASES]
 LOSSES = ["hinge", "squared_hinge"]
-# The real rule, before a fixture replaces it.
-HESSIAN_IS_FORMED = newton_module._hessian_is_formed
 
 
 def _data(case, weighted):
@@ -237,7 +235,6 @@ def large_problem_rules(monkeypatch):
     ``"newton"`` fit begins with coordinate ascent epochs (the hinge) or L-BFGS
     iterations (the squared hinge); records their runs."""
     monkeypatch.setattr(newton_module, "is_cheap", lambda *shape: False)
-    monkeypatch.setattr(newton_module, "_hessian_is_formed", lambda objective: False)
     heads = []
     original_epochs = newton_module.dual_cd.ascend
     original_lbfgs = lbfgs_module.solve
@@ -300,18 +297,21 @@ def test_cold_fit_near_the_largest_useful_C_skips_the_epochs(large_problem_rules
     assert large_problem_rules == [] and model.duality_gap_ <= 1e-8
 
 
-def test_squared_hinge_skips_the_epochs_when_the_hessian_is_formed(
-        large_problem_rules, monkeypatch):
-    """With few parameters the whole Hessian is formed, and cold squared hinge
-    steps converge fast without epochs; the hinge still runs them."""
-    monkeypatch.setattr(newton_module, "_hessian_is_formed", HESSIAN_IS_FORMED)
-    X, y, sw, k, C = _data(CASES[1], False)
-    assert HESSIAN_IS_FORMED(_objective(X, y, sw, k, C, "squared_hinge", True))
-    model = LinearMulticlassSVM(C=C, loss="squared_hinge", solver="newton",
-                                tol=1e-8).fit(X, y)
-    assert large_problem_rules == [] and model.duality_gap_ <= 1e-8
-    LinearMulticlassSVM(C=C, solver="newton", tol=1e-8).fit(X, y)
-    assert len(large_problem_rules) == 1
+def test_squared_hinge_start_iterations_that_certify_end_the_fit(
+        large_problem_rules):
+    """On an easy problem the squared hinge's L-BFGS start certifies ``tol``
+    itself: no Newton step is taken (nor any coordinate ascent epoch)."""
+    X, y = make_problem(n=60, d=6, k=5, seed=2, shift=0.0)
+    model = LinearMulticlassSVM(C=1e-3, loss="squared_hinge", solver="newton",
+                                fit_intercept=False, tol=0.05).fit(X, y)
+    [head] = large_problem_rules
+    assert head.converged and head.duality_gap <= 0.05
+    assert head.n_iter <= newton_module.START_ITERATIONS
+    assert model.n_iter_ == head.n_iter and model.duality_gap_ <= 0.05
+    _, _, best = cvxpy_optimum(X, y, 5, 1e-3, loss="squared_hinge",
+                               fit_intercept=False)
+    value = model.objective(X, y)
+    assert value - best <= model.duality_gap_ * value + 1e-10 * value
 
 
 def test_float32_start_multipliers_give_the_float64_optimum():
@@ -600,3 +600,52 @@ def test_start_epochs_evaluate_no_averaged_point(monkeypatch):
     dual_cd.ascend(objective, None, None, tol=1e-8, max_iter=40,
                    random_state=np.random.RandomState(0))
     assert windows  # the same epochs in dual_cd itself do average
+
+
+@pytest.mark.parametrize("loss, shape, expected", [
+    ("squared_hinge", (60000, 784, 10), "newton"),     # class blocks
+    ("squared_hinge", (1_000_000, 100, 10), "newton"),  # the whole Hessian
+    ("squared_hinge", (2000, 5000, 10), "lbfgs"),  # only the Kronecker product
+    ("squared_hinge", (5000, 2000, 10), "lbfgs"),  # blocks: more entries than X
+    ("hinge", (60000, 784, 10), "dual_cd"),
+])
+def test_auto_rule_for_large_dense_problems(loss, shape, expected):
+    """Beyond ``is_cheap``: the squared hinge goes to Newton steps where their
+    preconditioner is exact or per class, the hinge to coordinate ascent."""
+    from sksvm._solvers import auto_solver_in_memory
+
+    assert not newton_module.is_cheap(*shape)
+    assert auto_solver_in_memory(False, loss, *shape) == expected
+    assert auto_solver_in_memory(True, loss, *shape) == "dual_cd"
+
+
+def test_auto_squared_hinge_fit_takes_newton_steps_after_lbfgs(monkeypatch):
+    """A dense squared hinge fit outside ``is_cheap`` whose class blocks fit: the
+    default takes Newton steps on them after its L-BFGS start, and certifies."""
+    updates = []
+    original = newton_module._ClassBlockPreconditioner.update
+
+    def recording(self, h):
+        updates.append(np.count_nonzero(h))
+        return original(self, h)
+
+    monkeypatch.setattr(newton_module._ClassBlockPreconditioner, "update", recording)
+    # correlated features (scales 1 to 0.01, rotated), noisy labels: many curved
+    # pairs, and L-BFGS does not certify within its start
+    rng = np.random.RandomState(0)
+    Z = rng.randn(12200, 300) * np.logspace(0, -2, 300)
+    rotation, _ = np.linalg.qr(rng.randn(300, 300))
+    X = Z @ rotation.T
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    y = np.argmax(3 * Z[:, :10] + rng.randn(12200, 10), axis=1)
+    assert not newton_module.is_cheap(*X.shape, 10)
+    model = _no_convergence_warning_fit(X, y, C=1e-4, loss="squared_hinge",
+                                        fit_intercept=False)
+    assert model.solver_ == "newton" and model.duality_gap_ <= model.tol
+    assert updates
+    assert model.n_iter_ > newton_module.START_ITERATIONS
+    other = _no_convergence_warning_fit(X, y, C=1e-4, loss="squared_hinge",
+                                        fit_intercept=False, solver="lbfgs",
+                                        tol=1e-6)
+    value, best = model.objective(X, y), other.objective(X, y)
+    assert best * (1 - 1e-6) - 1e-12 <= value <= best * (1 + model.tol)

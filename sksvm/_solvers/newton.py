@@ -27,8 +27,9 @@ piecewise linear in the step, so the search needs no function differences, which
 lose all precision near the optimum).
 
 Preconditioner. With D the curved pairs (h_p > 0), the system matrix is
-C·I + A_Dᵀ diag(h_D) A_D. While |D| ≤ ``MAX_FACTOR_PAIRS`` it is inverted exactly in
-Woodbury form, through the Cholesky factor (``factor_dtype``, double precision by
+C·I + A_Dᵀ diag(h_D) A_D. While |D| ≤ ``MAX_FACTOR_PAIRS`` (or
+``MAX_FACTOR_PAIRS_WITH_BLOCKS`` where the class blocks below apply) it is
+inverted exactly in Woodbury form, through the Cholesky factor (``factor_dtype``, double precision by
 default) of the |D| × |D| matrix
 C·diag(1/h_D) + A_D A_Dᵀ (the Gram of the curved rows times the class pattern of
 the pairs); the factor is kept as the preconditioner of the following steps, whose
@@ -109,10 +110,12 @@ INTERCEPT_SCALE_PER_ROOT_C = 10.0
 # Up to this many curved pairs the preconditioner is the exact Hessian of the step
 # where it was built (Woodbury form, a Cholesky factorization of a pairs × pairs
 # matrix); it is rebuilt once a solve with it needs more than REFACTOR_CG_ITER
-# iterations. Measured on all of Fashion-MNIST (hinge, no intercept), with the
-# class blocks above it: 2000 pairs 32.6 s, peak 1.44 × X; 6000 pairs 42.6 s,
-# 2.67 × X (the factor and its Gram cache; benchmarks/results/newton_notes.md).
-MAX_FACTOR_PAIRS = 2000
+# iterations. Where the class blocks (below) are the alternative, at most
+# MAX_FACTOR_PAIRS_WITH_BLOCKS: measured on all of Fashion-MNIST (hinge, no
+# intercept), 2000 pairs 32.6 s, peak 1.44 × X; 6000 pairs 42.6 s, 2.67 × X (the
+# factor and its Gram cache; benchmarks/results/newton_notes.md).
+MAX_FACTOR_PAIRS = 6000
+MAX_FACTOR_PAIRS_WITH_BLOCKS = 2000
 REFACTOR_CG_ITER = 20
 # The hinge's whole Hessian (curvature σ on every curved pair) also serves the
 # next steps, whose curved sets differ, while a solve with it needs at most this
@@ -148,9 +151,10 @@ MAX_WOODBURY_CURVATURE_RATIO = 1e8
 # kept over several steps.
 HESSIAN_SAMPLE_ROWS = 4000
 HESSIAN_SAMPLE_PER_PARAMETER = 8
-# Above MAX_FACTOR_PAIRS curved pairs (and above MAX_DENSE_HESSIAN parameters) the
-# preconditioner is the class-diagonal blocks of the Hessian when they hold at most
-# this fraction of X's entries; the Kronecker product otherwise. Measured on all of
+# Above MAX_FACTOR_PAIRS_WITH_BLOCKS curved pairs (and above MAX_DENSE_HESSIAN
+# parameters) the preconditioner is the class-diagonal blocks of the Hessian when
+# they hold at most this fraction of X's entries; above MAX_FACTOR_PAIRS the
+# Kronecker product otherwise. Measured on all of
 # Fashion-MNIST (squared hinge, 58,000 curved pairs): 4–16 CG iterations a step
 # against 29–230 (benchmarks/results/newton_notes.md).
 CLASS_BLOCKS_MAX_FRACTION = 0.25
@@ -191,9 +195,12 @@ MAX_REPAIR_CLASSES = 100
 START_EPOCHS = 1000
 START_ENTRIES = 1e10
 START_GAP = 1e-2
-# The squared hinge starts with this many L-BFGS iterations instead (its
-# certificate there is too loose to stop on; measured on all of Fashion-MNIST:
-# benchmarks/results/newton_notes.md).
+# The squared hinge starts with at most this many L-BFGS iterations instead (a
+# pass over X each; their certificate is too loose to stop them earlier).
+# Measured (benchmarks/results/newton_notes.md): all of Fashion-MNIST, 60
+# iterations and 7 Newton steps, 7.7 s against 18.2 s for L-BFGS alone (551
+# iterations); 1,000,000 × 100 blobs, L-BFGS certifies in 13 iterations, 2.7 s
+# against 5.2 s for cold Newton steps.
 START_ITERATIONS = 60
 # ... when C is below this fraction of the largest useful C: above, W = 0 is close
 # to the optimum and the plain cold start is faster (16000 standardized
@@ -859,7 +866,9 @@ class _Solver:
         n_pairs = int(np.count_nonzero(h))
         size = self.k * self.design.width
         dense_cost = rows.size * size * size + size ** 3 / 3
-        woodbury_fits = n_pairs <= self.options.get("max_factor_pairs", MAX_FACTOR_PAIRS)
+        woodbury_fits = n_pairs <= self.options.get(
+            "max_factor_pairs", MAX_FACTOR_PAIRS_WITH_BLOCKS
+            if self.class_blocks_fit() else MAX_FACTOR_PAIRS)
         if woodbury_fits:
             alternative = woodbury_cost(n_pairs, self.design.width)
         else:  # CG with the Kronecker preconditioner, some 25 products
@@ -940,11 +949,8 @@ class _Solver:
         return _KroneckerPreconditioner(self.C, class_matrix, (gamma, U)), rows
 
     def class_blocks_fit(self):
-        """Whether the class-diagonal blocks (k·width² entries) are dense enough
-        and small enough, at most ``CLASS_BLOCKS_MAX_FRACTION`` of X's entries."""
-        width = self.design.width
-        return (width <= DENSE_GRAM_MAX_WIDTH
-                and self.k * width * width <= CLASS_BLOCKS_MAX_FRACTION * self.n * self.d)
+        """:func:`class_blocks_fit` for this problem."""
+        return class_blocks_fit(self.n, self.design.width, self.k, self.d)
 
     def _reused_or_built(self, kind, reusable, build):
         """The current factor when it is a ``kind`` and ``reusable(factor)``; else a
@@ -1284,6 +1290,24 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
                 dual=pairs.u if sv.hinge else None, final_dual=g, epochs=epochs)
 
 
+def class_blocks_fit(n_samples, width, n_classes, n_features):
+    """Whether the class-diagonal blocks of the Hessian (k·width² entries, width =
+    n_features plus one with an intercept) are dense enough and small enough, at
+    most ``CLASS_BLOCKS_MAX_FRACTION`` of X's entries."""
+    return (width <= DENSE_GRAM_MAX_WIDTH
+            and n_classes * width * width
+            <= CLASS_BLOCKS_MAX_FRACTION * n_samples * n_features)
+
+
+def is_well_preconditioned(n_samples, n_features, n_classes):
+    """Whether a problem of this size gets an exact or class-block preconditioner
+    whatever its curved set (the whole Hessian or the class blocks), not only the
+    Kronecker product."""
+    width = n_features + 1
+    return (n_classes * width <= MAX_DENSE_HESSIAN
+            or class_blocks_fit(n_samples, width, n_classes, n_features))
+
+
 def is_cheap(n_samples, n_features, n_classes):
     """Whether Newton steps are cheap on data of this size (module constants)."""
     n_parameters = n_classes * (n_features + 1)
@@ -1306,9 +1330,10 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
         hinge first runs dual coordinate ascent epochs (at most
         ``START_EPOCHS`` and ``START_ENTRIES`` entries of X read, until a
         certified gap of ``START_GAP`` or ``tol``), whose dual point starts the
-        multipliers and whose weights start θ. The squared hinge, above
-        ``MAX_DENSE_HESSIAN`` parameters, first runs ``START_ITERATIONS``
-        L-BFGS iterations, whose weights start θ.
+        multipliers and whose weights start θ. The squared hinge first runs
+        ``START_ITERATIONS`` L-BFGS iterations, whose weights start θ (and which
+        end the fit when they certify ``tol``: on easy problems the steps are
+        then never paid for).
     tol : float
         Target certified relative duality gap (J − D)/J.
     max_iter : int
@@ -1343,7 +1368,6 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
         options["dual0"] = start.state.alpha
     if (not options and not np.any(start.coef)
             and not is_cheap(*objective.X.shape, objective.n_classes)
-            and (objective.loss == "hinge" or not _hessian_is_formed(objective))
             and objective.C < START_BELOW * largest_useful_C(
                 objective.X, objective.y, objective.sample_weight,
                 objective.n_classes, objective.loss, objective.margin,
@@ -1383,16 +1407,6 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
         state = DualCDState(fingerprint, raw["dual"])
     return SolverResult(raw["coef"], raw["intercept"], n_iter, raw["converged"],
                         raw["gap"], raw["gap"], history, state)
-
-
-def _hessian_is_formed(objective):
-    """Whether the problem is small enough for the Newton steps to form the whole
-    Hessian (at most ``MAX_DENSE_HESSIAN`` parameters). The squared hinge then needs no start
-    epochs: its cold Newton steps converge in a few, while its epochs are slow
-    (1,000,000 × 100 blobs: 4 steps, 7.1 s cold, against 5 epochs and 2 steps,
-    9.9 s; benchmarks/results/newton_notes.md)."""
-    width = objective.X.shape[1] + (1 if objective.fit_intercept else 0)
-    return objective.n_classes * width <= MAX_DENSE_HESSIAN
 
 
 def _finish_exactly(objective, raw, tol):
