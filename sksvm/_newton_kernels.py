@@ -117,10 +117,12 @@ _FLUSH_ROWS = 1024
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz", "arcp"})
-def curved_rows_product(X, V, y, h, start, stop, out):
-    """out += Σ_i Σ_j h_ij (s_ij − s_iy_i)(e_j − e_{y_i}) x_iᵀ over the rows
-    ``start`` to ``stop`` of ``X``, with s_ij = x_i·V_j: the loss part of one
-    Hessian product, A_Dᵀ diag(h) A_D V, in one pass over each row.
+def curved_rows_product(X, V, offsets, y, h, start, stop, out, column_sums):
+    """out += Σ_i a_i x_iᵀ and column_sums += Σ_i a_i over the rows ``start`` to
+    ``stop`` of ``X``, with a_i = Σ_j h_ij (s_ij − s_iy_i)(e_j − e_{y_i}) and
+    scores s_ij = x_i·V_j + offsets_j: the loss part of one Hessian product,
+    A_Dᵀ diag(h) A_D V, in one pass over each row (the offsets and the column
+    sums carry an intercept's centering when X is not centered).
 
     Only the scores of a row's curved classes and of its label are computed, and
     only their rows of ``out`` are updated (with the squared hinge a row has one
@@ -152,12 +154,14 @@ def curved_rows_product(X, V, y, h, start, stop, out):
                     vj = V[j]
                     for f in range(width):
                         acc += vj[f] * x[f]
-                    s[j] = acc
+                    s[j] = acc + offsets[j]
             total = 0.0
             for j in range(k):
                 a[j] = h[i, j] * (s[j] - s[yi]) if h[i, j] != 0.0 else 0.0
                 total += a[j]
             a[yi] = -total
+            for j in range(k):
+                column_sums[j] += a[j]
             for j in range(k):
                 coefficients[j] = a[j]
             for j in range(k):

@@ -156,17 +156,25 @@ def test_curved_rows_product(dtype):
     h[np.arange(n), y] = 0.0
     h[5:40] = 0.0  # rows without curvature
     V = rng.normal(size=(k, d))
+    # offsets: the scores of rows x̂_i = (x_i − μ, r) from raw rows x_i
+    mu, r, beta = rng.normal(size=d), 1.7, rng.normal(size=k)
+    offsets = r * beta - V.astype(dtype) @ mu
     start, stop = 3, 2590
     out = np.full((k, d), 0.25)
-    _newton_kernels.curved_rows_product(X, V.astype(dtype), y, h, start, stop, out)
-    X64 = X.astype(np.float64)
-    V64 = V.astype(dtype).astype(np.float64)
-    expected = np.full((k, d), 0.25)
+    column_sums = np.full(k, 0.5)
+    _newton_kernels.curved_rows_product(X, V.astype(dtype), offsets, y, h, start,
+                                        stop, out, column_sums)
+    X_hat = np.hstack([X.astype(np.float64) - mu, np.full((n, 1), r)])
+    V_hat = np.hstack([V.astype(dtype).astype(np.float64), beta[:, None]])
+    expected = np.zeros((k, d + 1))
     for i, j in zip(*np.nonzero(h[start:stop])):
         i += start
-        a = np.zeros((k, d))
-        a[j] += X64[i]
-        a[y[i]] -= X64[i]
-        expected += h[i, j] * np.vdot(a, V64) * a
+        a = np.zeros((k, d + 1))
+        a[j] += X_hat[i]
+        a[y[i]] -= X_hat[i]
+        expected += h[i, j] * np.vdot(a, V_hat) * a
+    # Σ a_i x̂_iᵀ = [Σ a_i x_iᵀ − (Σ a_i) μᵀ, r Σ a_i]
+    sums = column_sums - 0.5
+    got = np.hstack([out - 0.25 - np.outer(sums, mu), (r * sums)[:, None]])
     rtol = 1e-5 if dtype == np.float32 else 1e-12
-    assert_allclose(out, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
+    assert_allclose(got, expected, rtol=rtol, atol=rtol * np.abs(expected).max())

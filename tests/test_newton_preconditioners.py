@@ -140,30 +140,32 @@ def test_gathered_rows_cover_the_curved_rows(fit_intercept):
 @pytest.mark.parametrize("weighted", [False, True], ids=["unit", "weighted"])
 @pytest.mark.parametrize("fit_intercept", [False, True], ids=["noint", "int"])
 @pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
-def test_class_blocks_and_single_products_reach_the_exact_optimum(
-        monkeypatch, loss, fit_intercept, weighted):
+@pytest.mark.parametrize("gathered", [True, False], ids=["copy", "onX"])
+def test_class_blocks_and_row_products_reach_the_exact_optimum(
+        monkeypatch, gathered, loss, fit_intercept, weighted):
     """With the exact factors ruled out (thresholds at 0), every step runs on the
-    class-block preconditioner and float32 Hessian products over kept rows; the
-    fit still certifies 1e-10 at cvxpy's optimum."""
+    class-block preconditioner and the one-pass Hessian products, over a kept
+    float32 copy of the curved rows or over X itself (raw rows, centered through
+    offsets); the fit still certifies 1e-10 at cvxpy's optimum."""
     monkeypatch.setattr(newton_module, "MAX_DENSE_HESSIAN", 0)
     monkeypatch.setattr(newton_module, "SINGLE_PRODUCTS_MIN_ENTRIES", 0)
-    monkeypatch.setattr(newton_module, "SINGLE_GATHER_FRACTION", 1.0)
+    monkeypatch.setattr(newton_module, "SINGLE_GATHER_FRACTION",
+                        1.0 if gathered else 0.0)
     updates, operators = [], []
     original_update = newton_module._ClassBlockPreconditioner.update
-    original_operator = newton_module._Solver._single_precision_operator
+    original_operator = newton_module._Solver._rows_operator
 
     def recording_update(self, h):
         updates.append(np.count_nonzero(h))
         return original_update(self, h)
 
-    def recording_operator(self, h, rows):
-        operators.append(rows.size)
-        return original_operator(self, h, rows)
+    def recording_operator(self, X, h, mu, y=None):
+        operators.append(X.dtype == np.float32 and mu is None)
+        return original_operator(self, X, h, mu, y)
 
     monkeypatch.setattr(newton_module._ClassBlockPreconditioner, "update",
                         recording_update)
-    monkeypatch.setattr(newton_module._Solver, "_single_precision_operator",
-                        recording_operator)
+    monkeypatch.setattr(newton_module._Solver, "_rows_operator", recording_operator)
     k, C = 4, 1e-3
     X, y = make_problem(n=150, d=6, k=k, seed=11, noise=2.0)
     sw = (np.random.RandomState(0).randint(1, 4, size=150).astype(float)
@@ -174,6 +176,7 @@ def test_class_blocks_and_single_products_reach_the_exact_optimum(
     assert result["converged"] and result["gap"] <= 1e-10
     steps = [record for record in result["history"] if "cg_iter" in record]
     assert len(updates) == len(operators) == len(steps) > 0
+    assert all(operators) if gathered else not any(operators)
     _, _, best = cvxpy_optimum(X, y, k, C, loss=loss, fit_intercept=fit_intercept,
                                sample_weight=sw)
     value, _, _ = numpy_objective(result["coef"], result["intercept"], X, y, C, loss,

@@ -86,11 +86,16 @@ CHUNK_ROWS = 8192
 # The rows with curvature are copied out for the Hessian products when they are
 # at most this fraction of all rows; otherwise the products run over all of X.
 GATHER_FRACTION = 0.25
-# Hessian products over more than this many entries of curved rows run in float32
-# on a float32 copy of those rows, when they are at most this fraction of all rows
-# (a CG solve to a relative residual of 0.1 or so does not need more precision).
+# Hessian products over at least this many entries of curved rows run in one
+# numba pass per row (:func:`sksvm._newton_kernels.curved_rows_product`): on a
+# float32 copy of those rows while they are at most SINGLE_GATHER_FRACTION of all
+# rows (the hinge's kink zone), on float64 X itself otherwise (the squared hinge's
+# curved half of the rows: no copy, peak memory). A CG solve to a relative
+# residual of 0.01 or so does not need float64 products.
 SINGLE_PRODUCTS_MIN_ENTRIES = 1e6
-SINGLE_GATHER_FRACTION = 0.6
+SINGLE_GATHER_FRACTION = 0.3
+# Rows gathered at a time into a copy (the temporary in X's own precision).
+GATHER_CHUNK_ROWS = 1024
 # The float32 copy has room for this many times the curved rows it was made for.
 GATHER_SLACK = 1.25
 # Rows sampled to estimate the d × d factor of the preconditioner.
@@ -304,8 +309,8 @@ class _Design:
         them all in X's own precision."""
         if out is None:
             out = np.empty((rows.size, self.width), dtype=dtype)
-        for start in range(0, rows.size, CHUNK_ROWS):
-            stop = min(start + CHUNK_ROWS, rows.size)
+        for start in range(0, rows.size, GATHER_CHUNK_ROWS):
+            stop = min(start + GATHER_CHUNK_ROWS, rows.size)
             X = self.X[rows[start:stop]]
             X = X.toarray() if sp.issparse(X) else X
             if self.fit_intercept:
@@ -991,8 +996,12 @@ class _Solver:
     def hessian_operator(self, h, rows):
         """V ↦ C·V + A_Dᵀ diag(h) A_D V over the curved ``rows`` only."""
         if (rows.size * self.design.width >= SINGLE_PRODUCTS_MIN_ENTRIES
-                and rows.size <= SINGLE_GATHER_FRACTION * self.n):
-            return self._single_precision_operator(h, rows)
+                and not self.design.sparse):
+            if rows.size <= SINGLE_GATHER_FRACTION * self.n:
+                return self._single_precision_operator(h, rows)
+            if self.design.whole:
+                self.gathered = None  # not needed now: its memory is freed
+                return self._rows_operator(self.design.X, h, self.design.mu)
         if rows.size <= GATHER_FRACTION * self.n:
             design = self.design.subset(rows)
             h_rows = h[rows]
@@ -1023,22 +1032,42 @@ class _Solver:
         X, kept = self.gathered.cover(self.design, rows)
         h_rows = np.zeros((kept.size, self.k))
         h_rows[self.gathered.position[rows]] = h[rows]
-        y_rows = self.y[kept]
-        C = self.C
-        n_chunks = chunk_count(self.n_threads, kept.size * self.design.width * 4)
-        bounds = _kernels.chunk_bounds(kept.size, n_chunks)
-        parts = np.empty((n_chunks, self.k, self.design.width))
+        return self._rows_operator(X, h_rows, None, self.y[kept])
+
+    def _rows_operator(self, X, h, mu, y=None):
+        """V ↦ C·V + A_Dᵀ diag(h) A_D V by :func:`curved_rows_product` over the rows
+        of ``X`` (labels ``y``, by default the problem's), in X's precision, in
+        chunks over ``n_threads``: ``X`` holds the rows x̂_i themselves (``mu``
+        None) or, with ``mu``, the raw rows x_i, centered through the scores'
+        offsets and the column sums (the constant column r included)."""
+        y = self.y if y is None else y
+        C, k, d, width = self.C, self.k, self.d, self.design.width
+        n_rows = X.shape[0]
+        n_chunks = chunk_count(self.n_threads, n_rows * width * 4)
+        bounds = _kernels.chunk_bounds(n_rows, n_chunks)
+        parts = np.empty((n_chunks, k, X.shape[1]))
+        column_sums = np.empty((n_chunks, k))
+        raw = mu is not None
 
         def matvec(V):
-            V32 = V.astype(np.float32)
+            W = np.ascontiguousarray(V[:, :d] if raw else V, dtype=X.dtype)
+            offsets = np.zeros(k)
+            if raw and self.fit_intercept:
+                offsets = self.design.r * V[:, d] - V[:, :d] @ mu
             parts[:] = 0.0
+            column_sums[:] = 0.0
 
             def run(c):
-                _newton_kernels.curved_rows_product(X, V32, y_rows, h_rows, bounds[c],
-                                                    bounds[c + 1], parts[c])
+                _newton_kernels.curved_rows_product(X, W, offsets, y, h, bounds[c],
+                                                    bounds[c + 1], parts[c],
+                                                    column_sums[c])
 
             run_chunks(run, n_chunks, self.n_threads)
-            return C * V + parts.sum(axis=0)
+            product = parts.sum(axis=0)
+            if raw and self.fit_intercept:
+                sums = column_sums.sum(axis=0)
+                product = self.design._centered(product, sums)
+            return C * V + product
 
         return matvec
 
