@@ -994,7 +994,10 @@ class _Solver:
         return rows[drawn], counts / (size * p[drawn])
 
     def hessian_operator(self, h, rows):
-        """V ↦ C·V + A_Dᵀ diag(h) A_D V over the curved ``rows`` only."""
+        """V ↦ C·V + A_Dᵀ diag(h) A_D V over the curved ``rows`` only: on dense X
+        with many curved entries by the one-pass kernel (over a float32 copy of
+        few curved rows, or over float64 X itself), otherwise by BLAS products
+        over a float64 copy of the curved rows or over all of X."""
         if (rows.size * self.design.width >= SINGLE_PRODUCTS_MIN_ENTRIES
                 and not self.design.sparse):
             if rows.size <= SINGLE_GATHER_FRACTION * self.n:
