@@ -140,9 +140,12 @@ def test_gathered_rows_cover_the_curved_rows(fit_intercept):
 @pytest.mark.parametrize("weighted", [False, True], ids=["unit", "weighted"])
 @pytest.mark.parametrize("fit_intercept", [False, True], ids=["noint", "int"])
 @pytest.mark.parametrize("loss", ["hinge", "squared_hinge"])
-@pytest.mark.parametrize("gathered", [True, False], ids=["copy", "onX"])
+@pytest.mark.parametrize("gathered, dtype", [(True, np.float64),
+                                              (False, np.float64),
+                                              (False, np.float32)],
+                         ids=["copy", "onX", "onX32"])
 def test_class_blocks_and_row_products_reach_the_exact_optimum(
-        monkeypatch, gathered, loss, fit_intercept, weighted):
+        monkeypatch, gathered, dtype, loss, fit_intercept, weighted):
     """With the exact factors ruled out (thresholds at 0), every step runs on the
     class-block preconditioner and the one-pass Hessian products, over a kept
     float32 copy of the curved rows or over X itself (raw rows, centered through
@@ -160,7 +163,8 @@ def test_class_blocks_and_row_products_reach_the_exact_optimum(
         return original_update(self, h)
 
     def recording_operator(self, X, h, mu, y=None):
-        operators.append(X.dtype == np.float32 and mu is None)
+        operators.append(mu is None)
+        assert X.dtype == (np.float32 if mu is None else dtype)
         return original_operator(self, X, h, mu, y)
 
     monkeypatch.setattr(newton_module._ClassBlockPreconditioner, "update",
@@ -168,9 +172,11 @@ def test_class_blocks_and_row_products_reach_the_exact_optimum(
     monkeypatch.setattr(newton_module._Solver, "_rows_operator", recording_operator)
     k, C = 4, 1e-3
     X, y = make_problem(n=150, d=6, k=k, seed=11, noise=2.0)
+    # float32 X: the optimum of its own values
+    X = np.ascontiguousarray(X.astype(dtype), dtype=np.float64)
     sw = (np.random.RandomState(0).randint(1, 4, size=150).astype(float)
           if weighted else np.ones(150))
-    objective = _objective(X, y, sw, k, C, loss, fit_intercept)
+    objective = _objective(X.astype(dtype), y, sw, k, C, loss, fit_intercept)
     result = solve_newton(objective, None, None, tol=1e-10, max_iter=500,
                           max_factor_pairs=0)
     assert result["converged"] and result["gap"] <= 1e-10

@@ -89,9 +89,9 @@ GATHER_FRACTION = 0.25
 # Hessian products over at least this many entries of curved rows run in one
 # numba pass per row (:func:`sksvm._newton_kernels.curved_rows_product`): on a
 # float32 copy of those rows while they are at most SINGLE_GATHER_FRACTION of all
-# rows (the hinge's kink zone), on float64 X itself otherwise (the squared hinge's
-# curved half of the rows: no copy, peak memory). A CG solve to a relative
-# residual of 0.01 or so does not need float64 products.
+# rows (the hinge's kink zone), on X itself otherwise (the squared hinge's curved
+# half of the rows: no copy, peak memory), in X's precision. A CG solve to a
+# relative residual of 0.01 or so does not need float64 products.
 SINGLE_PRODUCTS_MIN_ENTRIES = 1e6
 SINGLE_GATHER_FRACTION = 0.3
 # Rows gathered at a time into a copy (the temporary in X's own precision).
@@ -996,13 +996,13 @@ class _Solver:
     def hessian_operator(self, h, rows):
         """V ↦ C·V + A_Dᵀ diag(h) A_D V over the curved ``rows`` only: on dense X
         with many curved entries by the one-pass kernel (over a float32 copy of
-        few curved rows, or over float64 X itself), otherwise by BLAS products
-        over a float64 copy of the curved rows or over all of X."""
+        few curved rows, or over X itself), otherwise by BLAS products over a
+        float64 copy of the curved rows or over all of X."""
         if (rows.size * self.design.width >= SINGLE_PRODUCTS_MIN_ENTRIES
                 and not self.design.sparse):
             if rows.size <= SINGLE_GATHER_FRACTION * self.n:
                 return self._single_precision_operator(h, rows)
-            if self.design.whole:
+            if self.design.X.dtype in (np.float32, np.float64):
                 self.gathered = None  # not needed now: its memory is freed
                 return self._rows_operator(self.design.X, h, self.design.mu)
         if rows.size <= GATHER_FRACTION * self.n:
