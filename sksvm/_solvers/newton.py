@@ -854,8 +854,9 @@ class _Solver:
         out = np.empty((self.k, self.k, self.d))
         for t, rows in enumerate(self.class_rows):
             out[t] = 0.0
-            for start in range(0, rows.size, CHUNK_ROWS):  # no copy of a class's rows
-                chunk = rows[start:start + CHUNK_ROWS]
+            # blocks of rows, not a copy of a class's rows (peak memory)
+            for start in range(0, rows.size, GATHER_CHUNK_ROWS):
+                chunk = rows[start:start + GATHER_CHUNK_ROWS]
                 block = self.X[chunk]
                 block = (block.astype(np.float64) if sp.issparse(block)
                          else np.asarray(block, dtype=np.float64))
