@@ -339,9 +339,9 @@ class _Design:
     def gram(self, rows, weights, dense):
         """Σ w_i x̂_i x̂_iᵀ / Σ w_i over ``rows`` (its diagonal when not ``dense``)."""
         weights = weights / weights.sum()
-        X = self.X[rows]
-        X = X.astype(np.float64) if self.sparse else np.asarray(X, dtype=np.float64)
         if not dense:
+            X = self.X[rows]
+            X = X.astype(np.float64) if self.sparse else np.asarray(X, dtype=np.float64)
             if self.sparse:
                 sq = np.asarray(X.multiply(X).T @ weights).ravel()
                 first = np.asarray(X.T @ weights).ravel()
@@ -352,11 +352,7 @@ class _Design:
                 return sq
             diag = sq - 2.0 * self.mu * first + self.mu ** 2
             return np.append(diag, self.r ** 2)
-        if self.sparse:
-            X = X.toarray()
-        if self.fit_intercept:
-            X = np.hstack([X - self.mu, np.full((X.shape[0], 1), self.r)])
-        scaled = X * np.sqrt(weights)[:, None]
+        scaled = self.dense_rows(rows) * np.sqrt(weights)[:, None]
         return scaled.T @ scaled
 
 
@@ -496,15 +492,16 @@ class _ClassBlockPreconditioner:
     def _factor(self, block):
         """The Cholesky factor of C·I + ``block`` (float64), made in place of one
         shifted copy."""
-        shifted = block.astype(np.float64)
-        shifted[np.diag_indices_from(shifted)] += self.C
+        def shifted():
+            out = block.astype(np.float64)
+            out[np.diag_indices_from(out)] += self.C
+            return out
+
         try:
-            return scipy.linalg.cho_factor(shifted, lower=True, overwrite_a=True,
+            return scipy.linalg.cho_factor(shifted(), lower=True, overwrite_a=True,
                                            check_finite=False)
-        except np.linalg.LinAlgError:
-            shifted = block.astype(np.float64)
-            shifted[np.diag_indices_from(shifted)] += self.C
-            return _cholesky_with_jitter(shifted)
+        except np.linalg.LinAlgError:  # the in-place attempt spoiled its copy
+            return _cholesky_with_jitter(shifted())
 
     def __call__(self, V):
         # The Hessian is C·I on the class-constant directions (the same row added
@@ -1010,9 +1007,8 @@ class _Solver:
                 and not self.design.sparse):
             if rows.size <= SINGLE_GATHER_FRACTION * self.n:
                 return self._single_precision_operator(h, rows)
-            if self.design.X.dtype in (np.float32, np.float64):
-                self.gathered = None  # not needed now: its memory is freed
-                return self._rows_operator(self.design.X, h, self.design.mu)
+            self.gathered = None  # not needed now: its memory is freed
+            return self._rows_operator(self.design.X, h, self.design.mu)
         if rows.size <= GATHER_FRACTION * self.n:
             design = self.design.subset(rows)
             h_rows = h[rows]
@@ -1132,36 +1128,31 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
     start_time = time.perf_counter()
     dual0 = options.get("dual0")
     epochs = None
-    if options.get("start_epochs"):
-        # Run here, not by the caller, so that nothing else holds the epochs'
-        # dual point once the multipliers have moved on.
-        epochs, alpha = dual_cd.ascend(
-            objective, None, None, tol=max(tol, START_GAP),
-            max_iter=options["start_epochs"],
-            random_state=options.get("random_state") or np.random.RandomState(0),
-            verbose=verbose, average_primal=False)
+    if options.get("start_epochs") or options.get("start_iterations"):
+        alpha = None
+        if options.get("start_epochs"):
+            # Run here, not by the caller, so that nothing else holds the epochs'
+            # dual point once the multipliers have moved on.
+            epochs, alpha = dual_cd.ascend(
+                objective, None, None, tol=max(tol, START_GAP),
+                max_iter=options["start_epochs"],
+                random_state=options.get("random_state") or np.random.RandomState(0),
+                verbose=verbose, average_primal=False)
+            if objective.loss != "hinge":
+                alpha = None
+        else:
+            from . import lbfgs  # it polishes with Newton steps: imported here
+
+            epochs = lbfgs.solve(objective, Start.zeros(objective.n_classes,
+                                                        objective.n_features),
+                                 tol=tol, max_iter=options["start_iterations"],
+                                 verbose=verbose)
         if epochs.duality_gap <= tol:
             return dict(coef=epochs.coef, intercept=epochs.intercept, n_iter=0,
                         converged=True, gap=epochs.duality_gap, history=[],
-                        dual=alpha if objective.loss == "hinge" else None,
-                        final_dual=None, epochs=epochs)
-        coef0, intercept0 = epochs.coef, epochs.intercept
-        dual0 = alpha if objective.loss == "hinge" else None
+                        dual=alpha, final_dual=None, epochs=epochs)
+        coef0, intercept0, dual0 = epochs.coef, epochs.intercept, alpha
         del alpha
-        start_time = time.perf_counter()
-    elif options.get("start_iterations"):
-        from . import lbfgs  # it polishes with Newton steps: imported here
-
-        epochs = lbfgs.solve(objective, Start(np.zeros((objective.n_classes,
-                                                        objective.n_features)),
-                                              np.zeros(objective.n_classes)),
-                             tol=tol, max_iter=options["start_iterations"],
-                             verbose=verbose)
-        if epochs.converged:
-            return dict(coef=epochs.coef, intercept=epochs.intercept, n_iter=0,
-                        converged=True, gap=epochs.duality_gap, history=[],
-                        dual=None, final_dual=None, epochs=epochs)
-        coef0, intercept0 = epochs.coef, epochs.intercept
         start_time = time.perf_counter()
     sv = _Solver(objective, options)
     n, k, C, y, rows = sv.n, sv.k, sv.C, sv.y, sv.rows
