@@ -72,9 +72,9 @@ class LinearMulticlassSVM(LinearClassifierMixin, ClassifierMixin, BaseEstimator)
         Newton steps (an augmented Lagrangian method for the hinge), stopped by
         a certified duality gap, with or without an intercept; a cold fit on
         data outside that size, at C below half the largest useful C, first runs
-        ``"dual_cd"`` epochs (at most 1000, reading at most 1e10 entries of X,
-        until a certified gap of 1e-2), whose
-        point starts the Newton steps.
+        ``"dual_cd"`` epochs (at most 1000, reading at most 1e10 entries of X),
+        which end the fit where they converge fast and otherwise hand their
+        point, at a certified gap of 1e-2, to the Newton steps.
         ``"lbfgs"``: L-BFGS on the squared hinge, or on a sequence of smoothed
         hinges with decreasing smoothing width (continuation), stopped by a
         duality-gap certificate. ``"subgradient"``: Pegasos-type (mini-batch)

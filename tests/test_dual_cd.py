@@ -17,6 +17,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sksvm import LinearMulticlassSVM
 from sksvm import _dual_kernels as K
+from sksvm._bench import make_dense_blobs
 from sksvm._objective import MulticlassSVMObjective
 from sksvm._solvers import Start, dual_cd
 from sksvm._solvers.dual_cd import shuffle, visiting_chunk_size
@@ -1237,3 +1238,68 @@ def test_an_adopted_finishing_candidate_keeps_the_weights_exact(monkeypatch):
                                 X.toarray() if sparse else X, y, 0.1)[0]
         assert abs(value - optimum) <= 1e-8 * optimum
     assert adopted
+
+
+# -- hand-over to another solver (the Newton solver's start epochs) ---------------------
+
+def _handover_problem(fit_intercept=False):
+    """Epochs that certify 1e-3 fast and 1e-8 slowly; with an intercept, blobs
+    whose first certified gap (after 4 epochs) is below 1e-2 but above 1e-3."""
+    if fit_intercept:
+        X, y = make_dense_blobs(n_samples=100_000, n_features=10, n_classes=4, seed=0)
+    else:
+        X, y = make_problem(3000, 30, 4, seed=1, shift=0.0, noise=1.0)
+    objective = MulticlassSVMObjective(X, y, np.ones(len(y)), 4, C=1e-3, loss="hinge",
+                                       margin=1.0, fit_intercept=fit_intercept,
+                                       n_threads=1)
+    return X, y, objective
+
+
+def _ascend(objective, tol, handover_gap):
+    return dual_cd.ascend(objective, None, None, tol=tol, max_iter=3000,
+                          random_state=np.random.RandomState(0),
+                          handover_gap=handover_gap)[0]
+
+
+def test_hand_over_stops_at_the_first_slow_check_below_its_gap():
+    """At tol=1e-8 the epochs' tail is too slow: the run stops, unconverged, at the
+    first check whose gap is at most the hand-over gap and whose rate since the
+    previous check (computed here from the recorded gaps) needs more than
+    HANDOVER_EPOCH_FRACTION × the epochs so far to reach tol."""
+    _, _, objective = _handover_problem()
+    tol, handover_gap = 1e-8, 1e-2
+    full = _ascend(objective, tol, None)
+    expected = None
+    for previous, record in zip(full.history, full.history[1:]):
+        if record["gap"] > handover_gap:
+            continue
+        rate = (np.log(previous["gap"] / record["gap"])
+                / (record["iteration"] - previous["iteration"]))
+        if np.log(record["gap"] / tol) / rate > (dual_cd.HANDOVER_EPOCH_FRACTION
+                                                  * record["iteration"]):
+            expected = record
+            break
+    assert expected is not None and expected["iteration"] < full.n_iter
+    result = _ascend(objective, tol, handover_gap)
+    assert not result.converged
+    assert result.n_iter == expected["iteration"]
+    assert result.duality_gap == pytest.approx(expected["gap"], rel=1e-12)
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True], ids=["no_intercept",
+                                                              "intercept"])
+def test_hand_over_lets_fast_epochs_finish(fit_intercept):
+    """At tol=1e-3 the epochs converge fast enough: the run goes on to tol as a run
+    without a hand-over gap does (with an intercept, judged by the inner gap's
+    rate: the check before has no certified gap yet)."""
+    X, y, objective = _handover_problem(fit_intercept)
+    result = _ascend(objective, 1e-3, 1e-2)
+    full = _ascend(objective, 1e-3, None)
+    assert 1e-3 < full.history[-2]["gap"] <= 1e-2
+    assert result.converged and result.duality_gap <= 1e-3
+    assert result.n_iter == full.n_iter
+    assert_allclose(result.coef, full.coef, rtol=0, atol=0)
+    if not fit_intercept:
+        optimum = cvxpy_optimum(X, y, 4, 1e-3, fit_intercept=False)[2]
+        value = numpy_objective(result.coef, result.intercept, X, y, 1e-3)[0]
+        assert optimum <= value + 1e-9 and value - optimum <= 1e-3 * value

@@ -336,6 +336,25 @@ def test_start_epochs_through_solve_newton_without_a_random_state():
     assert result["converged"] and result["epochs"].n_iter <= 3
 
 
+def test_start_epochs_finish_the_fits_they_converge_fast_on():
+    """The start epochs hand over to Newton steps only in a slow tail: at tol=1e-3
+    they certify it themselves (no step), at tol=1e-8 they stop at most at
+    START_GAP and the steps reach cvxpy's optimum."""
+    X, y = make_problem(3000, 30, 4, seed=1, shift=0.0, noise=1.0)
+    objective = MulticlassSVMObjective(X, y, np.ones(len(y)), 4, C=1e-3, loss="hinge",
+                                       margin=1.0, fit_intercept=False, n_threads=1)
+    fast = solve_newton(objective, None, None, tol=1e-3, max_iter=100,
+                        start_epochs=1000)
+    assert fast["converged"] and fast["n_iter"] == 0 and fast["gap"] <= 1e-3
+    slow = solve_newton(objective, None, None, tol=1e-8, max_iter=100,
+                        start_epochs=1000)
+    assert 1e-8 < slow["epochs"].duality_gap <= newton_module.START_GAP
+    assert slow["converged"] and slow["n_iter"] > 0
+    optimum = cvxpy_optimum(X, y, 4, 1e-3, fit_intercept=False)[2]
+    value = numpy_objective(slow["coef"], slow["intercept"], X, y, 1e-3)[0]
+    assert abs(value - optimum) <= 1e-8 * optimum
+
+
 def test_start_epochs_read_at_most_the_entry_budget(large_problem_rules, monkeypatch):
     """Unscaled data, where the epochs' gap stalls above START_GAP: they stop once
     they have read START_ENTRIES entries of X."""
