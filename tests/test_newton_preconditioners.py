@@ -237,3 +237,39 @@ def test_scaled_squared_hinge_bound_holds_away_from_the_optimum(fit_intercept):
         assert value >= plain - 1e-12 * abs(plain)
         raised += value > plain + 1e-3 * abs(best)
     assert raised >= 2
+
+
+@pytest.mark.parametrize("preconditioner", ["class_blocks", "exact"])
+@pytest.mark.parametrize("start", ["cold", "dual_point"])
+def test_hinge_penalty_schedule_follows_the_preconditioner(monkeypatch, preconditioner,
+                                                           start):
+    """The hinge's σ starts at mean(c)/START_SIGMA_WIDTH0 from start multipliers
+    (mean(c)/SIGMA_WIDTH0 otherwise), doubles at outer steps that follow a step on
+    the class blocks (truncated solves) and grows by SIGMA_GROWTH after exact
+    ones; either way the fit reaches cvxpy's optimum."""
+    if preconditioner == "class_blocks":
+        monkeypatch.setattr(newton_module, "MAX_DENSE_HESSIAN", 0)
+    k, C, n = 4, 1e-3, 150
+    X, y = make_problem(n=n, d=6, k=k, seed=11, noise=2.0)
+    objective = _objective(X, y, np.ones(n), k, C, "hinge", False)
+    options = dict(max_factor_pairs=0) if preconditioner == "class_blocks" else {}
+    if start == "dual_point":
+        from sksvm._solvers import dual_cd
+        _, options["dual0"] = dual_cd.ascend(objective, None, None, tol=1e-12,
+                                             max_iter=3,
+                                             random_state=np.random.RandomState(0))
+    result = solve_newton(objective, None, None, tol=1e-10, max_iter=500, **options)
+    assert result["converged"]
+    history = result["history"]
+    width0 = (newton_module.START_SIGMA_WIDTH0 if start == "dual_point"
+              else newton_module.SIGMA_WIDTH0)
+    assert history[0]["sigma"] == pytest.approx(1.0 / n / width0, rel=1e-12)
+    growth = 2.0 if preconditioner == "class_blocks" else newton_module.SIGMA_GROWTH
+    outer = [i for i, record in enumerate(history[:-1]) if "outer" in record]
+    assert outer
+    for i in outer:
+        assert history[i + 1]["sigma"] == pytest.approx(growth * history[i]["sigma"],
+                                                        rel=1e-12)
+    _, _, best = cvxpy_optimum(X, y, k, C, fit_intercept=False)
+    value = numpy_objective(result["coef"], result["intercept"], X, y, C)[0]
+    assert best * (1 - 1e-8) <= value <= best * (1 + 1e-8)
