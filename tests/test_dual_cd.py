@@ -1097,24 +1097,37 @@ def test_no_float32_copy_in_short_fits(monkeypatch):
     assert seen and not any(seen)
 
 
-@pytest.mark.parametrize("case", ["squared_hinge", "csr", "underflow", "offset",
-                                  "newton_start"])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_newton_start_epochs_read_a_float32_copy(monkeypatch, fit_intercept):
+    """The Newton solver's start epochs read the float32 copy too (as ``ascend``
+    does only when asked), and the steps after them reach cvxpy's optimum of X."""
+    from sksvm._solvers.newton import solve_newton
+
+    X, y = _rounding_problem(monkeypatch, 10.0)
+    seen = _recorded_rounded_rows(monkeypatch)
+    C = 0.1
+    objective = MulticlassSVMObjective(X, y, np.ones(len(y)), 3, C=C, loss="hinge",
+                                       margin=1.0, fit_intercept=fit_intercept,
+                                       n_threads=1)
+    result = solve_newton(objective, None, None, tol=1e-10, max_iter=500,
+                          start_epochs=1000)
+    assert any(seen) and result["converged"]
+    seen.clear()
+    dual_cd.ascend(objective, None, None, tol=1e-6, max_iter=50,
+                   random_state=np.random.RandomState(0))
+    assert seen and not any(seen)
+    optimum = cvxpy_optimum(X, y, 3, C, fit_intercept=fit_intercept)[2]
+    value = numpy_objective(result["coef"], result["intercept"], X, y, C)[0]
+    assert optimum * (1 - 1e-8) <= value <= optimum * (1 + 1e-8)
+
+
+@pytest.mark.parametrize("case", ["squared_hinge", "csr", "underflow", "offset"])
 def test_no_float32_epochs(monkeypatch, case):
     """X alone for the squared hinge (no box: its rounding limit was not
-    measured), CSR input, values that float32 would not represent,
+    measured), CSR input, values that float32 would not represent, and
     features whose offset dwarfs their spread (rounding errors of 6e-8 × 1e4
-    against a spread of about 1), and the Newton solver's start epochs (its peak
-    memory)."""
+    against a spread of about 1)."""
     X, y = _rounding_problem(monkeypatch, 10.0)
-    if case == "newton_start":
-        seen = _recorded_rounded_rows(monkeypatch)
-        objective = MulticlassSVMObjective(X, y, np.ones(len(y)), 3, C=0.1,
-                                           loss="hinge", margin=1.0,
-                                           fit_intercept=True, n_threads=1)
-        dual_cd.ascend(objective, None, None, tol=1e-6, max_iter=50,
-                       random_state=np.random.RandomState(0))
-        assert seen and not any(seen)
-        return
     loss = "squared_hinge" if case == "squared_hinge" else "hinge"
     if case == "csr":
         X = sp.csr_matrix(X)

@@ -722,8 +722,10 @@ def ascend(objective, alpha0, intercept0, *, tol, max_iter, random_state, verbos
         As for :func:`solve`.
     float32_epochs : bool
         Let a long run's hinge epochs on dense float64 X read a float32 copy of
-        its first rows (module docstring, "Float32 epochs"); :func:`solve` does,
-        the Newton solver's start epochs do not (its peak memory).
+        its first rows (module docstring, "Float32 epochs"); :func:`solve` and
+        the Newton solver's start epochs do (the copy is released before the
+        Newton steps: on all of Fashion-MNIST their fits peaked at 1.41–1.42 × X
+        against 1.39–1.40 without it, and took 20.5–23.2 s against 21.2–26.0 s).
     average_primal : bool
         Also evaluate the averaged primal point near ``tol`` (module docstring).
         The Newton solver's start epochs do not: its steps start from the

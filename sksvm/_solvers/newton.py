@@ -1154,7 +1154,7 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
                 objective, None, None, tol=tol, handover_gap=START_GAP,
                 max_iter=options["start_epochs"],
                 random_state=options.get("random_state") or np.random.RandomState(0),
-                verbose=verbose, average_primal=False)
+                verbose=verbose, average_primal=False, float32_epochs=True)
             if objective.loss != "hinge":
                 alpha = None
         else:
