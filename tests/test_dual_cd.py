@@ -1316,3 +1316,35 @@ def test_hand_over_lets_fast_epochs_finish(fit_intercept):
         optimum = cvxpy_optimum(X, y, 4, 1e-3, fit_intercept=False)[2]
         value = numpy_objective(result.coef, result.intercept, X, y, 1e-3)[0]
         assert optimum <= value + 1e-9 and value - optimum <= 1e-3 * value
+
+
+def test_hand_over_stops_epochs_that_stall_above_its_gap():
+    """Unscaled data (one feature × 1e3): the gap falls from 1 by about 1e-5 an
+    epoch. The run stops at the first check from HANDOVER_STALL_MIN_EPOCHS on
+    whose rate over the last half of the epochs (from the recorded gaps) would
+    not reach the hand-over gap within HANDOVER_STALL_FACTOR × the epochs left;
+    without a hand-over gap it runs to max_iter."""
+    X, y = make_problem(2000, 10, 4, seed=5, shift=1.0, noise=2.0)
+    X[:, -1] *= 1e3
+    objective = MulticlassSVMObjective(X, y, np.ones(len(y)), 4, C=1e-3, loss="hinge",
+                                       margin=1.0, fit_intercept=False, n_threads=1)
+    max_iter, handover_gap = 1000, 1e-2
+    full = dual_cd.ascend(objective, None, None, tol=1e-3, max_iter=max_iter,
+                          random_state=np.random.RandomState(0))[0]
+    assert full.n_iter == max_iter and full.duality_gap > 0.5
+    expected = None
+    for i, record in enumerate(full.history):
+        epoch = record["iteration"]
+        if epoch < dual_cd.HANDOVER_STALL_MIN_EPOCHS:
+            continue
+        start = [r for r in full.history[:i] if r["iteration"] <= epoch / 2][-1]
+        rate = np.log(start["gap"] / record["gap"]) / (epoch - start["iteration"])
+        if (np.log(record["gap"] / handover_gap) / rate
+                > dual_cd.HANDOVER_STALL_FACTOR * (max_iter - epoch)):
+            expected = epoch
+            break
+    assert expected is not None and expected < max_iter / 10
+    result = dual_cd.ascend(objective, None, None, tol=1e-3, max_iter=max_iter,
+                            random_state=np.random.RandomState(0),
+                            handover_gap=handover_gap)[0]
+    assert not result.converged and result.n_iter == expected

@@ -355,6 +355,25 @@ def test_start_epochs_finish_the_fits_they_converge_fast_on():
     assert abs(value - optimum) <= 1e-8 * optimum
 
 
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_stalled_start_epochs_hand_over_early(fit_intercept):
+    """Unscaled data, where the start epochs' gap stalls near 1: they hand over to
+    the Newton steps long before START_EPOCHS, and the steps reach cvxpy's
+    optimum."""
+    X, y = make_problem(2000, 10, 4, seed=5, shift=1.0, noise=2.0)
+    X[:, -1] *= 1e3
+    objective = MulticlassSVMObjective(X, y, np.ones(len(y)), 4, C=1e-3, loss="hinge",
+                                       margin=1.0, fit_intercept=fit_intercept,
+                                       n_threads=1)
+    result = solve_newton(objective, None, None, tol=1e-8, max_iter=500,
+                          start_epochs=newton_module.START_EPOCHS)
+    assert result["epochs"].n_iter <= 50 < newton_module.START_EPOCHS
+    assert result["epochs"].duality_gap > 0.5 and result["converged"]
+    optimum = cvxpy_optimum(X, y, 4, 1e-3, fit_intercept=fit_intercept)[2]
+    value = numpy_objective(result["coef"], result["intercept"], X, y, 1e-3)[0]
+    assert abs(value - optimum) <= 1e-7 * optimum
+
+
 def test_start_epochs_read_at_most_the_entry_budget(large_problem_rules, monkeypatch):
     """Unscaled data, where the epochs' gap stalls above START_GAP: they stop once
     they have read START_ENTRIES entries of X."""
