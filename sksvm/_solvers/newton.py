@@ -201,7 +201,8 @@ MAX_REPAIR_CLASSES = 100
 # handed over to the Newton steps at a certified gap of START_GAP or below unless
 # they converge fast enough to reach tol themselves (dual_cd.HANDOVER_EPOCH_FRACTION:
 # the 1,000,000 × 100 blobs, 11 epochs to tol, 4.0–4.9 s, against 4 epochs and 3
-# Newton steps, 6.2–6.6 s); at most START_EPOCHS, and at most
+# Newton steps, 6.2–6.6 s), and at once where their gap stalls
+# (dual_cd.HANDOVER_STALL_FACTOR); at most START_EPOCHS, and at most
 # as many as read START_ENTRIES entries of X in all (where the gap stalls, e.g. on
 # unscaled data, 1000 epochs over a million rows would take minutes). Measured
 # needs: 880 epochs on 10000 Fashion-MNIST rows (7e9 entries), 153 on all 60000
