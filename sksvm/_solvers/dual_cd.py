@@ -1036,8 +1036,8 @@ class _Run:
         measure's rate since the previous check does not reach ``tol`` within
         ``HANDOVER_EPOCH_FRACTION`` × ``epoch`` more epochs (no rate: at once);
         or, after ``HANDOVER_STALL_MIN_EPOCHS``, its rate over the last half of
-        the epochs would not reach the hand-over gap within
-        ``HANDOVER_STALL_FACTOR`` times the epochs left."""
+        the epochs would not reach the hand-over gap (or ``tol``, if larger)
+        within ``HANDOVER_STALL_FACTOR`` times the epochs left."""
         if self.handover_gap is None:
             return False
         if gap <= self.handover_gap:
@@ -1048,7 +1048,9 @@ class _Run:
             return False
         rate = self.rate_since(epoch / 2)
         current = gap if np.isfinite(gap) else self.checks[-1][1]
-        return rate is not None and (np.log(current / self.handover_gap) / rate
+        # The first gap at which the run would stop anyway (tol may be the larger).
+        target = max(self.handover_gap, self.tol)
+        return rate is not None and (np.log(current / target) / rate
                                      > HANDOVER_STALL_FACTOR * (self.max_iter - epoch))
 
     def run(self, cold):
