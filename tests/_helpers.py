@@ -30,6 +30,14 @@ def make_problem(n=40, d=5, k=4, seed=0, shift=3.0, sparsity=0.0, noise=1.0):
     return X, y
 
 
+def make_stalling_problem():
+    """Unscaled data (one feature × 1e3) on which dual coordinate ascent's gap
+    stalls near 1 (it falls by about 1e-5 an epoch)."""
+    X, y = make_problem(2000, 10, 4, seed=5, shift=1.0, noise=2.0)
+    X[:, -1] *= 1e3
+    return X, y
+
+
 def random_weights(n, seed=0, integer=False):
     rng = np.random.RandomState(seed + 1000)
     if integer:

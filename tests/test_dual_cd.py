@@ -23,7 +23,7 @@ from sksvm._solvers import Start, dual_cd
 from sksvm._solvers.dual_cd import shuffle, visiting_chunk_size
 
 from _helpers import (CASE_IDS, CASES, case_data, case_optimum, count_calls, fit,
-                      make_problem, quiet_fit)
+                      make_problem, make_stalling_problem, quiet_fit)
 from _reference import cvxpy_optimum, numpy_objective
 
 # Fits here default to dual_cd (the shared CASES are those of test_exact.py).
@@ -1324,8 +1324,7 @@ def test_hand_over_stops_epochs_that_stall_above_its_gap():
     whose rate over the last half of the epochs (from the recorded gaps) would
     not reach the hand-over gap within HANDOVER_STALL_FACTOR × the epochs left;
     without a hand-over gap it runs to max_iter."""
-    X, y = make_problem(2000, 10, 4, seed=5, shift=1.0, noise=2.0)
-    X[:, -1] *= 1e3
+    X, y = make_stalling_problem()
     objective = MulticlassSVMObjective(X, y, np.ones(len(y)), 4, C=1e-3, loss="hinge",
                                        margin=1.0, fit_intercept=False, n_threads=1)
     max_iter, handover_gap = 1000, 1e-2

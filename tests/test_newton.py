@@ -22,6 +22,7 @@ import sksvm._solvers.lbfgs as lbfgs_module
 from sksvm._solvers.newton import solve_newton
 
 from _reference import cvxpy_optimum, numpy_objective
+from _helpers import make_stalling_problem
 from conftest import make_problem
 
 CASES = [
@@ -370,8 +371,7 @@ def test_stalled_start_epochs_hand_over_early(fit_intercept):
     """Unscaled data, where the start epochs' gap stalls near 1: they hand over to
     the Newton steps long before START_EPOCHS, and the steps reach cvxpy's
     optimum."""
-    X, y = make_problem(2000, 10, 4, seed=5, shift=1.0, noise=2.0)
-    X[:, -1] *= 1e3
+    X, y = make_stalling_problem()
     objective = MulticlassSVMObjective(X, y, np.ones(len(y)), 4, C=1e-3, loss="hinge",
                                        margin=1.0, fit_intercept=fit_intercept,
                                        n_threads=1)

@@ -742,10 +742,11 @@ def ascend(objective, alpha0, intercept0, *, tol, max_iter, random_state, verbos
         of free pairs; otherwise only up to ``INEXACT_FINISH_MAX_FREE``
         (``Start.finish_exactly``).
     handover_gap : float or None
-        Stop, unconverged, at a check that certifies at most this gap unless the
-        gap's rate of decrease since the previous check reaches ``tol`` within
-        ``HANDOVER_EPOCH_FRACTION`` of the epochs run so far (another solver
-        takes over a slow tail). None: run to ``tol`` or ``max_iter``.
+        Stop, unconverged, where another solver should take over (``_Run.hand_over``):
+        at a check that certifies at most this gap unless the gap's rate of
+        decrease since the previous check reaches ``tol`` within
+        ``HANDOVER_EPOCH_FRACTION`` of the epochs run so far, or earlier where
+        the gap stalls above it. None: run to ``tol`` or ``max_iter``.
 
     Returns
     -------
@@ -783,9 +784,7 @@ class _Run:
                  handover_gap=None):
         self.data = data
         self.handover_gap = handover_gap
-        # The last check's measure of convergence (see check).
-        self.progress = np.inf
-        # (epoch, progress) of each check of this run (hand_over).
+        # (epoch, progress measure) of each check of this run (see check).
         self.checks = []
         self.average_primal = average_primal
         self.finish_exactly = finish_exactly
@@ -953,7 +952,7 @@ class _Run:
         # How fast the epochs converge (:meth:`hand_over`): with an intercept the
         # inner gap, which every check computes (the certified gap only once the
         # inner gap is small).
-        self.progress = inner_gap if data.fit_intercept else point[2]
+        self.checks.append((epoch, inner_gap if data.fit_intercept else point[2]))
         if self.tol < point[2]:
             point = self.averaged_point(point)
         self.window_size = 0
@@ -1041,7 +1040,7 @@ class _Run:
         if self.handover_gap is None:
             return False
         if gap <= self.handover_gap:
-            rate = self.rate_since(self.checks[-2][0]) if len(self.checks) > 1 else None
+            rate = self.rate_since(epoch - 1)  # since the previous check
             return (rate is None
                     or np.log(gap / self.tol) / rate > HANDOVER_EPOCH_FRACTION * epoch)
         if epoch < HANDOVER_STALL_MIN_EPOCHS:
@@ -1063,8 +1062,6 @@ class _Run:
             point, converged = self.check(0)
         work_since_check = 0
         epochs_since_check = 0
-        # (epoch, progress measure) of every check, for hand_over.
-        self.checks = [] if point is None else [(0, self.progress)]
         while not converged and epoch < self.max_iter:
             epoch += 1
             if self.n_active > 1:
@@ -1088,7 +1085,6 @@ class _Run:
                 work_since_check = 0
                 epochs_since_check = 0
                 point, converged = self.check(epoch)
-                self.checks.append((epoch, self.progress))
                 if not converged and self.hand_over(point[2], epoch):
                     break
                 if not converged and self.n_active == 0:
