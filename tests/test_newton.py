@@ -6,7 +6,6 @@ Exact optima come from cvxpy (Clarabel), cached per case.
 """
 
 import functools
-import threading
 import warnings
 
 import numpy as np
@@ -240,21 +239,15 @@ def large_problem_rules(monkeypatch):
     heads = []
     original_epochs = newton_module.dual_cd.ascend
     original_lbfgs = lbfgs_module.solve
-    # Only the test's own fits (which run on its thread): in one CI run the list
-    # held a start run of a 6-feature problem, which no fit of
-    # test_epochs_that_certify_end_the_fit makes.
-    test_thread = threading.get_ident()
 
     def recording_epochs(*args, **kwargs):
         result, alpha = original_epochs(*args, **kwargs)
-        if threading.get_ident() == test_thread:
-            heads.append(result)
+        heads.append(result)
         return result, alpha
 
     def recording_lbfgs(*args, **kwargs):
         result = original_lbfgs(*args, **kwargs)
-        if threading.get_ident() == test_thread:
-            heads.append(result)
+        heads.append(result)
         return result
 
     monkeypatch.setattr(newton_module.dual_cd, "ascend", recording_epochs)
