@@ -231,11 +231,9 @@ def test_max_iter_stops_unconverged():
 
 
 @pytest.fixture
-def large_problem_rules(monkeypatch):
-    """Every problem counts as large (outside ``is_cheap``), so that a cold
-    ``"newton"`` fit begins with coordinate ascent epochs (the hinge) or L-BFGS
-    iterations (the squared hinge); records their runs."""
-    monkeypatch.setattr(newton_module, "is_cheap", lambda *shape: False)
+def start_runs(monkeypatch):
+    """Records the runs that start cold ``"newton"`` fits: coordinate ascent
+    epochs (the hinge) or L-BFGS iterations (the squared hinge)."""
     heads = []
     original_epochs = newton_module.dual_cd.ascend
     original_lbfgs = lbfgs_module.solve
@@ -253,6 +251,14 @@ def large_problem_rules(monkeypatch):
     monkeypatch.setattr(newton_module.dual_cd, "ascend", recording_epochs)
     monkeypatch.setattr(lbfgs_module, "solve", recording_lbfgs)
     return heads
+
+
+@pytest.fixture
+def large_problem_rules(monkeypatch, start_runs):
+    """Every problem counts as large (outside ``is_cheap``); records the start
+    runs (:func:`start_runs`)."""
+    monkeypatch.setattr(newton_module, "is_cheap", lambda *shape: False)
+    return start_runs
 
 
 @pytest.mark.parametrize("fit_intercept", [False, True], ids=["noint", "int"])
@@ -316,6 +322,57 @@ def test_squared_hinge_start_iterations_that_certify_end_the_fit(
                                fit_intercept=False)
     value = model.objective(X, y)
     assert value - best <= model.duality_gap_ * value + 1e-10 * value
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True], ids=["noint", "int"])
+def test_small_cold_hinge_fit_starts_with_a_few_epochs(start_runs, fit_intercept):
+    """Inside ``is_cheap`` a cold hinge fit begins with at most
+    CHEAP_START_EPOCHS epochs (here they do not reach tol = 1e-10) and the
+    Newton steps end at cvxpy's optimum."""
+    case = CASES[1]
+    X, y, sw, k, C = _data(case, True)
+    assert newton_module.is_cheap(*X.shape, k)
+    model = LinearMulticlassSVM(C=C, solver="newton", fit_intercept=fit_intercept,
+                                tol=1e-10, random_state=0).fit(X, y, sample_weight=sw)
+    [head] = start_runs
+    assert head.n_iter == newton_module.CHEAP_START_EPOCHS and not head.converged
+    assert model.n_iter_ > head.n_iter and model.duality_gap_ <= 1e-10
+    _, _, best = _optimum(case, "hinge", fit_intercept, True)
+    value, _, _ = numpy_objective(model.coef_, model.intercept_, X, y, C, "hinge",
+                                  sample_weight=sw)
+    assert best * (1 - 1e-8) <= value <= best * (1 + 1e-8)
+
+
+def test_small_start_epochs_read_at_most_the_work_budget(start_runs, monkeypatch):
+    """The epochs of a small cold fit make at most CHEAP_START_WORK
+    multiply-adds (entries of X times classes) in all."""
+    X, y, sw, k, C = _data(CASES[1], False)
+    monkeypatch.setattr(newton_module, "CHEAP_START_WORK", 3.5 * X.size * k)
+    model = LinearMulticlassSVM(C=C, solver="newton", random_state=0).fit(X, y)
+    [head] = start_runs
+    assert head.n_iter == 3 and model.duality_gap_ <= model.tol
+
+
+def test_small_start_epochs_that_certify_end_the_fit(start_runs):
+    """On an easy small problem the epochs reach tol themselves: no Newton
+    step follows."""
+    X, y = make_problem(n=500, d=5, k=3, seed=4)
+    model = LinearMulticlassSVM(C=1.0, solver="newton", fit_intercept=False,
+                                random_state=0).fit(X, y)
+    [head] = start_runs
+    assert head.converged and head.n_iter < newton_module.CHEAP_START_EPOCHS
+    assert model.n_iter_ == head.n_iter and model.duality_gap_ <= model.tol
+    _, _, best = cvxpy_optimum(X, y, 3, 1.0, fit_intercept=False)
+    value = model.objective(X, y)
+    assert value - best <= model.duality_gap_ * value + 1e-10 * value
+
+
+def test_small_squared_hinge_fit_starts_with_newton_steps(start_runs):
+    """The squared hinge's L-BFGS start is for large problems only."""
+    X, y, sw, k, C = _data(CASES[1], False)
+    model = LinearMulticlassSVM(C=C, loss="squared_hinge", solver="newton",
+                                tol=1e-8).fit(X, y)
+    assert start_runs == [] and model.duality_gap_ <= 1e-8
 
 
 def test_float32_start_multipliers_give_the_float64_optimum():
@@ -484,9 +541,12 @@ def test_warm_start_across_C_is_certified():
 def test_verbose_prints_one_line_per_step(capsys):
     X, y, sw, k, C = _data(CASES[0], False)
     model = LinearMulticlassSVM(C=C, solver="newton", verbose=1).fit(X, y)
-    lines = [line for line in capsys.readouterr().out.splitlines()
-             if line.startswith("[newton] iter")]
-    assert len(lines) == model.n_iter_ + 1
+    out = capsys.readouterr().out.splitlines()
+    lines = [line for line in out if line.startswith("[newton] iter")]
+    # The start epochs print at their checks, the last one at their last epoch;
+    # n_iter_ counts them first.
+    epochs = [int(line.split()[2]) for line in out if line.startswith("[dual_cd] iter")]
+    assert epochs and len(lines) == model.n_iter_ - epochs[-1] + 1
     assert all("objective" in line and "gap" in line and "time" in line
                for line in lines)
 
@@ -544,7 +604,8 @@ def test_fit_that_needs_only_tol_skips_the_exact_finish():
     X, y = load_digits(return_X_y=True)
     X, y = StandardScaler().fit_transform(X)[:300], y[:300]
     optimum = cvxpy_optimum(X, y, 10, 0.1)[2]
-    fits = {finish: LinearMulticlassSVM(C=0.1, solver="newton", tol=1e-3)._fit(
+    fits = {finish: LinearMulticlassSVM(C=0.1, solver="newton", tol=1e-3,
+                                        random_state=0)._fit(
         X, y, None, finish_exactly=finish) for finish in (True, False)}
     assert fits[True].n_iter_ == fits[False].n_iter_
     assert fits[True].duality_gap_ <= 1e-12
