@@ -1453,9 +1453,13 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
         # iterations (two products with X each) bring the curved set near its
         # final one (not on small problems, where cold Newton steps are cheap).
         if objective.loss == "hinge":
-            entries = max(objective.X.nnz if objective.is_sparse else objective.X.size, 1)
-            epochs = (min(CHEAP_START_EPOCHS, CHEAP_START_WORK // (entries * objective.n_classes))
-                      if cheap else min(START_EPOCHS, START_ENTRIES // entries))
+            entries = max(objective.X.nnz if objective.is_sparse else objective.X.size,
+                          1)
+            if cheap:
+                epochs = min(CHEAP_START_EPOCHS,
+                             CHEAP_START_WORK // (entries * objective.n_classes))
+            else:
+                epochs = min(START_EPOCHS, START_ENTRIES // entries)
             options.update(start_epochs=int(max(1, epochs)), random_state=random_state)
         else:
             options.update(start_iterations=START_ITERATIONS)
