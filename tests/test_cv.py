@@ -397,12 +397,13 @@ def test_the_refit_starts_from_a_feasible_mean_dual_point(monkeypatch, solver):
 
 @pytest.mark.parametrize("fit_intercept, sparse, options", [
     (True, False, None), (False, False, None), (True, True, None),
-    (True, False, {"shrinking": False})])
-def test_a_path_where_auto_gives_dual_cd_runs_it_at_every_point(
+    (True, True, {"shrinking": False})])
+def test_a_path_runs_the_solver_auto_gives_at_every_point(
         monkeypatch, fit_intercept, sparse, options):
-    """Where "auto" gives "dual_cd" (here k·(d + 1) > 2500), every point of the
-    path runs it, its top near C_max with an intercept included (where "newton"
-    used to run while "dual_cd" stalled), and every point is certified."""
+    """Outside ``newton.is_cheap`` (here k·(d + 1) > 2500) "auto" gives the hinge
+    "newton" on dense data and "dual_cd" on sparse data; every point of the path
+    runs it, its top near C_max with an intercept included (where "newton" used
+    to run while "dual_cd" stalled), and every point is certified."""
     import sksvm._estimator as estimator_module
 
     X, y = make_problem(n=90, d=300, k=10, seed=3)
@@ -417,7 +418,7 @@ def test_a_path_where_auto_gives_dual_cd_runs_it_at_every_point(
     monkeypatch.setattr(estimator_module, "solve", recording_solve)
     model = LinearMulticlassSVMCV(Cs=3, cv=3, fit_intercept=fit_intercept,
                                   n_threads=1, solver_options=options).fit(X, y)
-    assert names == ["dual_cd"] * 10
+    assert names == ["dual_cd" if sparse else "newton"] * 10
     assert np.all(model.duality_gaps_ <= model.tol)
 
 

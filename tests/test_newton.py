@@ -450,12 +450,42 @@ def test_start_epochs_read_at_most_the_entry_budget(large_problem_rules, monkeyp
     assert model.duality_gap_ <= 1e-6
 
 
-def test_warm_fit_of_a_large_problem_skips_the_epochs(large_problem_rules):
+def test_warm_fit_of_a_large_problem_at_a_small_tol_skips_the_epochs(
+        large_problem_rules):
     X, y, sw, k, C = _data(CASES[1], False)
-    model = LinearMulticlassSVM(C=C, solver="newton", warm_start=True).fit(X, y)
+    model = LinearMulticlassSVM(C=C, solver="newton", warm_start=True,
+                                tol=1e-4).fit(X, y)
     assert len(large_problem_rules) == 1
     model.set_params(C=C / 10).fit(X, y)
     assert len(large_problem_rules) == 1
+
+
+def test_warm_fit_of_a_large_problem_runs_its_epochs_from_the_multipliers(
+        monkeypatch):
+    """At tol ≥ EPOCHS_TO_TOL_FROM a warm fit of a large problem (a path's next
+    C) runs its start epochs from the previous fit's multipliers, handing over
+    only where they stall; it ends at cvxpy's optimum within its certificate."""
+    monkeypatch.setattr(newton_module, "is_cheap", lambda *shape: False)
+    starts = []
+    original = newton_module.dual_cd.ascend
+
+    def recording(objective, alpha0, intercept0, **kwargs):
+        starts.append((None if alpha0 is None else alpha0.copy(),
+                       kwargs["handover_gap"]))
+        return original(objective, alpha0, intercept0, **kwargs)
+
+    monkeypatch.setattr(newton_module.dual_cd, "ascend", recording)
+    X, y, sw, k, C = _data(CASES[1], False)
+    model = LinearMulticlassSVM(C=C, solver="newton", warm_start=True,
+                                random_state=0).fit(X, y)
+    previous = model._solver_state[1].alpha.copy()
+    model.set_params(C=C / 10).fit(X, y)
+    assert [gap for _, gap in starts] == [model.tol, model.tol]
+    assert starts[0][0] is None
+    assert_allclose(starts[1][0], previous)
+    _, _, best = cvxpy_optimum(X, y, k, C / 10)
+    value = model.objective(X, y)
+    assert value - best <= model.duality_gap_ * value + 1e-10 * value
 
 
 # -- solver="newton" through the estimator, and the default that uses it -----------
@@ -661,22 +691,24 @@ def test_hard_margin_regime_warns_instead_of_failing():
 @pytest.mark.parametrize("fraction, params, sparse", [
     (1.0, {}, False), (0.7, {}, False), (0.5, {}, False), (0.4, {}, False),
     (1.0, {"fit_intercept": False}, False),
-    (1.0, {"solver_options": {"shrinking": False}}, False), (1.0, {}, True)])
-def test_auto_keeps_dual_cd_under_strong_regularization(fraction, params, sparse):
-    """Where "auto" gives "dual_cd" (k·(d + 1) > 2500) it keeps it up to the
-    largest useful C with an intercept (it took "newton" there while "dual_cd"
-    stalled), and the fit certifies without a warning; the objective matches a
-    "newton" fit to the two certificates."""
+    (1.0, {"solver_options": {"shrinking": False}}, True), (1.0, {}, True)])
+def test_auto_under_strong_regularization(fraction, params, sparse):
+    """Outside ``is_cheap`` (k·(d + 1) > 2500) "auto" gives the hinge "newton" on
+    dense data (whose epochs run to tol, near the largest useful C too: there
+    "newton"'s Newton steps used to run while "dual_cd" stalled) and "dual_cd" on
+    sparse data; the fit certifies without a warning, and its objective matches
+    the other solver's fit to the two certificates."""
     from sksvm._objective import largest_useful_C
 
     X, y = make_problem(n=90, d=300, k=10, seed=3)
     C = fraction * largest_useful_C(X, y, np.ones(90), 10)
     X = sp.csr_matrix(X) if sparse else X
     model = _no_convergence_warning_fit(X, y, C=C, **params)
-    assert model.solver_ == "dual_cd"
+    assert model.solver_ == ("dual_cd" if sparse else "newton")
     assert model.duality_gap_ <= model.tol
     params = {key: value for key, value in params.items() if key != "solver_options"}
-    other = _no_convergence_warning_fit(X, y, C=C, solver="newton", **params)
+    other = _no_convergence_warning_fit(X, y, C=C, solver="newton" if sparse
+                                        else "dual_cd", **params)
     value, other_value = model.objective(X, y), other.objective(X, y)
     assert abs(value - other_value) <= (model.duality_gap_ * value
                                         + other.duality_gap_ * other_value
@@ -709,11 +741,12 @@ def test_start_epochs_evaluate_no_averaged_point(monkeypatch):
     ("squared_hinge", (1_000_000, 100, 10), "newton"),  # the whole Hessian
     ("squared_hinge", (2000, 5000, 10), "lbfgs"),  # only the Kronecker product
     ("squared_hinge", (5000, 2000, 10), "lbfgs"),  # blocks: more entries than X
-    ("hinge", (60000, 784, 10), "dual_cd"),
+    ("hinge", (60000, 784, 10), "newton"),
 ])
 def test_auto_rule_for_large_dense_problems(loss, shape, expected):
     """Beyond ``is_cheap``: the squared hinge goes to Newton steps where their
-    preconditioner is exact or per class, the hinge to coordinate ascent."""
+    preconditioner is exact or per class, the hinge to "newton" (its epochs
+    first); sparse data to coordinate ascent."""
     from sksvm._solvers import auto_solver_in_memory
 
     assert not newton_module.is_cheap(*shape)
