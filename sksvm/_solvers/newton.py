@@ -1421,7 +1421,10 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
         ``CHEAP_START_WORK`` entries times classes), until ``tol``,
         which ends the fit, or in a slow tail a certified gap of ``START_GAP``),
         whose dual point starts the
-        multipliers and whose weights start θ. Outside :func:`is_cheap` the
+        multipliers and whose weights start θ. Outside :func:`is_cheap` at
+        ``tol`` ≥ ``EPOCHS_TO_TOL_FROM`` the epochs start every cold fit (at any
+        C) and every warm fit with start multipliers (from them), and run to
+        ``tol`` unless they stall. Outside :func:`is_cheap` the
         squared hinge first runs
         ``START_ITERATIONS`` L-BFGS iterations, whose weights start θ (and which
         end the fit when they certify ``tol``: on easy problems the steps are
