@@ -37,7 +37,8 @@ SOLVERS = {
     "lbfgs": dict(solver="lbfgs"),
     "subgradient": dict(solver="subgradient", batch_size=8, random_state=0),
     "dual_cd": dict(solver="dual_cd", random_state=0),
-    "newton": dict(solver="newton"),
+    # Its hinge fits start with epochs in a random order: fixed, as for dual_cd.
+    "newton": dict(solver="newton", random_state=0),
 }
 solvers = pytest.mark.parametrize("solver", list(SOLVERS))
 
@@ -92,7 +93,10 @@ def test_extreme_C(solver, C):
     warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
     assert_finite(model)
     if warned:
-        assert model.n_iter_ == 200
+        # "newton"'s n_iter_ also counts its start epochs (at most
+        # CHEAP_START_EPOCHS here), which max_iter does not.
+        start_epochs = newton.CHEAP_START_EPOCHS if solver == "newton" else 0
+        assert 200 <= model.n_iter_ <= 200 + start_epochs
     else:
         assert model.n_iter_ < 200 and -1e-12 <= model.duality_gap_ <= model.tol
     if C == 1e6:
