@@ -548,6 +548,35 @@ def test_shrinking_does_not_change_the_optimum():
     assert_allclose(results[0].coef, results[1].coef, rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("margin", [1.0, 2.5])
+def test_shrinking_threshold_is_capped_in_units_of_the_margin(monkeypatch, margin):
+    """Each epoch shrinks with the previous epoch's largest KKT violation, but at
+    most SHRINK_THRESHOLD_MAX times the margin: rows whose pairs all sit beyond
+    that are dropped even while another row still violates by more."""
+    X, y = make_problem(400, 20, 5, seed=2, shift=1.0, noise=2.0)
+    epochs = []
+    original = K.dense_epoch
+
+    def recording(*args):
+        result = original(*args)
+        epochs.append((args[8], args[-1], result[0], result[1]))
+        return result
+
+    monkeypatch.setattr(K, "dense_epoch", recording)
+    model = _fit(X, y, C=1e-3, margin=margin, tol=1e-6, max_iter=5000)
+    assert model.duality_gap_ <= 1e-6
+    cap = dual_cd.SHRINK_THRESHOLD_MAX * margin
+    binding = 0
+    for (_, _, _, violation), (_, eps, _, _) in zip(epochs, epochs[1:]):
+        # eps is 0 only after a check found every row shrunk
+        assert eps == min(violation, cap) or eps == 0.0
+        binding += violation > cap
+    assert binding > 0
+    shrunk_while_violated = [n_in - n_out for n_in, eps, n_out, violation in epochs
+                             if eps == cap and violation > cap and n_out < n_in]
+    assert shrunk_while_violated
+
+
 # -- random order, warm start, other solvers' gaps -------------------------------------
 
 def test_reproducible_under_random_state(multiclass_data):
@@ -1255,13 +1284,17 @@ def test_an_adopted_finishing_candidate_keeps_the_weights_exact(monkeypatch):
 
 # -- hand-over to another solver (the Newton solver's start epochs) ---------------------
 
-def _handover_problem(fit_intercept=False):
-    """Epochs that certify 1e-3 fast and 1e-8 slowly; with an intercept, blobs
-    whose first certified gap (after 4 epochs) is below 1e-2 but above 1e-3."""
+def _handover_problem(fit_intercept=False, slow_tail=False):
+    """Epochs that certify 1e-3 fast, their last check but one between 1e-3 and
+    1e-2; with ``slow_tail``, more overlapping classes whose tail below 1e-2 is
+    slow. With an intercept, blobs whose first certified gap (after 6 epochs) is
+    below 1e-2 but above 1e-3."""
     if fit_intercept:
-        X, y = make_dense_blobs(n_samples=100_000, n_features=10, n_classes=4, seed=0)
+        X, y = make_dense_blobs(n_samples=100_000, n_features=20, n_classes=4, seed=0)
+    elif slow_tail:
+        X, y = make_problem(3000, 30, 4, seed=1, shift=0.0, noise=2.0)
     else:
-        X, y = make_problem(3000, 30, 4, seed=1, shift=0.0, noise=1.0)
+        X, y = make_problem(3000, 30, 4, seed=2, shift=0.0, noise=1.5)
     objective = MulticlassSVMObjective(X, y, np.ones(len(y)), 4, C=1e-3, loss="hinge",
                                        margin=1.0, fit_intercept=fit_intercept,
                                        n_threads=1)
@@ -1279,7 +1312,7 @@ def test_hand_over_stops_at_the_first_slow_check_below_its_gap():
     first check whose gap is at most the hand-over gap and whose rate since the
     previous check (computed here from the recorded gaps) needs more than
     HANDOVER_EPOCH_FRACTION × the epochs so far to reach tol."""
-    _, _, objective = _handover_problem()
+    _, _, objective = _handover_problem(slow_tail=True)
     tol, handover_gap = 1e-8, 1e-2
     full = _ascend(objective, tol, None)
     expected = None

@@ -401,7 +401,7 @@ def test_start_epochs_finish_the_fits_they_converge_fast_on():
     """The start epochs hand over to Newton steps only in a slow tail: at tol=1e-3
     they certify it themselves (no step), at tol=1e-8 they stop at most at
     START_GAP and the steps reach cvxpy's optimum."""
-    X, y = make_problem(3000, 30, 4, seed=1, shift=0.0, noise=1.0)
+    X, y = make_problem(3000, 30, 4, seed=2, shift=0.0, noise=1.5)
     objective = MulticlassSVMObjective(X, y, np.ones(len(y)), 4, C=1e-3, loss="hinge",
                                        margin=1.0, fit_intercept=False, n_threads=1)
     fast = solve_newton(objective, None, None, tol=1e-3, max_iter=100,

@@ -29,8 +29,11 @@ Fashion-MNIST without an intercept it is 1.6–1.9 times closer to min J than th
 last iterate.
 
 Shrinking (as liblinear does). A block whose variables all sit at a bound with
-their dual gradient (the margins m_ij) beyond the previous epoch's largest KKT
-violation on the right side is dropped from the following epochs. Every check
+their dual gradient (the margins m_ij) beyond a threshold on the right side is
+dropped from the following epochs. The threshold is the previous epoch's largest
+KKT violation, as in liblinear, but at most ``SHRINK_THRESHOLD_MAX`` times the
+margin δ: on dense data a few rows keep violations of several δ until late, and
+that largest violation alone kept nearly every row active. Every check
 pass re-tests all samples and brings back those that no longer satisfy the test,
 and the stopping test is always the gap over all samples, so shrinking never
 changes what convergence means.
@@ -172,6 +175,16 @@ CHECK_INTERVAL_MAX = 8.0
 # inner problem solved to 5e-14 all along and the anchor waiting for a check.
 CHECK_MAX_EPOCHS = 100
 STALL_VIOLATION = 1e-12
+# The shrinking threshold is at most SHRINK_THRESHOLD_MAX times the margin. With
+# the previous epoch's largest violation alone it stayed at 1.3–10 δ on
+# standardized Fashion-MNIST (C = 1e-3) through 207 epochs, and 35000–60000 of the
+# 60000 rows stayed active, where at the optimum 59 % of the rows have every
+# pair's margin below −0.5 δ. Default fit (intercept): 23.6 s without the cap;
+# caps of 1, 0.5, 0.3, 0.2, 0.1, 0: 19.0, 16.5, 15.4, 14.4, 13.2, 12.9 s, the
+# same epochs (223–229). Blobs 1,000,000 × 100 (well separated): 11 epochs,
+# 4.6 s without the cap; 0.3: 9, 3.2 s; 0.2: 12, 2.9 s; 0.1: 40, 4.0 s; 0: 104,
+# 6.7 s (rows shrunk too early come back at every check).
+SHRINK_THRESHOLD_MAX = 0.2
 # λ grows by LAMBDA_GROWTH at a multiplier update that finds the certified gap
 # above LAMBDA_GROWTH_PROGRESS times its value at the previous update.
 LAMBDA_GROWTH = 10.0
@@ -1068,7 +1081,7 @@ class _Run:
                 shuffle(self.order, self.n_active, self.random_state, data.chunk_size)
             self.n_active, max_violation, work = data.epoch(
                 self.state, self.order, self.n_active, self.shrinking, self.eps)
-            self.eps = max_violation
+            self.eps = min(max_violation, SHRINK_THRESHOLD_MAX * data.margin)
             work_since_check += work
             self.work_total += work
             self.work_since_finish += work
