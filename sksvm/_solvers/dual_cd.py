@@ -726,7 +726,7 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0, shrinking
 
 def ascend(objective, alpha0, intercept0, *, tol, max_iter, random_state, verbose=0,
            shrinking=True, check_interval=CHECK_INTERVAL, float32_epochs=False,
-           average_primal=True, finish_exactly=True, handover_gap=None):
+           average_primal=True, finish_exactly=True, handover_gap=None, max_work=None):
     """:func:`solve` from the dual point ``alpha0`` (None: α = 0), without the
     warm-start bookkeeping.
 
@@ -760,6 +760,9 @@ def ascend(objective, alpha0, intercept0, *, tol, max_iter, random_state, verbos
         decrease since the previous check reaches ``tol`` within
         ``HANDOVER_EPOCH_FRACTION`` of the epochs run so far, or earlier where
         the gap stalls above it. None: run to ``tol`` or ``max_iter``.
+    max_work : float or None
+        Also stop, unconverged, at the check after the epochs have read this many
+        entries of X in all (shrunk rows are not read). None: no such limit.
 
     Returns
     -------
@@ -785,7 +788,7 @@ def ascend(objective, alpha0, intercept0, *, tol, max_iter, random_state, verbos
     run = _Run(data, state, tol=tol, max_iter=max_iter, random_state=random_state,
                verbose=verbose, shrinking=shrinking, check_interval=check_interval,
                average_primal=average_primal, finish_exactly=finish_exactly,
-               handover_gap=handover_gap)
+               handover_gap=handover_gap, max_work=max_work)
     return run.run(cold=not warm), state.alpha
 
 
@@ -794,9 +797,10 @@ class _Run:
 
     def __init__(self, data, state, *, tol, max_iter, random_state, verbose,
                  shrinking, check_interval, average_primal=True, finish_exactly=True,
-                 handover_gap=None):
+                 handover_gap=None, max_work=None):
         self.data = data
         self.handover_gap = handover_gap
+        self.max_work = np.inf if max_work is None else max_work
         # (epoch, progress measure) of each check of this run (see check).
         self.checks = []
         self.average_primal = average_primal
@@ -1075,7 +1079,8 @@ class _Run:
             point, converged = self.check(0)
         work_since_check = 0
         epochs_since_check = 0
-        while not converged and epoch < self.max_iter:
+        while (not converged and epoch < self.max_iter
+               and self.work_total < self.max_work):
             epoch += 1
             if self.n_active > 1:
                 shuffle(self.order, self.n_active, self.random_state, data.chunk_size)
@@ -1094,7 +1099,8 @@ class _Run:
             if (work_since_check >= self.check_work(self.work_total, data.nnz)
                     or epochs_since_check >= CHECK_MAX_EPOCHS
                     or max_violation <= STALL_VIOLATION * data.margin
-                    or self.n_active == 0 or epoch == self.max_iter):
+                    or self.n_active == 0 or epoch == self.max_iter
+                    or self.work_total >= self.max_work):
                 work_since_check = 0
                 epochs_since_check = 0
                 point, converged = self.check(epoch)

@@ -203,12 +203,17 @@ MAX_REPAIR_CLASSES = 100
 # the 1,000,000 × 100 blobs, 11 epochs to tol, 4.0–4.9 s, against 4 epochs and 3
 # Newton steps, 6.2–6.6 s), and at once where their gap stalls
 # (dual_cd.HANDOVER_STALL_FACTOR); at most START_EPOCHS, and at most
-# as many as read START_ENTRIES entries of X in all (where the gap stalls, e.g. on
+# START_ENTRIES entries of X read in all (where the gap stalls, e.g. on
 # unscaled data, 1000 epochs over a million rows would take minutes). Measured
 # needs: 880 epochs on 10000 Fashion-MNIST rows (7e9 entries), 153 on all 60000
-# (7e9), 4 on 1,000,000 × 100 blobs.
+# (7e9), 4 on 1,000,000 × 100 blobs. Since shrinking drops most rows from the
+# late epochs (dual_cd.SHRINK_THRESHOLD_MAX), the budget counts the entries the
+# epochs read, not whole passes: all of Fashion-MNIST certifies 1e-3 in 431
+# epochs that read 1.16e10 entries (245 passes' worth; 356 and 1.01e10 without an
+# intercept); a budget of 212 passes handed a slow tail to Newton steps there,
+# 14.4 s against 11.0 s.
 START_EPOCHS = 1000
-START_ENTRIES = 1e10
+START_ENTRIES = 3e10
 START_GAP = 1e-2
 # Inside ``is_cheap`` a cold hinge fit begins with epochs too, at most
 # CHEAP_START_EPOCHS and at most as many as make CHEAP_START_WORK multiply-adds
@@ -1142,7 +1147,8 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         coordinate ascent point; clipped into the box, never written to);
         ``start_epochs`` (int) and ``random_state`` (a RandomState; seed 0
         when not given): first run that many
-        epochs of dual coordinate ascent at most (from ``dual0`` when given),
+        epochs of dual coordinate ascent at most (from ``dual0`` when given;
+        ``start_work``: and at most that many entries of X read in all),
         until ``tol`` (which ends the
         run there) or, in a slow tail, a certified gap of ``start_handover_gap``
         (``dual_cd.ascend``'s ``handover_gap``; ``START_GAP`` when not given), and
@@ -1183,7 +1189,7 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
                                    else np.asarray(intercept0, dtype=np.float64))
             epochs, alpha = dual_cd.ascend(
                 objective, dual0, start_intercept, tol=tol, handover_gap=handover_gap,
-                max_iter=options["start_epochs"],
+                max_iter=options["start_epochs"], max_work=options.get("start_work"),
                 random_state=options.get("random_state") or np.random.RandomState(0),
                 # The averaged primal point helps epochs that run to tol certify
                 # it; the Newton steps start better from the last iterate.
@@ -1469,8 +1475,8 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
         # Epochs first, cold or from the start multipliers (a path's next C), to
         # tol unless they stall: the fit is "dual_cd"'s wherever its epochs
         # converge, near the largest useful C too.
-        options.update(start_epochs=_start_epochs(objective, cheap),
-                       random_state=random_state, start_handover_gap=tol)
+        options.update(_start_epochs(objective, cheap), random_state=random_state,
+                       start_handover_gap=tol)
     elif (cold and (hinge or not cheap)
             and objective.C < START_BELOW * largest_useful_C(
                 objective.X, objective.y, objective.sample_weight,
@@ -1484,8 +1490,7 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
         # iterations (two products with X each) bring the curved set near its
         # final one (not on small problems, where cold Newton steps are cheap).
         if objective.loss == "hinge":
-            options.update(start_epochs=_start_epochs(objective, cheap),
-                           random_state=random_state)
+            options.update(_start_epochs(objective, cheap), random_state=random_state)
         else:
             options.update(start_iterations=START_ITERATIONS)
     raw = solve_newton(objective, start.coef, start.intercept, tol=tol,
@@ -1514,14 +1519,14 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
 
 
 def _start_epochs(objective, cheap):
-    """The most start epochs of a hinge fit (module constants)."""
+    """The start epochs' budget of a hinge fit (module constants), as options of
+    :func:`solve_newton`: the most epochs, and outside ``is_cheap`` the most
+    entries of X they read in all."""
+    if not cheap:
+        return dict(start_epochs=START_EPOCHS, start_work=START_ENTRIES)
     entries = max(objective.X.nnz if objective.is_sparse else objective.X.size, 1)
-    if cheap:
-        epochs = min(CHEAP_START_EPOCHS,
-                     CHEAP_START_WORK // (entries * objective.n_classes))
-    else:
-        epochs = min(START_EPOCHS, START_ENTRIES // entries)
-    return int(max(1, epochs))
+    epochs = min(CHEAP_START_EPOCHS, CHEAP_START_WORK // (entries * objective.n_classes))
+    return dict(start_epochs=int(max(1, epochs)))
 
 
 def _finish_exactly(objective, raw, tol):
