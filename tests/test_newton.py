@@ -473,32 +473,60 @@ def test_warm_fit_of_a_large_problem_at_a_small_tol_skips_the_epochs(
     assert len(large_problem_rules) == 1
 
 
-def test_warm_fit_of_a_large_problem_runs_its_epochs_from_the_multipliers(
-        monkeypatch):
-    """At tol ≥ EPOCHS_TO_TOL_FROM a warm fit of a large problem (a path's next
-    C) runs its start epochs from the previous fit's multipliers, handing over
-    only where they stall; it ends at cvxpy's optimum within its certificate."""
-    monkeypatch.setattr(newton_module, "is_cheap", lambda *shape: False)
+@pytest.fixture
+def epoch_starts(monkeypatch):
+    """Records each start-epoch run's start multipliers (a copy, or None) and
+    keyword arguments."""
     starts = []
     original = newton_module.dual_cd.ascend
 
     def recording(objective, alpha0, intercept0, **kwargs):
-        starts.append((None if alpha0 is None else alpha0.copy(),
-                       kwargs["handover_gap"]))
+        starts.append((None if alpha0 is None else alpha0.copy(), kwargs))
         return original(objective, alpha0, intercept0, **kwargs)
 
     monkeypatch.setattr(newton_module.dual_cd, "ascend", recording)
+    return starts
+
+
+def test_warm_fit_of_a_large_problem_runs_its_epochs_from_the_multipliers(
+        monkeypatch, epoch_starts):
+    """At tol ≥ EPOCHS_TO_TOL_FROM a warm fit of a large problem (a path's next
+    C) runs its start epochs from the previous fit's multipliers, handing over
+    only where they stall; it ends at cvxpy's optimum within its certificate."""
+    monkeypatch.setattr(newton_module, "is_cheap", lambda *shape: False)
+    starts = epoch_starts
     X, y, sw, k, C = _data(CASES[1], False)
     model = LinearMulticlassSVM(C=C, solver="newton", warm_start=True,
                                 random_state=0).fit(X, y)
     previous = model._solver_state[1].alpha.copy()
     model.set_params(C=C / 10).fit(X, y)
-    assert [gap for _, gap in starts] == [model.tol, model.tol]
+    assert [kwargs["handover_gap"] for _, kwargs in starts] == [model.tol, model.tol]
     assert starts[0][0] is None
     assert_allclose(starts[1][0], previous)
     _, _, best = cvxpy_optimum(X, y, k, C / 10)
     value = model.objective(X, y)
     assert value - best <= model.duality_gap_ * value + 1e-10 * value
+
+
+def test_warm_fit_of_a_small_problem_runs_a_few_epochs_from_the_multipliers(
+        epoch_starts):
+    """Inside ``is_cheap`` a warm fit with the previous fit's multipliers (a
+    path's next C) runs at most CHEAP_START_EPOCHS epochs from them before the
+    Newton steps, and ends at cvxpy's optimum."""
+    starts = epoch_starts
+    X, y, sw, k, C = _data(CASES[1], False)
+    assert newton_module.is_cheap(*X.shape, k)
+    model = LinearMulticlassSVM(C=C, solver="newton", warm_start=True, tol=1e-10,
+                                random_state=0).fit(X, y)
+    previous = model._solver_state[1].alpha.copy()
+    model.set_params(C=C / 10).fit(X, y)
+    assert len(starts) == 2 and starts[0][0] is None
+    assert_allclose(starts[1][0], previous)
+    assert starts[1][1]["max_iter"] == newton_module.CHEAP_START_EPOCHS
+    _, _, best = cvxpy_optimum(X, y, k, C / 10)
+    value = model.objective(X, y)
+    assert model.duality_gap_ <= 1e-10
+    assert abs(value - best) <= 1e-8 * best
 
 
 # -- solver="newton" through the estimator, and the default that uses it -----------

@@ -1477,6 +1477,11 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
         # converge, near the largest useful C too.
         options.update(_start_epochs(objective, cheap), random_state=random_state,
                        start_handover_gap=tol)
+    elif hinge and cheap and warm_dual:
+        # A path's next C on a small problem: the cold fits' few epochs, from the
+        # start multipliers, before the Newton steps. Digits path (10 values of
+        # C, 5 folds): 2.38–2.60 s against 2.87–3.29 s with the steps alone.
+        options.update(_start_epochs(objective, cheap), random_state=random_state)
     elif (cold and (hinge or not cheap)
             and objective.C < START_BELOW * largest_useful_C(
                 objective.X, objective.y, objective.sample_weight,
