@@ -120,6 +120,21 @@ def relative_excess(model, X, y, sample_weight, optimum_value):
 # -- instrumentation ---------------------------------------------------------------------
 
 
+def record_calls(monkeypatch, owner, name):
+    """Wrap ``owner.name`` so that every call appends ``(args, result)`` to the
+    returned list (positional arguments only)."""
+    calls = []
+    original = getattr(owner, name)
+
+    def recording(*args):
+        result = original(*args)
+        calls.append((args, result))
+        return result
+
+    monkeypatch.setattr(owner, name, recording)
+    return calls
+
+
 def count_calls(monkeypatch, owner, name):
     """Wrap ``owner.name`` so that every call appends its arguments to the returned
     list (and still runs)."""

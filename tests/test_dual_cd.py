@@ -23,7 +23,7 @@ from sksvm._solvers import Start, dual_cd
 from sksvm._solvers.dual_cd import shuffle, visiting_chunk_size
 
 from _helpers import (CASE_IDS, CASES, case_data, case_optimum, count_calls, fit,
-                      make_problem, make_stalling_problem, quiet_fit)
+                      make_problem, make_stalling_problem, quiet_fit, record_calls)
 from _reference import cvxpy_optimum, numpy_objective
 
 # Fits here default to dual_cd (the shared CASES are those of test_exact.py).
@@ -554,16 +554,10 @@ def test_shrinking_threshold_is_capped_in_units_of_the_margin(monkeypatch, margi
     most SHRINK_THRESHOLD_MAX times the margin: rows whose pairs all sit beyond
     that are dropped even while another row still violates by more."""
     X, y = make_problem(400, 20, 5, seed=2, shift=1.0, noise=2.0)
-    epochs = []
-    original = K.dense_epoch
-
-    def recording(*args):
-        result = original(*args)
-        epochs.append((args[8], args[-1], result[0], result[1]))
-        return result
-
-    monkeypatch.setattr(K, "dense_epoch", recording)
+    calls = record_calls(monkeypatch, K, "dense_epoch")
     model = _fit(X, y, C=1e-3, margin=margin, tol=1e-6, max_iter=5000)
+    # (active rows before, threshold, active rows after, largest violation)
+    epochs = [(args[8], args[-1], result[0], result[1]) for args, result in calls]
     assert model.duality_gap_ <= 1e-6
     cap = dual_cd.SHRINK_THRESHOLD_MAX * margin
     binding = 0

@@ -22,7 +22,7 @@ import sksvm._solvers.lbfgs as lbfgs_module
 from sksvm._solvers.newton import solve_newton
 
 from _reference import cvxpy_optimum, numpy_objective
-from _helpers import make_stalling_problem
+from _helpers import make_stalling_problem, record_calls
 from conftest import make_problem
 
 CASES = [
@@ -443,21 +443,14 @@ def test_start_epochs_read_at_most_the_entry_budget(large_problem_rules, monkeyp
     X = X * 1e4
     budget = 20 * X.size
     monkeypatch.setattr(newton_module, "START_ENTRIES", budget)
-    work = []
-    epoch = _dual_kernels.dense_epoch
-
-    def counting(*args):
-        result = epoch(*args)
-        work.append(result[2])
-        return result
-
-    monkeypatch.setattr(_dual_kernels, "dense_epoch", counting)
+    epochs = record_calls(monkeypatch, _dual_kernels, "dense_epoch")
     # A fixed order of the start epochs: from the global random state the test
     # depended on the tests run before it (with 2 of 30 seeds, and 3 of 30 at
     # f86ce9b, the Newton steps end uncertified at max_iter: newton_notes.md).
     model = LinearMulticlassSVM(C=C, solver="newton", tol=1e-6,
                                 random_state=0).fit(X, y)
     [head] = large_problem_rules
+    work = [result[2] for _, result in epochs]  # entries of X each epoch read
     assert head.n_iter == len(work) and head.duality_gap > newton_module.START_GAP
     assert sum(work[:-1]) < budget <= sum(work)
     assert model.duality_gap_ <= 1e-6

@@ -46,8 +46,8 @@ def choose_solver(solver, objective):
       dual coordinate ascent run to ``tol`` there (``newton.EPOCHS_TO_TOL_FROM``)
       and hand over to Newton steps only where their gap stalls: the fit is
       coordinate ascent's where that converges (all of Fashion-MNIST with an
-      intercept: 23.0 s against 24.3 s; 1,000,000 × 100 blobs: 4.3 s against
-      3.8 s), and certified where it stalls (100000 × 60 with one feature
+      intercept: 11.0–11.4 s against 11.1 s; 1,000,000 × 100 blobs: 2.66 s
+      against 2.91 s), and certified where it stalls (100000 × 60 with one feature
       scaled by 1e3: 3.4–4.3 s, where coordinate ascent was at a gap of 0.9
       after 2000 epochs and 91–102 s);
     - other dense data, squared hinge: semismooth Newton where its

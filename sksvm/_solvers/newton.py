@@ -204,14 +204,12 @@ MAX_REPAIR_CLASSES = 100
 # Newton steps, 6.2–6.6 s), and at once where their gap stalls
 # (dual_cd.HANDOVER_STALL_FACTOR); at most START_EPOCHS, and at most
 # START_ENTRIES entries of X read in all (where the gap stalls, e.g. on
-# unscaled data, 1000 epochs over a million rows would take minutes). Measured
-# needs: 880 epochs on 10000 Fashion-MNIST rows (7e9 entries), 153 on all 60000
-# (7e9), 4 on 1,000,000 × 100 blobs. Since shrinking drops most rows from the
-# late epochs (dual_cd.SHRINK_THRESHOLD_MAX), the budget counts the entries the
-# epochs read, not whole passes: all of Fashion-MNIST certifies 1e-3 in 431
-# epochs that read 1.16e10 entries (245 passes' worth; 356 and 1.01e10 without an
-# intercept); a budget of 212 passes handed a slow tail to Newton steps there,
-# 14.4 s against 11.0 s.
+# unscaled data, 1000 epochs over a million rows would take minutes). The
+# budget counts the entries the epochs read: since shrinking drops most rows
+# from the late epochs (dual_cd.SHRINK_THRESHOLD_MAX), all of Fashion-MNIST
+# certifies 1e-3 in 431 epochs that read 1.16e10 entries (356 and 1.01e10
+# without an intercept), where a budget of 1e10 entries counted as whole passes
+# (212 epochs) handed a slow tail to Newton steps: 14.4 s against 11.0 s.
 START_EPOCHS = 1000
 START_ENTRIES = 3e10
 START_GAP = 1e-2
@@ -236,8 +234,9 @@ CHEAP_START_WORK = 1e8
 # less on medium problems: all of Fashion-MNIST with an intercept 23.0 s against
 # 23.0–23.8 s; 16000 of its rows at C = 1, 1e-2, 1e-3: 0.59, 2.32, 15.2 s
 # against 1.07, 3.55, 15.05 s (``"dual_cd"``: 0.57, 2.52, 13.8 s); the
-# cross-validated path over 20000 rows 29.5 s against 114 s. Below it, Newton's
-# fast tail wins (tol = 1e-6 in 1.7 times the time of 1e-3 on Fashion-MNIST).
+# cross-validated path over 20000 rows 29.5 s against 114 s. Below it the epochs
+# hand over at START_GAP: all of Fashion-MNIST to tol = 1e-6 in 28.5 s (handing
+# over at 3e-3 or 1e-3 instead: 28.8–32.7 s; newton_notes.md).
 EPOCHS_TO_TOL_FROM = 1e-3
 # The squared hinge starts with at most this many L-BFGS iterations instead (a
 # pass over X each; their certificate is too loose to stop them earlier).
@@ -1477,7 +1476,7 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
         # converge, near the largest useful C too.
         options.update(_start_epochs(objective, cheap), random_state=random_state,
                        start_handover_gap=tol)
-    elif hinge and cheap and warm_dual:
+    elif cheap and warm_dual:  # (start multipliers come with the hinge only)
         # A path's next C on a small problem: the cold fits' few epochs, from the
         # start multipliers, before the Newton steps. Digits path (10 values of
         # C, 5 folds): 2.38–2.60 s against 2.87–3.29 s with the steps alone.
