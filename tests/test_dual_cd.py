@@ -804,65 +804,6 @@ def test_failed_finishing_attempts_back_off(monkeypatch):
     assert np.all(intervals[1:] >= 1.5 * intervals[:-1])
 
 
-@pytest.mark.parametrize("noise, C, slow", [(1.0, 10.0, False), (3.0, 0.1, True)])
-def test_finishing_attempts_wait_for_a_slow_tail(monkeypatch, noise, C, slow):
-    """Amortized finishing attempts are made only while the epochs' tail, at
-    their rate so far, would cost more than FINISH_TAIL_FACTOR attempts: none in
-    a fit whose epochs converge in a few dozen epochs (one without the rule),
-    several in a fit with a slow tail (thousands of epochs)."""
-    from sksvm import _certificate
-
-    epochs = [0]
-    epoch = dual_cd._DualData.epoch
-
-    def counting_epoch(data, *args):
-        epochs[0] += 1
-        return epoch(data, *args)
-
-    monkeypatch.setattr(dual_cd._DualData, "epoch", counting_epoch)
-    # Attempts priced at their passes over X only, and never successful.
-    monkeypatch.setattr(_certificate, "count_free", lambda *args: 0)
-    X, y = make_problem(n=300, d=6, k=3, seed=1, noise=noise)
-
-    def amortized_attempts(tail_factor):
-        monkeypatch.setattr(dual_cd, "FINISH_TAIL_FACTOR", tail_factor)
-        attempts = []
-        monkeypatch.setattr(_certificate, "finish",
-                            lambda *args, **kwargs: attempts.append(epochs[0]))
-        epochs[0] = 0
-        model = LinearMulticlassSVM(C=C, solver="dual_cd", tol=1e-8, max_iter=5000,
-                                    random_state=0, fit_intercept=False,
-                                    solver_options={"shrinking": False}).fit(X, y)
-        assert model.duality_gap_ <= 1e-8
-        # The last attempt, at convergence, is not amortized.
-        return [at for at in attempts if at < model.n_iter_], model.n_iter_
-
-    attempts, n_iter = amortized_attempts(dual_cd.FINISH_TAIL_FACTOR)
-    unruled, unruled_n_iter = amortized_attempts(0.0)
-    assert n_iter == unruled_n_iter  # the attempts never succeed
-    if slow:
-        assert n_iter > 1000 and len(attempts) >= 3
-    else:
-        assert n_iter < 100 and unruled and not attempts
-
-
-def test_tail_work_follows_the_rate_over_the_last_half():
-    """The epochs' projected tail: 0 before a check at half the epochs exists,
-    inf when the progress measure did not fall, else the epochs to tol at the
-    rate over the last half times the mean work per epoch."""
-    run = object.__new__(dual_cd._Run)
-    run.tol, run.work_total = 1e-3, 2000.0
-    run.checks = [(12, 0.1), (20, 0.05)]
-    assert run.tail_work(0.05) == 0.0  # no check at or before epoch 10
-    run.checks = [(10, 0.1), (20, 0.1)]
-    assert run.tail_work(0.1) == np.inf
-    run.checks = [(5, 0.5), (10, 0.1), (20, 1e-2)]
-    # From 0.1 to 1e-2 in 10 epochs: 10 more to 1e-3, at 100 entries an epoch.
-    assert run.tail_work(1e-2) == pytest.approx(1000.0)
-    assert run.tail_work(np.inf) == pytest.approx(1000.0)  # the measure's value
-    assert run.tail_work(1e-4) == 0.0
-
-
 @pytest.mark.parametrize("fit_intercept", [False, True])
 def test_checks_come_after_at_most_check_max_epochs(fit_intercept):
     """When the epochs read almost nothing (shrinking left a few rows active) the

@@ -140,15 +140,6 @@ FINISH_PASSES = 4
 # path 3 of 113 attempts succeeded, and the failed ones cost about as much as the
 # epochs between them.
 FINISH_BACKOFF = 2.0
-# An amortized attempt is also skipped while the epochs, at their rate over the
-# last half of the run, would reach tol reading fewer entries (times classes)
-# than this factor times the attempt's cost: the attempts are for slow tails.
-# Measured (benchmarks/cv_path.py, one run each): the path on 20000 Fashion-MNIST
-# rows 23.7 s against 28.3 s without this rule (its grid search 30.8 s against
-# 33.5 s), on the sparse text 14.0 s against 16.8 s (18.0 s against 19.0 s);
-# factor 10: 25.6 s and 14.9 s. The small-problems suite with "dual_cd": 42.1 s
-# against 44.9 s, the same 14 fits at max_iter.
-FINISH_TAIL_FACTOR = 3.0
 # A run with a hand-over gap (the Newton solver's start epochs) stops at a check
 # whose certified gap is at most that gap unless the gap's rate of decrease since
 # the previous check reaches tol within this fraction of the epochs run so far:
@@ -898,28 +889,8 @@ class _Run:
         primal = data.objective.value_from_loss_sum(loss_sum, W)
         return self.record_point(data.to_coef(W), b, primal, -np.inf)
 
-    def tail_work(self, gap):
-        """The entries of X the epochs would read from the latest check to tol, at
-        the rate of the progress measure (the gap, or the inner gap while the gap
-        is not certified) over the last half of the run and at their mean work
-        per epoch so far: 0 before a rate can be measured (too early to tell),
-        inf when the measure did not fall (a stalled tail)."""
-        epoch = self.checks[-1][0]
-        if not any(earlier <= epoch / 2 for earlier, _ in self.checks[:-1]):
-            return 0.0
-        rate = self.rate_since(epoch / 2)
-        if rate is None:
-            return np.inf
-        current = gap if np.isfinite(gap) else self.checks[-1][1]
-        if not current > self.tol:
-            return 0.0
-        return np.log(current / self.tol) / rate * self.work_total / max(epoch, 1)
-
     def try_finish(self, point, final):
-        """The exact finishing step; returns the better of it and ``point``. An
-        amortized attempt (not ``final``) is made only once the epochs since the
-        last one cost about as much as it would, and while the epochs' tail
-        would cost more (:meth:`tail_work`)."""
+        """The exact finishing step; returns the better of it and ``point``."""
         data, state = self.data, self.state
         if not final:
             # Amortized: attempt it once the epochs since the last attempt cost
@@ -932,8 +903,6 @@ class _Run:
             cost = (n_free * n_free * row_nnz + n_free ** 3 / 3.0
                     + FINISH_PASSES * data.nnz * data.k + FINISH_OVERHEAD)
             if self.work_since_finish * data.k < cost * self.finish_backoff:
-                return point
-            if self.tail_work(point[2]) * data.k < FINISH_TAIL_FACTOR * cost:
                 return point
         self.work_since_finish = 0.0
         partition = state.partition_key()
