@@ -85,6 +85,46 @@ def test_class_blocks_are_the_hessians_diagonal_blocks(fit_intercept):
     assert np.linalg.eigvalsh((P + P.T) / 2).min() > 0
 
 
+def test_class_block_factors_fall_back_to_double_precision():
+    """The blocks' factors are float32 while float32 keeps C·I + block positive
+    definite; a block that is singular beside a C lost in float32 rounding gets
+    a float64 factor, and the preconditioner still solves it to double
+    precision (against numpy's solve of the same matrix)."""
+    k, C = 3, 1e-9
+    # 6 rows, width 8: every class block is singular, C is its only curvature
+    # in the missing directions (about 1e-10 of the largest entries). Small
+    # integers and unit curvatures: the float32 sums are exact, so the blocks
+    # are exactly positive semidefinite.
+    rng = np.random.default_rng(7)
+    X = rng.integers(-2, 3, size=(6, 8)).astype(np.float64)
+    y = np.array([0, 1, 2, 0, 1, 2])
+    objective = _objective(X, y, np.ones(6), k, C, "hinge", False)
+    solver = newton_module._Solver(objective, {})
+    h = np.ones((6, k))
+    h[np.arange(6), y] = 0.0
+    blocks = newton_module._ClassBlockPreconditioner(solver).update(h)
+    assert [factor[0].dtype for factor in blocks.factors] == [np.float64] * k
+    width = X.shape[1]
+    V = np.random.default_rng(5).normal(size=(k, width))
+    centered = V - V.mean(axis=0)
+    H = _reference_hessian(X, y, h, C, k)
+    diagonal = [H[s * width:(s + 1) * width, s * width:(s + 1) * width]
+                for s in range(k)]
+    solved = np.stack([np.linalg.solve(diagonal[s], centered[s]) for s in range(k)])
+    expected = solved - solved.mean(axis=0)
+    # (condition numbers about 1e10: both solves keep about 6 digits)
+    assert_allclose(blocks(centered), expected, rtol=1e-5,
+                    atol=1e-5 * np.abs(expected).max())
+
+    # Well conditioned (C = 1, many rows): float32 factors.
+    X, y = make_problem(n=200, d=8, k=k, seed=7)
+    objective = _objective(X, y, np.ones(200), k, 1.0, "hinge", False)
+    solver = newton_module._Solver(objective, {})
+    h = _random_curvatures(np.random.default_rng(3), y, k)
+    blocks = newton_module._ClassBlockPreconditioner(solver).update(h)
+    assert [factor[0].dtype for factor in blocks.factors] == [np.float32] * k
+
+
 def test_class_block_updates_equal_a_fresh_build():
     """Updated by the changed rows only (few changed), or rebuilt (many): the
     same blocks as a build from scratch."""
