@@ -481,6 +481,48 @@ def epoch_starts(monkeypatch):
     return starts
 
 
+@pytest.mark.parametrize("finish_exactly", [True, False])
+def test_start_epochs_that_end_the_fit_follow_finish_exactly(monkeypatch, epoch_starts,
+                                                             finish_exactly):
+    """Start epochs that converge end the fit, and their last finishing attempt
+    follows ``Start.finish_exactly``: a fold of a path (False) attempts it only
+    while at most INEXACT_FINISH_MAX_FREE pairs are free, as "dual_cd" does."""
+    from sksvm._solvers import Start, dual_cd
+
+    finals = []
+    original = dual_cd._Run.try_finish
+
+    def recording(self, point, final):
+        finals.append(final)
+        return original(self, point, final)
+
+    monkeypatch.setattr(dual_cd._Run, "try_finish", recording)
+    monkeypatch.setattr(dual_cd, "INEXACT_FINISH_MAX_FREE", 0)
+    steps = []
+    solve_newton_steps = newton_module.solve_newton
+
+    def counting_steps(*args, **kwargs):
+        raw = solve_newton_steps(*args, **kwargs)
+        steps.append(raw["n_iter"])
+        return raw
+
+    monkeypatch.setattr(newton_module, "solve_newton", counting_steps)
+    X, y = make_problem(n=60, d=4, k=3, seed=2, noise=1.0)
+    objective = MulticlassSVMObjective(X, y.astype(np.int64), np.ones(60), 3, C=10.0,
+                                       loss="hinge", margin=1.0, fit_intercept=True,
+                                       n_threads=1)
+    start = Start.zeros(3, 4)
+    start.finish_exactly = finish_exactly
+    # (tol above the hand-over gap: the few epochs of a small problem's start
+    # reach it)
+    result = newton_module.solve(objective, start, tol=0.05, max_iter=100,
+                                 random_state=np.random.RandomState(0))
+    assert result.converged
+    assert len(epoch_starts) == 1 and steps == [0]  # the epochs ended the fit
+    assert epoch_starts[0][1]["finish_exactly"] is finish_exactly
+    assert (True in finals) == finish_exactly
+
+
 def test_warm_fit_of_a_large_problem_runs_its_epochs_from_the_multipliers(
         monkeypatch, epoch_starts):
     """At tol ≥ EPOCHS_TO_TOL_FROM a warm fit of a large problem (a path's next

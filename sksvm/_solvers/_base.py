@@ -40,7 +40,8 @@ class Start:
         that stops above ``tol`` still tries. ``"dual_cd"`` makes its attempts
         during the run, where they shorten a slow tail; without
         ``finish_exactly`` its last one, at convergence, only while few pairs are
-        free (``dual_cd.INEXACT_FINISH_MAX_FREE``).
+        free (``dual_cd.INEXACT_FINISH_MAX_FREE``), and so do ``"newton"``'s start
+        epochs when they end the fit.
     """
 
     coef: np.ndarray

@@ -1161,7 +1161,9 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         until ``tol`` (which ends the
         run there) or, in a slow tail, a certified gap of ``start_handover_gap``
         (``dual_cd.ascend``'s ``handover_gap``; ``START_GAP`` when not given), and
-        start from their weights and (hinge) dual point; ``sigma_width0``,
+        start from their weights and (hinge) dual point; ``start_finish_exactly``
+        (default True): ``dual_cd.ascend``'s ``finish_exactly``, for epochs that
+        end the run; ``sigma_width0``,
         ``sigma_growth``, ``inner_kappa``: the hinge's penalty schedule and inner
         tolerance (by default the module constants, ``START_SIGMA_WIDTH0`` from
         start multipliers, and the growth of the last step's preconditioner); ``sigma_stall_ratio``: when
@@ -1203,7 +1205,8 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
                 # The averaged primal point helps epochs that run to tol certify
                 # it; the Newton steps start better from the last iterate.
                 verbose=verbose, average_primal=handover_gap <= tol,
-                float32_epochs=True)
+                float32_epochs=True,
+                finish_exactly=options.get("start_finish_exactly", True))
             if objective.loss != "hinge":
                 alpha = None
         else:
@@ -1507,6 +1510,10 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
             options.update(_start_epochs(objective, cheap), random_state=random_state)
         else:
             options.update(start_iterations=START_ITERATIONS)
+    if "start_epochs" in options:
+        # Epochs that converge end the fit: their last finishing attempt follows
+        # the start's (the folds of a path need only the certified tol).
+        options["start_finish_exactly"] = start.finish_exactly
     raw = solve_newton(objective, start.coef, start.intercept, tol=tol,
                        max_iter=max_iter, verbose=verbose, **options)
     if raw["final_dual"] is not None and (start.finish_exactly or not raw["converged"]):
