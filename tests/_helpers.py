@@ -147,3 +147,19 @@ def count_calls(monkeypatch, owner, name):
 
     monkeypatch.setattr(owner, name, counting)
     return calls
+
+
+def record_finish_attempts(monkeypatch):
+    """Wrap ``"dual_cd"``'s exact finishing attempts: each one appends its
+    ``final`` flag (True for the attempt at convergence) to the returned list."""
+    from sksvm._solvers import dual_cd
+
+    finals = []
+    original = dual_cd._Run.try_finish
+
+    def recording(self, point, final):
+        finals.append(final)
+        return original(self, point, final)
+
+    monkeypatch.setattr(dual_cd._Run, "try_finish", recording)
+    return finals

@@ -23,7 +23,8 @@ from sksvm._solvers import Start, dual_cd
 from sksvm._solvers.dual_cd import shuffle, visiting_chunk_size
 
 from _helpers import (CASE_IDS, CASES, case_data, case_optimum, count_calls, fit,
-                      make_problem, make_stalling_problem, quiet_fit, record_calls)
+                      make_problem, make_stalling_problem, quiet_fit, record_calls,
+                      record_finish_attempts)
 from _reference import cvxpy_optimum, numpy_objective
 
 # Fits here default to dual_cd (the shared CASES are those of test_exact.py).
@@ -831,14 +832,7 @@ def test_attempt_at_convergence_without_finish_exactly(monkeypatch, finish_exact
     """A fit that needs only the certified tol (the folds of a path) makes the
     exact finishing step's attempt at convergence only while at most
     INEXACT_FINISH_MAX_FREE pairs are free."""
-    finals = []
-    original = dual_cd._Run.try_finish
-
-    def recording(self, point, final):
-        finals.append(final)
-        return original(self, point, final)
-
-    monkeypatch.setattr(dual_cd._Run, "try_finish", recording)
+    finals = record_finish_attempts(monkeypatch)
     monkeypatch.setattr(dual_cd, "INEXACT_FINISH_MAX_FREE", max_free)
     X, y = make_problem(n=60, d=4, k=3, seed=2, noise=1.0)
     objective = MulticlassSVMObjective(X, y.astype(np.int64), np.ones(60), 3, C=0.1,

@@ -22,7 +22,7 @@ import sksvm._solvers.lbfgs as lbfgs_module
 from sksvm._solvers.newton import solve_newton
 
 from _reference import cvxpy_optimum, numpy_objective
-from _helpers import make_stalling_problem, record_calls
+from _helpers import make_stalling_problem, record_calls, record_finish_attempts
 from conftest import make_problem
 
 CASES = [
@@ -489,14 +489,7 @@ def test_start_epochs_that_end_the_fit_follow_finish_exactly(monkeypatch, epoch_
     while at most INEXACT_FINISH_MAX_FREE pairs are free, as "dual_cd" does."""
     from sksvm._solvers import Start, dual_cd
 
-    finals = []
-    original = dual_cd._Run.try_finish
-
-    def recording(self, point, final):
-        finals.append(final)
-        return original(self, point, final)
-
-    monkeypatch.setattr(dual_cd._Run, "try_finish", recording)
+    finals = record_finish_attempts(monkeypatch)
     monkeypatch.setattr(dual_cd, "INEXACT_FINISH_MAX_FREE", 0)
     steps = []
     solve_newton_steps = newton_module.solve_newton
