@@ -163,3 +163,14 @@ def record_finish_attempts(monkeypatch):
 
     monkeypatch.setattr(dual_cd._Run, "try_finish", recording)
     return finals
+
+
+def small_hinge_objective(C, fit_intercept=True):
+    """The hinge objective of a 60 × 4 problem with 3 classes (``make_problem``
+    seed 2, noise 1), unit weights, one thread."""
+    from sksvm._objective import MulticlassSVMObjective
+
+    X, y = make_problem(n=60, d=4, k=3, seed=2, noise=1.0)
+    return MulticlassSVMObjective(X, y.astype(np.int64), np.ones(60), 3, C=C,
+                                  loss="hinge", margin=1.0,
+                                  fit_intercept=fit_intercept, n_threads=1)

@@ -24,7 +24,7 @@ from sksvm._solvers.dual_cd import shuffle, visiting_chunk_size
 
 from _helpers import (CASE_IDS, CASES, case_data, case_optimum, count_calls, fit,
                       make_problem, make_stalling_problem, quiet_fit, record_calls,
-                      record_finish_attempts)
+                      record_finish_attempts, small_hinge_objective)
 from _reference import cvxpy_optimum, numpy_objective
 
 # Fits here default to dual_cd (the shared CASES are those of test_exact.py).
@@ -834,10 +834,7 @@ def test_attempt_at_convergence_without_finish_exactly(monkeypatch, finish_exact
     INEXACT_FINISH_MAX_FREE pairs are free."""
     finals = record_finish_attempts(monkeypatch)
     monkeypatch.setattr(dual_cd, "INEXACT_FINISH_MAX_FREE", max_free)
-    X, y = make_problem(n=60, d=4, k=3, seed=2, noise=1.0)
-    objective = MulticlassSVMObjective(X, y.astype(np.int64), np.ones(60), 3, C=0.1,
-                                       loss="hinge", margin=1.0, fit_intercept=True,
-                                       n_threads=1)
+    objective = small_hinge_objective(C=0.1)
     start = Start.zeros(3, 4)
     start.finish_exactly = finish_exactly
     result = dual_cd.solve(objective, start, tol=1e-3, max_iter=5000,

@@ -22,7 +22,8 @@ import sksvm._solvers.lbfgs as lbfgs_module
 from sksvm._solvers.newton import solve_newton
 
 from _reference import cvxpy_optimum, numpy_objective
-from _helpers import make_stalling_problem, record_calls, record_finish_attempts
+from _helpers import (make_stalling_problem, record_calls, record_finish_attempts,
+                      small_hinge_objective)
 from conftest import make_problem
 
 CASES = [
@@ -500,10 +501,7 @@ def test_start_epochs_that_end_the_fit_follow_finish_exactly(monkeypatch, epoch_
         return raw
 
     monkeypatch.setattr(newton_module, "solve_newton", counting_steps)
-    X, y = make_problem(n=60, d=4, k=3, seed=2, noise=1.0)
-    objective = MulticlassSVMObjective(X, y.astype(np.int64), np.ones(60), 3, C=10.0,
-                                       loss="hinge", margin=1.0, fit_intercept=True,
-                                       n_threads=1)
+    objective = small_hinge_objective(C=10.0)
     start = Start.zeros(3, 4)
     start.finish_exactly = finish_exactly
     # (tol above the hand-over gap: the few epochs of a small problem's start
