@@ -563,8 +563,8 @@ class _ClassBlockPreconditioner:
         mean = V.mean(axis=0)
         out = np.empty_like(V)
         for s, factor in enumerate(self.factors):
-            out[s] = scipy.linalg.cho_solve(factor, (V[s] - mean).astype(factor[0].dtype),
-                                            check_finite=False)
+            rhs = (V[s] - mean).astype(factor[0].dtype)  # the factor's precision
+            out[s] = scipy.linalg.cho_solve(factor, rhs, check_finite=False)
         out += mean / self.C - out.mean(axis=0)
         return out
 
