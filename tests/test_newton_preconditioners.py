@@ -47,6 +47,19 @@ def _reference_hessian(X_hat, y, h, C, k):
     return H
 
 
+def _diagonal_blocks(H, k, width):
+    """The k diagonal (width × width) blocks of H."""
+    return [H[s * width:(s + 1) * width, s * width:(s + 1) * width] for s in range(k)]
+
+
+def _block_solution(diagonal, centered):
+    """What the class-block preconditioner gives for class-sum-zero ``centered``:
+    each row solved with its diagonal block, then re-centered."""
+    solved = np.stack([np.linalg.solve(block, row) for block, row in zip(diagonal,
+                                                                          centered)])
+    return solved - solved.mean(axis=0)
+
+
 @pytest.mark.parametrize("fit_intercept", [False, True], ids=["noint", "int"])
 def test_class_blocks_are_the_hessians_diagonal_blocks(fit_intercept):
     k, C = 4, 1e-2
@@ -58,8 +71,7 @@ def test_class_blocks_are_the_hessians_diagonal_blocks(fit_intercept):
     X_hat = _augmented_rows(X, solver)
     width = X_hat.shape[1]
     H = _reference_hessian(X_hat, y, h, C, k)
-    diagonal = [H[s * width:(s + 1) * width, s * width:(s + 1) * width]
-                for s in range(k)]
+    diagonal = _diagonal_blocks(H, k, width)
     for s in range(k):  # float32 products: rounding of a few 1e-7
         assert_allclose(blocks.blocks[s] + C * np.eye(width), diagonal[s],
                         rtol=1e-5, atol=1e-5 * np.abs(diagonal[s]).max())
@@ -75,8 +87,7 @@ def test_class_blocks_are_the_hessians_diagonal_blocks(fit_intercept):
                     rtol=1e-10, atol=rounding)
     assert_allclose(blocks(C * constant), constant, rtol=1e-8)
     centered = V - V.mean(axis=0)
-    solved = np.stack([np.linalg.solve(diagonal[s], centered[s]) for s in range(k)])
-    expected = solved - solved.mean(axis=0)
+    expected = _block_solution(diagonal, centered)
     assert_allclose(blocks(centered), expected, rtol=1e-4,
                     atol=1e-4 * np.abs(expected).max())
     # and it is symmetric positive definite: a valid CG preconditioner
@@ -107,11 +118,8 @@ def test_class_block_factors_fall_back_to_double_precision():
     width = X.shape[1]
     V = np.random.default_rng(5).normal(size=(k, width))
     centered = V - V.mean(axis=0)
-    H = _reference_hessian(X, y, h, C, k)
-    diagonal = [H[s * width:(s + 1) * width, s * width:(s + 1) * width]
-                for s in range(k)]
-    solved = np.stack([np.linalg.solve(diagonal[s], centered[s]) for s in range(k)])
-    expected = solved - solved.mean(axis=0)
+    expected = _block_solution(
+        _diagonal_blocks(_reference_hessian(X, y, h, C, k), k, width), centered)
     # (condition numbers about 1e10: both solves keep about 6 digits)
     assert_allclose(blocks(centered), expected, rtol=1e-5,
                     atol=1e-5 * np.abs(expected).max())

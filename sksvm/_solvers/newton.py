@@ -548,13 +548,11 @@ class _ClassBlockPreconditioner:
             out[np.diag_indices_from(out)] += self.C
             return out
 
-        for dtype in (np.float32, np.float64):
-            try:
-                return scipy.linalg.cho_factor(shifted(dtype), lower=True,
-                                               overwrite_a=True, check_finite=False)
-            except np.linalg.LinAlgError:  # the in-place attempt spoiled its copy
-                continue
-        return _cholesky_with_jitter(shifted(np.float64))
+        try:
+            return scipy.linalg.cho_factor(shifted(np.float32), lower=True,
+                                           overwrite_a=True, check_finite=False)
+        except np.linalg.LinAlgError:  # float64, shifted further only if need be
+            return _cholesky_with_jitter(shifted(np.float64))
 
     def __call__(self, V):
         # The Hessian is C·I on the class-constant directions (the same row added
@@ -1487,13 +1485,13 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
         # Epochs first, cold or from the start multipliers (a path's next C), to
         # tol unless they stall: the fit is "dual_cd"'s wherever its epochs
         # converge, near the largest useful C too.
-        options.update(_start_epochs(objective, cheap), random_state=random_state,
+        options.update(_start_epochs(objective, cheap, start, random_state),
                        start_handover_gap=tol)
     elif cheap and warm_dual:  # (start multipliers come with the hinge only)
         # A path's next C on a small problem: the cold fits' few epochs, from the
         # start multipliers, before the Newton steps. Digits path (10 values of
         # C, 5 folds): 2.38–2.60 s against 2.87–3.29 s with the steps alone.
-        options.update(_start_epochs(objective, cheap), random_state=random_state)
+        options.update(_start_epochs(objective, cheap, start, random_state))
     elif (cold and (hinge or not cheap)
             and objective.C < START_BELOW * largest_useful_C(
                 objective.X, objective.y, objective.sample_weight,
@@ -1507,13 +1505,9 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
         # iterations (two products with X each) bring the curved set near its
         # final one (not on small problems, where cold Newton steps are cheap).
         if objective.loss == "hinge":
-            options.update(_start_epochs(objective, cheap), random_state=random_state)
+            options.update(_start_epochs(objective, cheap, start, random_state))
         else:
             options.update(start_iterations=START_ITERATIONS)
-    if "start_epochs" in options:
-        # Epochs that converge end the fit: their last finishing attempt follows
-        # the start's (the folds of a path need only the certified tol).
-        options["start_finish_exactly"] = start.finish_exactly
     raw = solve_newton(objective, start.coef, start.intercept, tol=tol,
                        max_iter=max_iter, verbose=verbose, **options)
     if raw["final_dual"] is not None and (start.finish_exactly or not raw["converged"]):
@@ -1539,15 +1533,19 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
                         raw["gap"], raw["gap"], history, state)
 
 
-def _start_epochs(objective, cheap):
-    """The start epochs' budget of a hinge fit (module constants), as options of
-    :func:`solve_newton`: the most epochs, and outside ``is_cheap`` the most
-    entries of X they read in all."""
+def _start_epochs(objective, cheap, start, random_state):
+    """The start epochs of a hinge fit, as options of :func:`solve_newton`: their
+    budget (module constants: the most epochs, and outside ``is_cheap`` the most
+    entries of X they read in all), their order, and whether, when they end the
+    fit, they make the last finishing attempt (``start.finish_exactly``: the
+    folds of a path need only the certified tol)."""
+    options = dict(random_state=random_state,
+                   start_finish_exactly=start.finish_exactly)
     if not cheap:
-        return dict(start_epochs=START_EPOCHS, start_work=START_ENTRIES)
+        return dict(options, start_epochs=START_EPOCHS, start_work=START_ENTRIES)
     entries = max(objective.X.nnz if objective.is_sparse else objective.X.size, 1)
     epochs = min(CHEAP_START_EPOCHS, CHEAP_START_WORK // (entries * objective.n_classes))
-    return dict(start_epochs=int(max(1, epochs)))
+    return dict(options, start_epochs=int(max(1, epochs)))
 
 
 def _finish_exactly(objective, raw, tol):
