@@ -174,3 +174,26 @@ def curved_rows_product(X, V, offsets, y, h, start, stop, out, column_sums):
             for f in range(width):
                 out[j, f] += block[j, f]
                 block[j, f] = zero
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz", "arcp"})
+def cholesky_solve(upper, rhs, out):
+    """out = (Uᵀ U)⁻¹ rhs for the upper triangle U of ``upper`` (C-contiguous; the
+    entries below its diagonal are not read), in float64 whatever U's precision.
+    Both triangular solves run along U's contiguous rows: Uᵀ y = rhs by rows of
+    U as updates, U x = y by rows of U as dot products."""
+    n = upper.shape[0]
+    for i in range(n):
+        out[i] = rhs[i]
+    for j in range(n):
+        value = out[j] / upper[j, j]
+        out[j] = value
+        row = upper[j]
+        for i in range(j + 1, n):
+            out[i] -= value * row[i]
+    for i in range(n - 1, -1, -1):
+        row = upper[i]
+        total = out[i]
+        for j in range(i + 1, n):
+            total -= row[j] * out[j]
+        out[i] = total / row[i]

@@ -70,29 +70,54 @@ def test_pair_curvatures(loss):
     assert count == np.count_nonzero(expected)
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("fit_intercept", [False, True])
 @pytest.mark.parametrize("kind", ["dense64", "dense32", "csr"])
-def test_pair_transpose_times_in_blocks(kind, fit_intercept, monkeypatch):
+def test_pair_transpose_times_in_blocks(kind, fit_intercept, n_threads, monkeypatch):
     """AᵀX̂ and A's column sums from the pair values, A built a block at a time,
-    equal those of the whole matrix A (several blocks: a small CHUNK_ROWS)."""
+    equal those of the whole matrix A (several blocks: a small CHUNK_ROWS), and
+    the products with X̂ equal NumPy's, on one thread or over ranges of rows on
+    two (ranges made for these few rows)."""
     import sksvm._solvers.newton as newton_module
     monkeypatch.setattr(newton_module, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(newton_module, "chunk_count",
+                        lambda threads, work: 1 if threads == 1 else 4 * threads)
     _, u, _, y, _, _ = _pairs(4)
     rng = np.random.default_rng(5)
     X = rng.normal(size=(y.size, 6))
     X[X < 0.3] = 0.0
     X = {"dense64": X, "dense32": X.astype(np.float32), "csr": sp.csr_matrix(X)}[kind]
     mu = rng.normal(size=6) if fit_intercept else np.zeros(6)
-    design = _Design(X, mu, 1.3 if fit_intercept else 0.0, fit_intercept)
+    design = _Design(X, mu, 1.3 if fit_intercept else 0.0, fit_intercept, n_threads)
+    if n_threads > 1:
+        assert len(design._row_ranges(u.shape[1])) - 1 > 1
     A = _certificate.pair_coefficients(u, y)
     AX, column_sums = design.pair_transpose_times(u, y)
     assert_allclose(AX, design.transpose_times(A), rtol=1e-12, atol=1e-12)
     assert_allclose(column_sums, A.sum(axis=0), rtol=1e-13, atol=1e-15)
-    # and the plain product against NumPy's
+    # and the plain products against NumPy's
     X_hat = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
     if fit_intercept:
         X_hat = np.hstack([X_hat - mu, np.full((y.size, 1), 1.3)])
     assert_allclose(design.transpose_times(A), A.T @ X_hat, rtol=1e-12, atol=1e-12)
+    theta = rng.normal(size=(u.shape[1], X_hat.shape[1]))
+    assert_allclose(design.times(theta), X_hat @ theta.T, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cholesky_solve(dtype):
+    """(UᵀU)⁻¹ b from the upper triangle U alone (garbage below it), against
+    NumPy's solve with the same U."""
+    rng = np.random.default_rng(11)
+    B = rng.normal(size=(30, 9))
+    matrix = B.T @ B + 0.1 * np.eye(9)
+    upper = np.linalg.cholesky(matrix).T.astype(dtype)
+    stored = upper + np.tril(rng.normal(size=(9, 9)), -1).astype(dtype)
+    rhs = rng.normal(size=9)
+    out = np.full(9, np.nan)
+    _newton_kernels.cholesky_solve(stored, rhs, out)
+    exact = np.linalg.solve(upper.astype(np.float64).T @ upper.astype(np.float64), rhs)
+    assert_allclose(out, exact, rtol=1e-10, atol=1e-10 * np.abs(exact).max())
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

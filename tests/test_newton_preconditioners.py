@@ -114,7 +114,7 @@ def test_class_block_factors_fall_back_to_double_precision():
     h = np.ones((6, k))
     h[np.arange(6), y] = 0.0
     blocks = newton_module._ClassBlockPreconditioner(solver).update(h)
-    assert [inverse.dtype for inverse in blocks.inverse_factors] == [np.float64] * k
+    assert [factor.dtype for factor in blocks.factors] == [np.float64] * k
     width = X.shape[1]
     V = np.random.default_rng(5).normal(size=(k, width))
     centered = V - V.mean(axis=0)
@@ -130,7 +130,7 @@ def test_class_block_factors_fall_back_to_double_precision():
     solver = newton_module._Solver(objective, {})
     h = _random_curvatures(np.random.default_rng(3), y, k)
     blocks = newton_module._ClassBlockPreconditioner(solver).update(h)
-    assert [inverse.dtype for inverse in blocks.inverse_factors] == [np.float32] * k
+    assert [factor.dtype for factor in blocks.factors] == [np.float32] * k
 
 
 def test_class_block_updates_equal_a_fresh_build():

@@ -537,7 +537,7 @@ class _ClassBlockPreconditioner:
         # shifted copy (_factor); rebuilt whenever more rows change than are curved
         self.blocks = np.zeros((k, width, width), dtype=np.float32)
         self.weights = np.zeros((solver.n, k))
-        self.inverse_factors = None
+        self.factors = None
         self.n_threads = solver.n_threads
 
     def update(self, h):
@@ -556,6 +556,8 @@ class _ClassBlockPreconditioner:
         # The classes' blocks are independent: up to n_threads at a time.
         parallel = chunk_count(self.n_threads, k * width ** 3) > 1
         n_threads = self.n_threads if parallel else 1
+        self.solve_threads = (self.n_threads if chunk_count(self.n_threads, k * width ** 2)
+                              > 1 else 1)
         for start in range(0, changed.size, CLASS_BLOCK_CHUNK_ROWS):
             chunk = changed[start:start + CLASS_BLOCK_CHUNK_ROWS]
             X = self.design.dense_rows(chunk, np.float32)
@@ -569,25 +571,19 @@ class _ClassBlockPreconditioner:
                     self.blocks[s] += scaled.T @ part
 
             run_chunks(add_rows, k, n_threads)
-        self.inverse_factors = [None] * k  # their memory is needed for the new ones
+        self.factors = [None] * k  # their memory is needed for the new ones
 
         def factor(s):
-            self.inverse_factors[s] = self._inverse_factor(self.blocks[s])
+            self.factors[s] = self._factor(self.blocks[s])
 
         run_chunks(factor, k, n_threads)
         return self
 
-    def _inverse_factor(self, block):
-        """L⁻¹ for the Cholesky factor L of C·I + ``block``, made in place of one
-        shifted copy: in float32, or in float64 where float32 rounding leaves the
-        shifted block not positive definite (C lost beside a singular block).
-
-        The solves apply L⁻ᵀ(L⁻¹ v) by two matrix-vector products, an SPD
-        preconditioner whatever the rounding of L⁻¹: OpenBLAS's triangular solves
-        with one right-hand side are several times slower than its products. On
-        Fashion-MNIST's 785-wide blocks, 20 CG iterations' solves of 10 blocks
-        took 38 ms against 128 ms for ``cho_solve``, for 45 ms more per
-        factorization of the 10 blocks (66 ms)."""
+    def _factor(self, block):
+        """The Cholesky factor of C·I + ``block`` as an upper triangle Uᵀ U (the
+        layout of :func:`sksvm._newton_kernels.cholesky_solve`), made in place of
+        one shifted copy: in float32, or in float64 where float32 rounding leaves
+        the shifted block not positive definite (C lost beside a singular block)."""
         def shifted(dtype):
             out = block.astype(dtype)
             out[np.diag_indices_from(out)] += self.C
@@ -598,21 +594,20 @@ class _ClassBlockPreconditioner:
                                                overwrite_a=True, check_finite=False)
         except np.linalg.LinAlgError:  # float64, shifted further only if need be
             lower, _ = _cholesky_with_jitter(shifted(np.float64))
-        trtri, = scipy.linalg.get_lapack_funcs(("trtri",), (lower,))
-        inverse, info = trtri(lower, lower=1, overwrite_c=1)
-        if info != 0:
-            raise np.linalg.LinAlgError("the class block's factor is singular")
-        return np.tril(inverse)
+        return np.ascontiguousarray(lower.T)
 
     def __call__(self, V):
         # The Hessian is C·I on the class-constant directions (the same row added
         # to every class moves no margin) and maps the class-sum-zero directions
         # onto themselves: the blocks are used on the latter only.
         mean = V.mean(axis=0)
+        centered = V - mean
         out = np.empty_like(V)
-        for s, inverse in enumerate(self.inverse_factors):
-            rhs = (V[s] - mean).astype(inverse.dtype)  # the factor's precision
-            out[s] = inverse.T @ (inverse @ rhs)
+
+        def solve(s):
+            _newton_kernels.cholesky_solve(self.factors[s], centered[s], out[s])
+
+        run_chunks(solve, len(self.factors), self.solve_threads)
         out += mean / self.C - out.mean(axis=0)
         return out
 
