@@ -104,17 +104,18 @@ def test_pair_transpose_times_in_blocks(kind, fit_intercept, n_threads, monkeypa
     assert_allclose(design.times(theta), X_hat @ theta.T, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("width", [1, 3, 4, 8, 9, 14])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_cholesky_solve(dtype):
+def test_cholesky_solve(dtype, width):
     """(UᵀU)⁻¹ b from the upper triangle U alone (garbage below it), against
-    NumPy's solve with the same U."""
+    NumPy's solve with the same U (widths with every remainder of four rows)."""
     rng = np.random.default_rng(11)
-    B = rng.normal(size=(30, 9))
-    matrix = B.T @ B + 0.1 * np.eye(9)
+    B = rng.normal(size=(30, width))
+    matrix = B.T @ B + 0.1 * np.eye(width)
     upper = np.linalg.cholesky(matrix).T.astype(dtype)
-    stored = upper + np.tril(rng.normal(size=(9, 9)), -1).astype(dtype)
-    rhs = rng.normal(size=9)
-    out = np.full(9, np.nan)
+    stored = upper + np.tril(rng.normal(size=(width, width)), -1).astype(dtype)
+    rhs = rng.normal(size=width)
+    out = np.full(width, np.nan)
     _newton_kernels.cholesky_solve(stored, rhs, out)
     exact = np.linalg.solve(upper.astype(np.float64).T @ upper.astype(np.float64), rhs)
     assert_allclose(out, exact, rtol=1e-10, atol=1e-10 * np.abs(exact).max())
