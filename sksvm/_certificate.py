@@ -36,6 +36,8 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from . import _dual_kernels
+from ._kernels import chunk_bounds
+from ._threads import chunk_count, run_chunks
 from ._losses import get_loss
 
 # Largest free set for which the dense (|F| + k)² solve of the finisher is attempted.
@@ -131,7 +133,7 @@ def dual_coef(objective, alpha):
                                   objective.C, out)
         return np.ascontiguousarray(out.T)
     out = np.zeros((objective.n_classes, objective.n_features))
-    dense_dual_coef(X, objective.y, alpha, objective.C, out)
+    dense_dual_coef(X, objective.y, alpha, objective.C, out, objective.n_threads)
     return out
 
 
@@ -152,15 +154,27 @@ def updated_dual_coef(objective, coef, alpha, change):
     return out
 
 
-def dense_dual_coef(X, y, alpha, C, W):
+def dense_dual_coef(X, y, alpha, C, W, n_threads=1):
     """W(α) from scratch for dense X, (k, d) layout, overwriting ``W``: one BLAS
     product for float64 X (nothing to compile), the kernel for float32 X (no
-    float64 copy of X)."""
-    if X.dtype != np.float64:
-        _dual_kernels.dense_rebuild(X, y, alpha, C, W)
-        return
-    np.matmul(pair_coefficients(alpha, y).T, X, out=W)
-    W /= -C
+    float64 copy of X), over ranges of rows on up to ``n_threads`` threads (the
+    fits limit BLAS to one thread: on all of Fashion-MNIST 28 ms against 56 ms
+    on two), their sums added in order."""
+    n_chunks = chunk_count(n_threads, X.size * W.shape[0])
+    bounds = chunk_bounds(X.shape[0], n_chunks)
+    parts = W[None] if n_chunks == 1 else np.empty((n_chunks,) + W.shape)
+
+    def run(c):
+        rows = slice(bounds[c], bounds[c + 1])
+        if X.dtype != np.float64:
+            _dual_kernels.dense_rebuild(X[rows], y[rows], alpha[rows], C, parts[c])
+        else:
+            np.matmul(pair_coefficients(alpha[rows], y[rows]).T, X[rows], out=parts[c])
+            parts[c] /= -C
+
+    run_chunks(run, n_chunks, n_threads)
+    if n_chunks > 1:
+        parts.sum(axis=0, out=W)
 
 
 def dual_lower_bound(objective, alpha, coef=None):

@@ -798,14 +798,14 @@ def dense_center(X, w):
     return center, X @ center
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def dense_rebuild(X, y, alpha, C, W):
     """W = W(α) from scratch, (k, d) layout, overwriting ``W``."""
     W[:] = 0.0
     dense_add_dual_coef(X, y, alpha, C, W)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def dense_add_dual_coef(X, y, alpha, C, W):
     """W += W(α), (k, d) layout. W(α) is linear in α: with α a change of the dual
     point (any signs) this updates the weights, reading only the rows where it is

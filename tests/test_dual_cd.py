@@ -923,6 +923,25 @@ def test_updated_dual_coef_matches_the_definition_and_leaves_its_input():
         assert_array_equal(coef, kept)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_dense_dual_coef_over_ranges_of_rows(monkeypatch, dtype, n_threads):
+    """W(α) of dense rows, on one thread or summed over ranges of rows on two
+    (ranges made for these few rows), equals its definition and overwrites W."""
+    from sksvm import _certificate
+
+    monkeypatch.setattr(_certificate, "chunk_count",
+                        lambda threads, work: 1 if threads == 1 else 4 * threads)
+    X, y = make_problem(n=45, d=6, k=4, seed=8)
+    y = y.astype(np.int64)
+    alpha = np.random.default_rng(2).uniform(0.0, 0.05, size=(45, 4))
+    alpha[np.arange(45), y] = 0.0
+    W = np.full((4, 6), np.nan)
+    _certificate.dense_dual_coef(X.astype(dtype), y, alpha, 0.7, W, n_threads)
+    assert_allclose(W, _plain_dual_coef(X.astype(dtype), y, alpha, 0.7),
+                    rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-12)
+
+
 def test_gap_passes_thin_out_in_long_runs():
     """A gap pass is due after check_interval (2) passes' worth of epoch work at
     first, and after a sixteenth of all the work so far later, up to 8: in a long

@@ -534,7 +534,8 @@ class _DualData:
         if self.sparse:
             _dual_kernels.csr_rebuild(*self.rows, self.y, alpha, self.C, out)
         else:
-            _certificate.dense_dual_coef(self.X, self.y, alpha, self.C, out)
+            _certificate.dense_dual_coef(self.X, self.y, alpha, self.C, out,
+                                         self.n_threads)
         return out
 
     def dual_value(self, alpha_sum, conjugate, W):
