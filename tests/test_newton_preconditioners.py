@@ -16,9 +16,9 @@ from _reference import cvxpy_optimum, numpy_objective
 from conftest import make_problem
 
 
-def _objective(X, y, sw, k, C, loss, fit_intercept):
+def _objective(X, y, sw, k, C, loss, fit_intercept, n_threads=1):
     return MulticlassSVMObjective(X, y, sw, k, C=C, loss=loss, margin=1.0,
-                                  fit_intercept=fit_intercept, n_threads=1)
+                                  fit_intercept=fit_intercept, n_threads=n_threads)
 
 
 def _random_curvatures(rng, y, k, density=0.6):
@@ -60,12 +60,19 @@ def _block_solution(diagonal, centered):
     return solved - solved.mean(axis=0)
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("fit_intercept", [False, True], ids=["noint", "int"])
-def test_class_blocks_are_the_hessians_diagonal_blocks(fit_intercept):
+def test_class_blocks_are_the_hessians_diagonal_blocks(fit_intercept, n_threads,
+                                                       monkeypatch):
+    """The blocks, and their action, built and solved on one thread or a class
+    per task on two (forced for these small blocks)."""
+    monkeypatch.setattr(newton_module, "chunk_count",
+                        lambda threads, work: 1 if threads == 1 else 4 * threads)
     k, C = 4, 1e-2
     X, y = make_problem(n=80, d=5, k=k, seed=3)
-    objective = _objective(X, y, np.ones(80), k, C, "hinge", fit_intercept)
+    objective = _objective(X, y, np.ones(80), k, C, "hinge", fit_intercept, n_threads)
     solver = newton_module._Solver(objective, {})
+    assert newton_module._ClassBlockPreconditioner(solver).solve_threads == n_threads
     h = _random_curvatures(np.random.default_rng(0), y, k)
     blocks = newton_module._ClassBlockPreconditioner(solver).update(h)
     X_hat = _augmented_rows(X, solver)

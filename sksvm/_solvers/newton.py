@@ -545,7 +545,13 @@ class _ClassBlockPreconditioner:
         self.blocks = np.zeros((k, width, width), dtype=np.float32)
         self.weights = np.zeros((solver.n, k))
         self.factors = None
-        self.n_threads = solver.n_threads
+        # The classes' blocks are independent: updated, factored and solved a
+        # class per task, on up to n_threads threads where the work is large
+        # enough (chunk_count gives 1 below its minimum).
+        self.factor_threads = min(solver.n_threads,
+                                  chunk_count(solver.n_threads, k * width ** 3))
+        self.solve_threads = min(solver.n_threads,
+                                 chunk_count(solver.n_threads, k * width ** 2))
 
     def update(self, h):
         """Blocks for the curvatures ``h``: only the changed rows are read, or all
@@ -559,12 +565,7 @@ class _ClassBlockPreconditioner:
             self.blocks[:] = 0.0
             change, changed = weights, curved
         self.weights = weights
-        k, width = self.blocks.shape[:2]
-        # The classes' blocks are independent: up to n_threads at a time.
-        parallel = chunk_count(self.n_threads, k * width ** 3) > 1
-        n_threads = self.n_threads if parallel else 1
-        self.solve_threads = (self.n_threads if chunk_count(self.n_threads, k * width ** 2)
-                              > 1 else 1)
+        k = self.blocks.shape[0]
         for start in range(0, changed.size, CLASS_BLOCK_CHUNK_ROWS):
             chunk = changed[start:start + CLASS_BLOCK_CHUNK_ROWS]
             X = self.design.dense_rows(chunk, np.float32)
@@ -577,13 +578,13 @@ class _ClassBlockPreconditioner:
                     scaled = part * chunk_change[in_block, s, None].astype(np.float32)
                     self.blocks[s] += scaled.T @ part
 
-            run_chunks(add_rows, k, n_threads)
+            run_chunks(add_rows, k, self.factor_threads)
         self.factors = [None] * k  # their memory is needed for the new ones
 
         def factor(s):
             self.factors[s] = self._factor(self.blocks[s])
 
-        run_chunks(factor, k, n_threads)
+        run_chunks(factor, k, self.factor_threads)
         return self
 
     def _factor(self, block):
