@@ -327,6 +327,7 @@ class _Design:
         bounds = self._row_ranges(k)
         n_chunks = len(bounds) - 1
         acc = np.zeros((n_chunks, k, self.d))
+        summed = self.fit_intercept or labels is not None
         column_sums = np.zeros((n_chunks, k))
 
         def run(c):
@@ -336,12 +337,11 @@ class _Design:
                 if labels is not None:
                     part = _certificate.pair_coefficients(part, labels[start:stop])
                 acc[c] += (block.T @ part).T if self.sparse else part.T @ block
-                column_sums[c] += part.sum(axis=0)
+                if summed:
+                    column_sums[c] += part.sum(axis=0)
 
         run_chunks(run, n_chunks, self.n_threads)
-        sums = (column_sums.sum(axis=0)
-                if self.fit_intercept or labels is not None else None)
-        return acc.sum(axis=0), sums
+        return acc.sum(axis=0), column_sums.sum(axis=0) if summed else None
 
     def _centered(self, acc, column_sums):
         """Gᵀ X̂ from :meth:`_accumulate`'s parts."""
@@ -509,13 +509,15 @@ class _ClassBlockPreconditioner:
     rows. It is kept by the solver across steps and updated by the rows whose
     weights changed (:meth:`update`): between Newton steps near the optimum a few
     thousand rows change, so an update costs a fraction of a build. The products
-    and sums run in float32 (a preconditioner), and so do the factors and their
-    solves where float32 keeps the shifted blocks positive definite. Measured on
-    all of Fashion-MNIST (scripts, runs alternated, the same steps and gaps):
-    squared hinge 8.56, 8.30 s against 10.14, 8.90 s (with an intercept 7.87, 7.41
-    s against 9.00, 8.14 s); hinge at tol=1e-4 18.66, 18.81 s against 20.04, 19.64
-    s; at tol=1e-6 27.5, 28.6 s against 30.4, 31.1 s (the solves 5.1 s against
-    6.0 s)."""
+    and sums run in float32 (a preconditioner), and so do the factors where
+    float32 keeps the shifted blocks positive definite; the solves read them in a
+    numba kernel with float64 sums. Measured on all of Fashion-MNIST (scripts, runs
+    alternated, the same steps and gaps), float32 factors against float64 (both
+    solved by ``cho_solve`` then): squared hinge 8.56, 8.30 s against 10.14, 8.90
+    s (with an intercept 7.87, 7.41 s against 9.00, 8.14 s); hinge at tol=1e-4
+    18.66, 18.81 s against 20.04, 19.64 s; at tol=1e-6 27.5, 28.6 s against 30.4,
+    31.1 s. The kernel and the threads: the tol=1e-6 fit's 58 Newton steps in 13.1
+    s against 21.6 s (newton_notes.md, "The tail's steps on two threads")."""
 
     # Measured on all of Fashion-MNIST (squared hinge, no intercept): 7 Newton
     # steps of 11–22 CG iterations at 0.01, against 10 of 3–14 at 0.1, 1.3 s less.
@@ -593,7 +595,10 @@ class _ClassBlockPreconditioner:
         one shifted copy: in float32, or in float64 where float32 rounding leaves
         the shifted block not positive definite (C lost beside a singular block)."""
         def shifted(dtype):
-            out = block.astype(dtype)
+            # The block is symmetric, so its transpose is the same matrix in
+            # Fortran order: LAPACK factors the copy in place, without a copy of
+            # its own, and the copy reads the block contiguously.
+            out = block.T.astype(dtype)
             out[np.diag_indices_from(out)] += self.C
             return out
 
