@@ -805,6 +805,28 @@ def test_failed_finishing_attempts_back_off(monkeypatch):
     assert np.all(intervals[1:] >= 1.5 * intervals[:-1])
 
 
+@pytest.mark.parametrize("finish_exactly", [True, False])
+def test_amortized_finishing_attempts_follow_finish_exactly(monkeypatch,
+                                                            finish_exactly):
+    """The amortized finishing attempts (before convergence) are made by fits
+    that want the exact optimum only; a fold of a path (``finish_exactly``
+    False), warm-started, has a short tail and makes none."""
+    from sksvm import _certificate
+
+    finals = record_finish_attempts(monkeypatch)
+    monkeypatch.setattr(_certificate, "count_free", lambda *args: 0)
+    X, y = make_problem(n=300, d=6, k=3, seed=1, noise=3.0)
+    objective = MulticlassSVMObjective(X, y.astype(np.int64), np.ones(300), 3, C=0.1,
+                                       loss="hinge", margin=1.0, fit_intercept=False,
+                                       n_threads=1)
+    start = Start.zeros(3, 6)
+    start.finish_exactly = finish_exactly
+    dual_cd.solve(objective, start, tol=1e-15, max_iter=300,
+                  random_state=np.random.RandomState(0),
+                  shrinking=False)
+    assert (False in finals) is finish_exactly
+
+
 @pytest.mark.parametrize("fit_intercept", [False, True])
 def test_checks_come_after_at_most_check_max_epochs(fit_intercept):
     """When the epochs read almost nothing (shrinking left a few rows active) the

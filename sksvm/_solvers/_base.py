@@ -39,7 +39,7 @@ class Start:
         the certified ``tol`` (the folds of a cross-validated path) skip it; a fit
         that stops above ``tol`` still tries. ``"dual_cd"`` makes its attempts
         during the run, where they shorten a slow tail; without
-        ``finish_exactly`` its last one, at convergence, only while few pairs are
+        ``finish_exactly`` only its last one, at convergence, while few pairs are
         free (``dual_cd.INEXACT_FINISH_MAX_FREE``), and so do ``"newton"``'s start
         epochs when they end the fit.
     """
