@@ -5,7 +5,9 @@ values from the largest useful C down four decades) with the same folds
 (``StratifiedKFold(--folds, shuffle=True, random_state=0)``), the same ``n_jobs``
 and the same estimator settings (``tol=1e-3``, default solver), and both refit at
 the chosen C. Reported: each one's wall time, their ratio, the chosen C of each,
-and the CV estimator's largest certified duality gap over the path.
+and the CV estimator's largest certified duality gap over the path; a figure
+beside the report (``.png``) shows each data set's validation curve from both
+searches and their times.
 
 Data sets: standardized digits; a row subset of standardized Fashion-MNIST (skipped
 when absent); the sparse text-like set of ``benchmarks/sparse_text.py``.
@@ -66,9 +68,41 @@ def compare(name, X, y, n_Cs, n_folds, n_jobs, fit_intercept):
                score_path=path.scores_.mean(axis=0).max(),
                score_grid=search.best_score_, max_gap=path.duality_gaps_.max(),
                warnings=f"{path_warnings}/{grid_warnings}",
-               load=os.getloadavg()[0])
+               load=os.getloadavg()[0],
+               curves=dict(Cs=path.Cs_, path=path.scores_.mean(axis=0),
+                           path_std=path.scores_.std(axis=0),
+                           grid=search.cv_results_["mean_test_score"]))
     print(row, flush=True)
     return row
+
+
+def plot(rows, out):
+    """The path figure: each data set's validation curve, path and grid search
+    (the same folds and values of C), and the two searches' times."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(rows), 2, figsize=(9, 3.2 * len(rows)),
+                             gridspec_kw={"width_ratios": [3, 1]},
+                             layout="constrained", squeeze=False)
+    for (curve, times), r in zip(axes, rows):
+        c = r["curves"]
+        curve.plot(c["Cs"], c["path"], marker="o", label="LinearMulticlassSVMCV")
+        curve.fill_between(c["Cs"], c["path"] - c["path_std"],
+                           c["path"] + c["path_std"], alpha=0.2)
+        curve.plot(c["Cs"], c["grid"], linestyle="--", marker="x",
+                   label="GridSearchCV")
+        curve.axvline(r["C_path"], color="gray", linewidth=0.8)
+        curve.set(xscale="log", xlabel="C (larger: simpler model)",
+                  ylabel="cross-validated accuracy",
+                  title=f"{r['data']} ({r['shape']})")
+        curve.legend(loc="lower left")
+        times.bar(["path", "grid"], [r["path_s"], r["grid_s"]], color=["C0", "C1"])
+        times.set(ylabel="seconds (fit and refit)",
+                  title=f"path/grid {r['ratio']:.2f}")
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
 
 
 def write(rows, notes, out):
@@ -85,6 +119,9 @@ def write(rows, notes, out):
             f"{r['C_grid']:.3g} | {r['same_C']} | {r['score_path']:.4f} / "
             f"{r['score_grid']:.4f} | {r['max_gap']:.1e} | {r['warnings']} | "
             f"{r['load']:.1f} |")
+    figure = os.path.splitext(out)[0] + ".png"
+    plot(rows, figure)
+    lines += ["", f"![Validation curves and times]({os.path.basename(figure)})"]
     with open(out, "w") as handle:
         handle.write("\n".join(lines) + "\n")
 
