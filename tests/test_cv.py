@@ -1,5 +1,7 @@
 """LinearMulticlassSVMCV: the warm-started regularization path and its C_max."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -476,3 +478,41 @@ def test_objective_at_another_C_shares_what_the_data_give():
     coef, intercept = np.ones((3, 4)), np.zeros(3)
     assert other.value(coef, intercept) == pytest.approx(
         numpy_objective(coef, intercept, X, y, 0.5)[0], rel=1e-12)
+
+
+def _benchmark_module(name):
+    """A script of ``benchmarks/`` imported as a module (its folder on the path)."""
+    import importlib
+    import sys
+
+    folder = str(Path(__file__).resolve().parents[1] / "benchmarks")
+    sys.path.insert(0, folder)
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(folder)
+
+
+def test_path_benchmarks_write_their_reports(tmp_path):
+    """``benchmarks/cv_path.py`` (report and figure) and
+    ``benchmarks/cv_path_floor.py`` (a row per value of C) run on the digits:
+    they use the CV estimator's private hooks, which a refactoring could break."""
+    pytest.importorskip("matplotlib")
+    cv_path = _benchmark_module("cv_path")
+    report = tmp_path / "path.md"
+    cv_path.main(["--n-Cs", "3", "--folds", "2", "--fashion-rows", "0",
+                  "--text-rows", "0", "--out", str(report)])
+    lines = report.read_text().splitlines()
+    digits_row = next(line for line in lines if line.startswith("| digits |"))
+    assert digits_row.split("|")[9].strip() == "True"  # the same C
+    assert "![Validation curves and times](path.png)" in lines
+    assert (tmp_path / "path.png").stat().st_size > 0
+
+    floor = _benchmark_module("cv_path_floor")
+    report = tmp_path / "floor.md"
+    floor.main(["--data", "digits", "--folds", "1", "--out", str(report)])
+    text = report.read_text()
+    rows = [line for line in text.splitlines()
+            if line.startswith("| ") and not line.startswith("| C ")]
+    assert len(rows) == 10  # cv_path.py's values of C
+    assert "Sums: cold" in text and "from the optimum" in text
