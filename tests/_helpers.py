@@ -149,6 +149,14 @@ def count_calls(monkeypatch, owner, name):
     return calls
 
 
+def make_rare_class_problem():
+    """A 3-class problem (6 features, noise 2) whose first class is rare: 60 of
+    326 samples; labels int64."""
+    X, y = make_problem(n=400, d=6, k=3, seed=0, noise=2.0)
+    keep = np.r_[np.flatnonzero(y != 0), np.flatnonzero(y == 0)[:60]]
+    return X[keep], y[keep].astype(np.int64)
+
+
 def record_finish_attempts(monkeypatch):
     """Wrap ``"dual_cd"``'s exact finishing attempts: each one appends its
     ``final`` flag (True for the attempt at convergence) to the returned list."""

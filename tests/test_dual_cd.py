@@ -18,13 +18,14 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sksvm import LinearMulticlassSVM
 from sksvm import _dual_kernels as K
 from sksvm._bench import make_dense_blobs
-from sksvm._objective import MulticlassSVMObjective
+from sksvm._objective import MulticlassSVMObjective, largest_useful_C
 from sksvm._solvers import Start, dual_cd
 from sksvm._solvers.dual_cd import shuffle, visiting_chunk_size
 
 from _helpers import (CASE_IDS, CASES, case_data, case_optimum, count_calls, fit,
-                      make_problem, make_stalling_problem, quiet_fit, record_calls,
-                      record_finish_attempts, small_hinge_objective)
+                      make_problem, make_rare_class_problem, make_stalling_problem,
+                      quiet_fit, record_calls, record_finish_attempts,
+                      small_hinge_objective)
 from _reference import cvxpy_optimum, numpy_objective
 
 # Fits here default to dual_cd (the shared CASES are those of test_exact.py).
@@ -766,8 +767,8 @@ def test_finisher_stops_at_the_first_round_without_a_smaller_gap(monkeypatch,
     from sksvm import _certificate
 
     objective = _four_class_objective(fit_intercept)
-    _, alpha = dual_cd.ascend(objective, None, None, tol=1e-12, max_iter=2,
-                              random_state=np.random.RandomState(0))
+    _, alpha, _ = dual_cd.ascend(objective, None, None, tol=1e-12, max_iter=2,
+                                 random_state=np.random.RandomState(0))
     solves = count_calls(monkeypatch, _certificate, "_solve_partition")
     monkeypatch.setattr(_certificate, "relative_gap", lambda primal, dual: 0.5)
     result = _certificate.finish(
@@ -825,6 +826,60 @@ def test_amortized_finishing_attempts_follow_finish_exactly(monkeypatch,
                   random_state=np.random.RandomState(0),
                   shrinking=False)
     assert (False in finals) is finish_exactly
+
+
+def _unbalanced_objective(C_of_largest=1.0):
+    """The hinge objective with an intercept of :func:`make_rare_class_problem`
+    at ``C_of_largest`` times its largest useful C: near it the intercept is
+    fitted to unequal class totals, and the multiplier updates grow the
+    proximal weight λ."""
+    X, y = make_rare_class_problem()
+    weights = np.ones(len(y))
+    C = C_of_largest * largest_useful_C(X, y, weights, 3)
+    return X, y, MulticlassSVMObjective(X, y, weights, 3, C=C, loss="hinge",
+                                        margin=1.0, fit_intercept=True, n_threads=1)
+
+
+def test_a_warm_fit_starts_from_the_grown_prox_weight(monkeypatch):
+    """A fit that ends near the largest useful C with a grown λ keeps it in its
+    state; a warm fit on the same data at the next C of a path starts its epochs
+    from it where it exceeds that fit's own first λ, and still ends at cvxpy's
+    optimum. A fit that ends far from the largest useful C keeps none."""
+    first_weights = []
+    run_init = dual_cd._Run.__init__
+
+    def recording(self, data, state, **kwargs):
+        first_weights.append(data.prox_weight)
+        run_init(self, data, state, **kwargs)
+
+    monkeypatch.setattr(dual_cd._Run, "__init__", recording)
+    _, _, top = _unbalanced_objective()
+    start = Start.zeros(3, 6)
+    start.keep_state = True
+    grown = dual_cd.solve(top, start, tol=1e-3, max_iter=10000,
+                          random_state=np.random.RandomState(0))
+    carried = grown.state.prox_weight
+    assert carried is not None and carried > first_weights[0]
+
+    X, y, below = _unbalanced_objective(1 / 2.78)
+    cold = dual_cd.solve(below, Start.zeros(3, 6), tol=1e-9, max_iter=20000,
+                         random_state=np.random.RandomState(0))
+    assert first_weights[1] < carried  # the cold fit's first λ
+    warm = Start(grown.coef, grown.intercept, state=grown.state)
+    warm.keep_state = True
+    result = dual_cd.solve(below, warm, tol=1e-9, max_iter=20000,
+                           random_state=np.random.RandomState(0))
+    assert first_weights[2] == carried
+    _, _, optimum = cvxpy_optimum(X, y, 3, below.C)
+    for fit in (cold, result):
+        value = numpy_objective(fit.coef, fit.intercept, X, y, below.C)[0]
+        assert -1e-9 <= (value - optimum) / optimum <= fit.duality_gap + 1e-9
+
+    _, _, far = _unbalanced_objective(1e-3)
+    start = Start.zeros(3, 6)
+    start.keep_state = True
+    assert dual_cd.solve(far, start, tol=1e-3, max_iter=10000,
+                         random_state=np.random.RandomState(0)).state.prox_weight is None
 
 
 @pytest.mark.parametrize("fit_intercept", [False, True])

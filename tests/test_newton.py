@@ -22,8 +22,8 @@ import sksvm._solvers.lbfgs as lbfgs_module
 from sksvm._solvers.newton import solve_newton
 
 from _reference import cvxpy_optimum, numpy_objective
-from _helpers import (make_stalling_problem, record_calls, record_finish_attempts,
-                      small_hinge_objective)
+from _helpers import (make_rare_class_problem, make_stalling_problem, record_calls,
+                      record_finish_attempts, small_hinge_objective)
 from conftest import make_problem
 
 CASES = [
@@ -241,9 +241,9 @@ def start_runs(monkeypatch):
     original_lbfgs = lbfgs_module.solve
 
     def recording_epochs(*args, **kwargs):
-        result, alpha = original_epochs(*args, **kwargs)
-        heads.append(result)
-        return result, alpha
+        ran = original_epochs(*args, **kwargs)
+        heads.append(ran[0])
+        return ran
 
     def recording_lbfgs(*args, **kwargs):
         result = original_lbfgs(*args, **kwargs)
@@ -532,6 +532,23 @@ def test_warm_fit_of_a_large_problem_runs_its_epochs_from_the_multipliers(
     _, _, best = cvxpy_optimum(X, y, k, C / 10)
     value = model.objective(X, y)
     assert value - best <= model.duality_gap_ * value + 1e-10 * value
+
+
+def test_warm_fit_of_a_large_problem_starts_from_the_grown_prox_weight(
+        monkeypatch, epoch_starts):
+    """Near the largest useful C the start epochs of a large problem grow the
+    intercept's proximal weight; the fit's state keeps it, and the next C's
+    epochs start from it."""
+    monkeypatch.setattr(newton_module, "is_cheap", lambda *shape: False)
+    X, y = make_rare_class_problem()
+    C_max = largest_useful_C(X, y, np.ones(len(y)), 3)
+    model = LinearMulticlassSVM(C=C_max, solver="newton", warm_start=True,
+                                random_state=0).fit(X, y)
+    grown = model._solver_state[1].prox_weight
+    assert grown is not None
+    model.set_params(C=C_max / 2.78).fit(X, y)
+    assert [kwargs["prox_weight0"] for _, kwargs in epoch_starts] == [None, grown]
+    assert model.duality_gap_ <= model.tol
 
 
 def test_warm_fit_of_a_small_problem_runs_a_few_epochs_from_the_multipliers(

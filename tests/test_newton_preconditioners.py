@@ -310,9 +310,9 @@ def test_hinge_penalty_schedule_follows_the_preconditioner(monkeypatch, precondi
     options = dict(max_factor_pairs=0) if preconditioner == "class_blocks" else {}
     if start == "dual_point":
         from sksvm._solvers import dual_cd
-        _, options["dual0"] = dual_cd.ascend(objective, None, None, tol=1e-12,
-                                             max_iter=3,
-                                             random_state=np.random.RandomState(0))
+        options["dual0"] = dual_cd.ascend(objective, None, None, tol=1e-12,
+                                          max_iter=3,
+                                          random_state=np.random.RandomState(0))[1]
     result = solve_newton(objective, None, None, tol=1e-10, max_iter=500, **options)
     assert result["converged"]
     history = result["history"]

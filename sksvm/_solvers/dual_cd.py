@@ -274,10 +274,17 @@ class DualCDState:
         :func:`data_fingerprint` of the fit's (X, y).
     alpha : ndarray of shape (n, k)
         The dual variables α_ij (zero on the label entries).
+    prox_weight : float or None
+        The intercept's proximal weight λ that the epochs had grown to by the end
+        of the fit, when they ended near the largest useful C (more than
+        ``LAMBDA_GROWTH_AT_BOUND`` of the pairs at their bound); None otherwise.
+        A warm fit's epochs start from it where it exceeds their own first λ
+        (``CARRY_PROX_WEIGHT``).
     """
 
     fingerprint: str
     alpha: np.ndarray
+    prox_weight: float = None
 
 
 @njit(cache=True)
@@ -439,6 +446,7 @@ class _DualData:
             sigma2 = float(np.mean(centered[positive]))
             self.feature_curvature = centered / self.C
             self.set_prox_weight(LAMBDA_FACTOR * (sigma2 if sigma2 > 0 else 1.0) / self.C)
+            self.first_prox_weight = self.prox_weight
             self.largest_prox_weight = LAMBDA_MAX_GROWTH * self.prox_weight
         else:
             self.center = np.zeros(self.d)
@@ -446,7 +454,7 @@ class _DualData:
             self.center_sq = 0.0
             self.feature_curvature = sq_norms / self.C
             self.set_prox_weight(0.0)
-            self.largest_prox_weight = 0.0
+            self.first_prox_weight = self.largest_prox_weight = 0.0
         # The float32 copy of X's first rows that the dense epochs read instead
         # (none: zero rows; float32 X serves as its own), and how many rows a
         # copy may hold.
@@ -720,20 +728,22 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0, shrinking
                    else None)
     warm = (isinstance(start.state, DualCDState)
             and start.state.fingerprint == fingerprint)
-    result, alpha = ascend(objective, start.state.alpha if warm else None,
-                           start.intercept if warm else None, tol=tol,
-                           max_iter=max_iter, random_state=random_state,
-                           verbose=verbose, shrinking=shrinking,
-                           check_interval=check_interval, float32_epochs=True,
-                           finish_exactly=start.finish_exactly)
+    result, alpha, prox_weight = ascend(
+        objective, start.state.alpha if warm else None,
+        start.intercept if warm else None, tol=tol, max_iter=max_iter,
+        random_state=random_state, verbose=verbose, shrinking=shrinking,
+        check_interval=check_interval, float32_epochs=True,
+        finish_exactly=start.finish_exactly,
+        prox_weight0=start.state.prox_weight if warm else None)
     if start.keep_state:
-        result.state = DualCDState(fingerprint, alpha)
+        result.state = DualCDState(fingerprint, alpha, prox_weight)
     return result
 
 
 def ascend(objective, alpha0, intercept0, *, tol, max_iter, random_state, verbose=0,
            shrinking=True, check_interval=CHECK_INTERVAL, float32_epochs=False,
-           average_primal=True, finish_exactly=True, handover_gap=None, max_work=None):
+           average_primal=True, finish_exactly=True, handover_gap=None, max_work=None,
+           prox_weight0=None):
     """:func:`solve` from the dual point ``alpha0`` (None: α = 0), without the
     warm-start bookkeeping.
 
@@ -770,6 +780,10 @@ def ascend(objective, alpha0, intercept0, *, tol, max_iter, random_state, verbos
     max_work : float or None
         Also stop, unconverged, at the check after the epochs have read this many
         entries of X in all (shrunk rows are not read). None: no such limit.
+    prox_weight0 : float or None
+        With an intercept, start λ there instead of at its first value when it
+        is larger (up to the same limit): the λ a previous fit on the same data
+        grew to (``DualCDState.prox_weight``, :meth:`_Run.grown_prox_weight`).
 
     Returns
     -------
@@ -777,10 +791,14 @@ def ascend(objective, alpha0, intercept0, *, tol, max_iter, random_state, verbos
         Without a state.
     alpha : ndarray of shape (n, k)
         The final dual point.
+    prox_weight : float or None
+        :meth:`_Run.grown_prox_weight`, for the next warm start.
     """
     announce_compile("dual_cd", _dual_kernels.compiled_kernels(sp.issparse(objective.X)),
                      verbose)
     data = _DualData(objective, float32_epochs)
+    if prox_weight0 is not None and data.prox_weight < prox_weight0:
+        data.set_prox_weight(min(prox_weight0, data.largest_prox_weight))
     warm = alpha0 is not None
     alpha = np.zeros((data.n, data.k))
     if warm:
@@ -796,7 +814,7 @@ def ascend(objective, alpha0, intercept0, *, tol, max_iter, random_state, verbos
                verbose=verbose, shrinking=shrinking, check_interval=check_interval,
                average_primal=average_primal, finish_exactly=finish_exactly,
                handover_gap=handover_gap, max_work=max_work)
-    return run.run(cold=not warm), state.alpha
+    return run.run(cold=not warm), state.alpha, run.grown_prox_weight()
 
 
 class _Run:
@@ -1033,6 +1051,29 @@ class _Run:
                         extra=f"{extra}active {self.n_active}/"
                               f"{self.all_active.shape[0]}  ")
         return point, done
+
+    def grown_prox_weight(self):
+        """The intercept's proximal weight λ, when the multiplier updates grew it
+        and the run ended near the largest useful C (more than
+        ``LAMBDA_GROWTH_AT_BOUND`` of the pairs at their bound); None otherwise.
+
+        A warm fit on the same data at a nearby C (a path's next C) starts from
+        it instead of growing λ again from its first value. Paths (10 values of
+        C, 5 folds, ``refit=False``), runs alternated: 20000 Fashion-MNIST rows
+        16.2, 18.2 s against 20.1, 19.7 s (3090 iterations against 5371; on one
+        fold 3, 5 and 8 instead of 111, 78 and 314 at the second to fourth C);
+        the sparse text 15.3, 17.2 s against 15.4, 17.7 s (825 epochs against
+        997). Starting from the same growth factor instead (a λ 2.8 times larger
+        at the next C) stalled the text's third and fourth C (31, 79 epochs
+        against 5, 4). The Newton solver passes it to the start epochs that run
+        a large problem's fit, not to the few before a small problem's steps
+        (on the digits that was 2.00, 2.30 s against 1.81, 2.10 s).
+        """
+        data = self.data
+        if (data.prox_weight > data.first_prox_weight
+                and self.state.fraction_at_bound() > LAMBDA_GROWTH_AT_BOUND):
+            return data.prox_weight
+        return None
 
     def check_work(self, work_total, nnz):
         """The epochs' work (entries of X read) after which the next gap pass is

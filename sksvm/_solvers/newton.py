@@ -1219,7 +1219,8 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         (``dual_cd.ascend``'s ``handover_gap``; ``START_GAP`` when not given), and
         start from their weights and (hinge) dual point; ``start_finish_exactly``
         (default True): ``dual_cd.ascend``'s ``finish_exactly``, for epochs that
-        end the run; ``sigma_width0``,
+        end the run; ``start_prox_weight``: their ``prox_weight0``;
+        ``sigma_width0``,
         ``sigma_growth``, ``inner_kappa``: the hinge's penalty schedule and inner
         tolerance (by default the module constants, ``START_SIGMA_WIDTH0`` from
         start multipliers, and the growth of the last step's preconditioner); ``sigma_stall_ratio``: when
@@ -1238,12 +1239,13 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         (one dict per Newton step: ``iteration``, ``time``, ``objective``,
         ``gap``, plus the step's diagnostics), ``dual`` (the multipliers,
         hinge), ``final_dual`` (the last dual point α = g, None when the epochs
-        ended the run) and ``epochs`` (the start epochs' SolverResult, or
-        None).
+        ended the run), ``epochs`` (the start epochs' SolverResult, or
+        None) and ``prox_weight`` (their ``dual_cd.ascend`` λ for the next warm
+        start, or None).
     """
     start_time = time.perf_counter()
     dual0 = options.get("dual0")
-    epochs = None
+    epochs = prox_weight = None
     if options.get("start_epochs") or options.get("start_iterations"):
         alpha = None
         if options.get("start_epochs"):
@@ -1254,7 +1256,7 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
             if dual0 is not None:
                 start_intercept = (np.zeros(objective.n_classes) if intercept0 is None
                                    else np.asarray(intercept0, dtype=np.float64))
-            epochs, alpha = dual_cd.ascend(
+            epochs, alpha, prox_weight = dual_cd.ascend(
                 objective, dual0, start_intercept, tol=tol, handover_gap=handover_gap,
                 max_iter=options["start_epochs"], max_work=options.get("start_work"),
                 random_state=options.get("random_state") or np.random.RandomState(0),
@@ -1262,7 +1264,8 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
                 # it; the Newton steps start better from the last iterate.
                 verbose=verbose, average_primal=handover_gap <= tol,
                 float32_epochs=True,
-                finish_exactly=options.get("start_finish_exactly", True))
+                finish_exactly=options.get("start_finish_exactly", True),
+                prox_weight0=options.get("start_prox_weight"))
             if objective.loss != "hinge":
                 alpha = None
         else:
@@ -1275,7 +1278,8 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         if epochs.duality_gap <= tol:
             return dict(coef=epochs.coef, intercept=epochs.intercept, n_iter=0,
                         converged=True, gap=epochs.duality_gap, history=[],
-                        dual=alpha, final_dual=None, epochs=epochs)
+                        dual=alpha, final_dual=None, epochs=epochs,
+                        prox_weight=prox_weight)
         coef0, intercept0, dual0 = epochs.coef, epochs.intercept, alpha
         del alpha
         start_time = time.perf_counter()
@@ -1449,7 +1453,8 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
     coef, intercept = sv.to_model(best_theta)
     return dict(coef=coef, intercept=intercept, n_iter=iteration,
                 converged=converged, gap=max(gap, 0.0), history=history,
-                dual=pairs.u if sv.hinge else None, final_dual=g, epochs=epochs)
+                dual=pairs.u if sv.hinge else None, final_dual=g, epochs=epochs,
+                prox_weight=prox_weight)
 
 
 def class_blocks_fit(n_samples, width, n_classes, n_features):
@@ -1545,6 +1550,10 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
         # converge, near the largest useful C too.
         options.update(_start_epochs(objective, cheap, start, random_state),
                        start_handover_gap=tol)
+        if warm_dual:
+            # The epochs run the fit: they start from the intercept's proximal
+            # weight the previous fit grew (dual_cd._Run.grown_prox_weight).
+            options["start_prox_weight"] = start.state.prox_weight
     elif cheap and warm_dual:  # (start multipliers come with the hinge only)
         # A path's next C on a small problem: the cold fits' few epochs, from the
         # start multipliers, before the Newton steps. Digits path (10 values of
@@ -1586,7 +1595,7 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
         n_iter += epochs.n_iter
     state = None
     if start.keep_state and raw["dual"] is not None:
-        state = DualCDState(fingerprint, raw["dual"])
+        state = DualCDState(fingerprint, raw["dual"], raw["prox_weight"])
     return SolverResult(raw["coef"], raw["intercept"], n_iter, raw["converged"],
                         raw["gap"], raw["gap"], history, state)
 
