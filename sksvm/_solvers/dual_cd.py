@@ -279,7 +279,7 @@ class DualCDState:
         of the fit, when they ended near the largest useful C (more than
         ``LAMBDA_GROWTH_AT_BOUND`` of the pairs at their bound); None otherwise.
         A warm fit's epochs start from it where it exceeds their own first λ
-        (``CARRY_PROX_WEIGHT``).
+        (:meth:`_Run.grown_prox_weight`).
     """
 
     fingerprint: str
@@ -445,16 +445,15 @@ class _DualData:
             positive = self.sample_weight > 0
             sigma2 = float(np.mean(centered[positive]))
             self.feature_curvature = centered / self.C
-            self.set_prox_weight(LAMBDA_FACTOR * (sigma2 if sigma2 > 0 else 1.0) / self.C)
-            self.first_prox_weight = self.prox_weight
-            self.largest_prox_weight = LAMBDA_MAX_GROWTH * self.prox_weight
+            self.first_prox_weight = (LAMBDA_FACTOR * (sigma2 if sigma2 > 0 else 1.0)
+                                      / self.C)
         else:
             self.center = np.zeros(self.d)
             self.row_dot_center = np.zeros(self.n)
             self.center_sq = 0.0
             self.feature_curvature = sq_norms / self.C
-            self.set_prox_weight(0.0)
-            self.first_prox_weight = self.largest_prox_weight = 0.0
+            self.first_prox_weight = 0.0
+        self.set_prox_weight(self.first_prox_weight)
         # The float32 copy of X's first rows that the dense epochs read instead
         # (none: zero rows; float32 X serves as its own), and how many rows a
         # copy may hold.
@@ -475,6 +474,17 @@ class _DualData:
         """Set λ, and with it the block curvatures q_i = ‖x_i − μ‖²/C + λ."""
         self.prox_weight = prox_weight
         self.block_curvature = self.feature_curvature + prox_weight
+
+    @property
+    def largest_prox_weight(self):
+        """The most λ may grow to (``LAMBDA_MAX_GROWTH`` times its first value)."""
+        return LAMBDA_MAX_GROWTH * self.first_prox_weight
+
+    def raise_prox_weight(self, prox_weight):
+        """Set λ to ``prox_weight`` if that is larger, up to
+        :attr:`largest_prox_weight`."""
+        if self.prox_weight < prox_weight:
+            self.set_prox_weight(min(prox_weight, self.largest_prox_weight))
 
     def new_weights(self):
         return np.zeros((self.d, self.k) if self.sparse else (self.k, self.d))
@@ -797,8 +807,8 @@ def ascend(objective, alpha0, intercept0, *, tol, max_iter, random_state, verbos
     announce_compile("dual_cd", _dual_kernels.compiled_kernels(sp.issparse(objective.X)),
                      verbose)
     data = _DualData(objective, float32_epochs)
-    if prox_weight0 is not None and data.prox_weight < prox_weight0:
-        data.set_prox_weight(min(prox_weight0, data.largest_prox_weight))
+    if prox_weight0 is not None:
+        data.raise_prox_weight(prox_weight0)
     warm = alpha0 is not None
     alpha = np.zeros((data.n, data.k))
     if warm:
@@ -1039,8 +1049,7 @@ class _Run:
                 # The updates stall (near the largest useful C the intercept is
                 # fitted to the class totals, far from the anchor): take larger
                 # proximal steps on b.
-                data.set_prox_weight(min(LAMBDA_GROWTH * data.prox_weight,
-                                         data.largest_prox_weight))
+                data.raise_prox_weight(LAMBDA_GROWTH * data.prox_weight)
                 state.refresh()
             self.gap_at_last_update = point[2]
             self.inner_gap_at_last_update = inner_gap
