@@ -38,6 +38,19 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
                        "cv_path.md")
 
 
+def load(name, fashion_rows=20000, text_rows=20000, text_terms=50000):
+    """(X, y) of a data set: "digits" (standardized), "fashion" (the first
+    ``fashion_rows`` rows of standardized Fashion-MNIST) or "text" (the sparse
+    text set, ``text_rows`` × ``text_terms``)."""
+    if name == "digits":
+        X, y = load_digits(return_X_y=True)
+        return StandardScaler().fit_transform(X), y
+    if name == "fashion":
+        X, y, _, _ = load_fashion_mnist()
+        return X[:fashion_rows], y[:fashion_rows]
+    return make_sparse_text(n_docs=text_rows, n_terms=text_terms)
+
+
 def compare(name, X, y, n_Cs, n_folds, n_jobs, fit_intercept):
     """Time both searches on (X, y); one row of the results table."""
     splitter = StratifiedKFold(n_folds, shuffle=True, random_state=0)
@@ -150,21 +163,18 @@ def main(argv=None):
              "kernels), measured one after the other on a shared machine: compare "
              "the ratio, with the load average beside it.",
              *args.note]
-    rows = []
-    X, y = load_digits(return_X_y=True)
-    rows.append(compare("digits", StandardScaler().fit_transform(X), y, **common))
+    sizes = dict(fashion_rows=args.fashion_rows, text_rows=args.text_rows,
+                 text_terms=args.text_terms)
+    rows = [compare("digits", *load("digits"), **common)]
     write(rows, notes, args.out)
     if args.fashion_rows:
         if fashion_mnist_available():
-            X, y, _, _ = load_fashion_mnist()
-            rows.append(compare("Fashion-MNIST", X[:args.fashion_rows],
-                                y[:args.fashion_rows], **common))
+            rows.append(compare("Fashion-MNIST", *load("fashion", **sizes), **common))
         else:
             notes.append("Fashion-MNIST was not found: skipped.")
         write(rows, notes, args.out)
     if args.text_rows:
-        X, y = make_sparse_text(n_docs=args.text_rows, n_terms=args.text_terms)
-        rows.append(compare("sparse text", X, y, **common))
+        rows.append(compare("sparse text", *load("text", **sizes), **common))
         write(rows, notes, args.out)
 
 

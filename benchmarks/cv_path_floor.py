@@ -33,28 +33,15 @@ import time
 import warnings
 
 import numpy as np
-from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold
-from sklearn.preprocessing import StandardScaler
 
-from datasets import fashion_mnist_available, load_fashion_mnist
-from sparse_text import make_sparse_text
+from cv_path import load
+from datasets import fashion_mnist_available
 
 from sksvm import LinearMulticlassSVM, LinearMulticlassSVMCV
 from sksvm._cv import _keep_the_weights_at_the_next_C
 from sksvm._objective import largest_useful_C
-
-
-def load(name, fashion_rows, text_rows, text_terms):
-    """(X, y) of a data set of cv_path.py."""
-    if name == "digits":
-        X, y = load_digits(return_X_y=True)
-        return StandardScaler().fit_transform(X), y
-    if name == "fashion":
-        X, y, _, _ = load_fashion_mnist()
-        return X[:fashion_rows], y[:fashion_rows]
-    return make_sparse_text(n_docs=text_rows, n_terms=text_terms)
 
 
 def timed(fit):
