@@ -90,13 +90,20 @@ VERBOSE_FITS = textwrap.dedent("""
     for _ in range(2):
         LinearMulticlassSVM(solver="dual_cd", verbose=1, max_iter=2,
                             random_state=0).fit(X, y)
+    # Too large for Newton's cheap path, and separable: its start epochs end the
+    # fit, and the Newton steps' kernels are never called.
+    rng = np.random.RandomState(1)
+    y = np.arange(400) % 3
+    X = rng.randn(400, 850) + 4.0 * np.eye(3, 850)[y]
+    for _ in range(2):
+        LinearMulticlassSVM(solver="newton", verbose=1, random_state=0).fit(X, y)
 """)
 
 
 def test_verbose_announces_a_compile_once(tmp_path):
     """With verbose, a line announces the first compile, before the first progress
     line; neither a second fit nor a later process with the cache filled repeats
-    it."""
+    it, nor a Newton fit that never reaches the kernels it would compile."""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
     outputs = [_run(VERBOSE_FITS, env, tmp_path) for _ in range(2)]
     assert all(output.returncode == 0 for output in outputs), outputs[0].stderr
@@ -104,4 +111,5 @@ def test_verbose_announces_a_compile_once(tmp_path):
     notices = [i for i, line in enumerate(first) if "compiling" in line]
     assert len(notices) == 1 and notices[0] == 0, first
     assert first[1].startswith("[dual_cd] iter")
+    assert not any(line.startswith("[newton]") for line in first), first
     assert not any("compiling" in line for line in second), second

@@ -1283,6 +1283,15 @@ def solve_newton(objective, coef0, intercept0, *, tol, max_iter, verbose=0,
         coef0, intercept0, dual0 = epochs.coef, epochs.intercept, alpha
         del alpha
         start_time = time.perf_counter()
+    # Announced here, where the steps start: a fit that its start epochs end
+    # never calls these kernels.
+    announce_compile("newton", (_kernels.loss_grad_kernel(objective.is_sparse),
+                                _dual_kernels.path_flow, _newton_kernels.pair_terms,
+                                _newton_kernels.pair_slope,
+                                _newton_kernels.pair_curvatures,
+                                _newton_kernels.woodbury_system,
+                                _newton_kernels.curved_rows_product,
+                                _newton_kernels.copy_shared_entries), verbose)
     sv = _Solver(objective, options)
     n, k, C, y, rows = sv.n, sv.k, sv.C, sv.y, sv.rows
     pairs = sv.pairs
@@ -1526,13 +1535,6 @@ def solve(objective, start, *, tol, max_iter, random_state, verbose=0):
         ``start.finish_exactly`` is False and the steps converged, the exact
         finishing step is tried on the final partition (:func:`_finish_exactly`).
     """
-    announce_compile("newton", (_kernels.loss_grad_kernel(objective.is_sparse),
-                                _dual_kernels.path_flow, _newton_kernels.pair_terms,
-                                _newton_kernels.pair_slope,
-                                _newton_kernels.pair_curvatures,
-                                _newton_kernels.woodbury_system,
-                                _newton_kernels.curved_rows_product,
-                                _newton_kernels.copy_shared_entries), verbose)
     options = {}
     fingerprint = None
     if start.keep_state or isinstance(start.state, DualCDState):
