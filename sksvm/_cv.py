@@ -71,7 +71,9 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
     n_jobs : int, default=None
         Number of folds fitted in parallel (joblib). Each fold then uses
         ``max(1, n_threads // n_jobs)`` numba threads, so that the total does
-        not oversubscribe the cores. None means 1.
+        not oversubscribe the cores. When the folds do not fill the last round
+        of workers, the paths of the folds left over are cut into segments
+        (each started from scratch) that share the idle workers. None means 1.
     refit : bool, default=True
         Whether to refit the model at ``C_`` on all the data. Without it,
         ``predict`` and the other methods are unavailable.
@@ -253,10 +255,15 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
         fold_estimator = self._path_estimator(
             max(1, effective_n_threads(self.n_threads) // n_jobs))
         scorer = self._get_scorer()
-        paths = Parallel(n_jobs=n_jobs)(
-            delayed(_fold_path)(clone(fold_estimator), X, y, sample_weight, train,
-                                test, self.Cs_, scorer, routed_params.scorer.score)
-            for train, test in folds)
+        keep_duals = (max(len(train) for train, _ in folds) * len(classes)
+                      * len(self.Cs_) <= MAX_STORED_DUAL_ENTRIES)
+        segments = _path_segments(len(folds), len(self.Cs_), n_jobs)
+        parts = Parallel(n_jobs=n_jobs)(
+            delayed(_fold_path)(clone(fold_estimator), X, y, sample_weight,
+                                *folds[fold], self.Cs_[start:stop], scorer,
+                                routed_params.scorer.score, keep_duals)
+            for fold, start, stop in segments)
+        paths = _joined_segments(segments, parts, len(folds))
         for name in ("scores", "n_iter", "duality_gaps", "objectives"):
             setattr(self, f"{name}_", np.array([path[name] for path in paths]))
 
@@ -439,10 +446,48 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
         return self.best_estimator_
 
 
+def _path_segments(n_folds, n_Cs, n_jobs):
+    """The tasks of the folds' paths, as (fold, start, stop): the path of ``fold``
+    over ``Cs_[start:stop]``, its first C fitted from scratch.
+
+    Each fold is one task, except that when the folds do not fill the workers'
+    last round (``n_folds % n_jobs`` folds left over), the left-over folds'
+    paths are cut into consecutive segments that share the idle workers. A
+    segment's cold first fit costs more than a warm one, but it runs beside the
+    rest of its path instead of after it: 5 folds on 2 workers take two rounds
+    and a half-length one instead of three.
+    """
+    n_left = n_folds % n_jobs
+    pieces = np.ones(n_folds, dtype=np.int64)
+    if n_left:
+        pieces[n_folds - n_left:] = min(n_jobs // n_left, n_Cs)
+    return [(fold, int(part[0]), int(part[-1]) + 1)
+            for fold in range(n_folds)
+            for part in np.array_split(np.arange(n_Cs), pieces[fold])]
+
+
+def _joined_segments(segments, parts, n_folds):
+    """Each fold's path from the :func:`_fold_path` results of its segments, which
+    ``segments`` lists in order."""
+    paths = []
+    for fold in range(n_folds):
+        pieces = [part for (owner, _, _), part in zip(segments, parts)
+                  if owner == fold]
+        path = dict(pieces[0])
+        for name in ("scores", "n_iter", "duality_gaps", "objectives"):
+            path[name] = np.concatenate([piece[name] for piece in pieces])
+        for name in ("coefs", "intercepts", "duals"):
+            path[name] = [entry for piece in pieces for entry in piece[name]]
+        paths.append(path)
+    return paths
+
+
 def _fold_path(estimator, X, y, sample_weight, train, test, Cs, scorer,
-               score_params):
+               score_params, keep_duals):
     """Fit ``estimator`` (warm-starting) on one fold's training part for each C of
-    ``Cs`` in turn; the held-out scores, iterations, gaps and objectives."""
+    ``Cs`` in turn; the held-out scores, iterations, gaps and objectives, and
+    each fit's weights and (with ``keep_duals``, for the hinge's dual solvers)
+    float32 dual point."""
     X_train, y_train = X[train], y[train]
     weight_train = None if sample_weight is None else sample_weight[train]
     test_params = _check_method_params(X, params=score_params, indices=test)
@@ -451,7 +496,6 @@ def _fold_path(estimator, X, y, sample_weight, train, test, Cs, scorer,
     classes = np.unique(y)
     path.update(classes=np.searchsorted(classes, np.unique(y_train)),
                 coefs=[], intercepts=[], duals=[])
-    keep_duals = y_train.size * classes.size * len(Cs) <= MAX_STORED_DUAL_ENTRIES
     # One objective for the fold: its data are validated, and the values derived
     # from them alone computed, once for all the values of C.
     objective, fold_classes = estimator.set_params(C=Cs[0])._fit_objective(

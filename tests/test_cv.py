@@ -15,7 +15,7 @@ from sklearn.utils.estimator_checks import (
     check_sample_weight_equivalence_on_sparse_data, parametrize_with_checks)
 
 from sksvm import LinearMulticlassSVM, LinearMulticlassSVMCV
-from sksvm._cv import largest_useful_C
+from sksvm._cv import _joined_segments, _path_segments, largest_useful_C
 
 from _helpers import count_calls
 from _reference import cvxpy_optimum, numpy_objective
@@ -288,6 +288,35 @@ def test_parallel_folds_give_the_same_path():
     parallel = LinearMulticlassSVMCV(n_jobs=2, **settings).fit(X, y)
     assert_allclose(parallel.scores_, serial.scores_)
     assert_allclose(parallel.objectives_, serial.objectives_, rtol=1e-6)
+
+
+@pytest.mark.parametrize("n_folds, n_Cs, n_jobs, pieces_of_last",
+                         [(5, 10, 1, 1), (5, 10, 2, 2), (5, 10, 4, 4), (4, 10, 2, 1),
+                          (3, 3, 2, 2), (5, 2, 4, 2), (7, 10, 3, 3)])
+def test_path_segments_cover_each_fold_and_C_once(n_folds, n_Cs, n_jobs,
+                                                  pieces_of_last):
+    """Every (fold, C) is fitted once, each fold's segments are consecutive and
+    joined back in order, and only folds left over after the full rounds of
+    ``n_jobs`` workers are cut (into as many pieces as idle workers, at most one
+    per C)."""
+    segments = _path_segments(n_folds, n_Cs, n_jobs)
+    covered = [(fold, index) for fold, start, stop in segments
+               for index in range(start, stop)]
+    assert sorted(covered) == [(fold, index) for fold in range(n_folds)
+                               for index in range(n_Cs)]
+    pieces = np.bincount([fold for fold, _, _ in segments], minlength=n_folds)
+    n_whole = n_folds - n_folds % n_jobs
+    assert np.all(pieces[:n_whole] == 1) and np.all(pieces[n_whole:] == pieces_of_last)
+    # Each segment's result stands for a _fold_path result over its values of C.
+    parts = [dict(classes=fold, coefs=list(range(start, stop)), intercepts=[],
+                  duals=[], scores=np.arange(start, stop, dtype=float),
+                  n_iter=np.zeros(stop - start), duality_gaps=np.zeros(stop - start),
+                  objectives=np.full(stop - start, fold))
+             for fold, start, stop in segments]
+    for fold, path in enumerate(_joined_segments(segments, parts, n_folds)):
+        assert path["classes"] == fold and np.all(path["objectives"] == fold)
+        assert_array_equal(path["scores"], np.arange(n_Cs))
+        assert path["coefs"] == list(range(n_Cs))
 
 
 def test_metadata_routing_groups_and_weighted_scores():
