@@ -25,6 +25,7 @@ from sklearn.utils.validation import (_check_method_params, check_is_fitted,
 
 from ._defaults import DEFAULTS
 from ._estimator import _DTYPES, LinearMulticlassSVM
+from . import _certificate
 from ._objective import largest_useful_C
 from ._solvers.dual_cd import DualCDState, data_fingerprint
 from ._threads import effective_n_threads
@@ -255,13 +256,17 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
         fold_estimator = self._path_estimator(
             max(1, effective_n_threads(self.n_threads) // n_jobs))
         scorer = self._get_scorer()
-        keep_duals = (max(len(train) for train, _ in folds) * len(classes)
-                      * len(self.Cs_) <= MAX_STORED_DUAL_ENTRIES)
+        # What the refit starts from (_start_from_the_folds): the folds' dual
+        # points where it can, and otherwise their weights.
+        keep_duals = self.refit and self._folds_per_sample(folds, len(y)) > 0 and (
+            max(len(train) for train, _ in folds) * len(classes) * len(self.Cs_)
+            <= MAX_STORED_DUAL_ENTRIES)
         segments = _path_segments(len(folds), len(self.Cs_), n_jobs)
         parts = Parallel(n_jobs=n_jobs)(
             delayed(_fold_path)(clone(fold_estimator), X, y, sample_weight,
                                 *folds[fold], self.Cs_[start:stop], scorer,
-                                routed_params.scorer.score, keep_duals)
+                                routed_params.scorer.score, keep_duals,
+                                keep_coefs=self.refit)
             for fold, start, stop in segments)
         paths = _joined_segments(segments, parts, len(folds))
         for name in ("scores", "n_iter", "duality_gaps", "objectives"):
@@ -272,9 +277,9 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
         if self.refit:
             refit_estimator = self._path_estimator(effective_n_threads(self.n_threads))
             refit_estimator.set_params(C=self.C_)
-            self._start_from_the_folds(refit_estimator, paths, folds, best, X,
-                                       y_encoded, weights)
-            refit_estimator.fit(X, y, sample_weight=sample_weight)
+            objective, _ = refit_estimator._fit_objective(X, y, sample_weight)
+            self._start_from_the_folds(refit_estimator, objective, paths, folds, best)
+            refit_estimator._fit_on(objective, classes)
             self.best_estimator_ = refit_estimator.set_params(warm_start=False)
             for name in ("coef_", "intercept_", "duality_gap_", "solver_"):
                 setattr(self, name, getattr(refit_estimator, name))
@@ -382,11 +387,23 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
         settings["n_threads"] = n_threads
         return LinearMulticlassSVM(**settings, warm_start=True)
 
-    def _start_from_the_folds(self, estimator, paths, folds, best, X, y_encoded,
-                              weights):
-        """Make ``estimator``'s next fit, the refit at ``C_``, start from the
-        folds' solutions there: their mean weights and intercepts and, for the
-        hinge's dual solvers, their mean dual point on the whole data.
+    def _folds_per_sample(self, folds, n_samples):
+        """For a refit that can start from the folds' dual points, the number of
+        folds whose training part holds each sample; 0 where it cannot: the
+        samples are not all in the same number of them, or the folds' weights
+        are not the whole data's (``class_weight="balanced"``)."""
+        in_training = np.zeros(n_samples, dtype=np.int64)
+        for train, _ in folds:
+            in_training[train] += 1
+        if self.class_weight == "balanced" or in_training.min() != in_training.max():
+            return 0
+        return int(in_training[0])
+
+    def _start_from_the_folds(self, estimator, objective, paths, folds, best):
+        """Make ``estimator``'s next fit, the refit at ``C_`` on ``objective`` (the
+        whole data's), start from the folds' solutions there: their mean
+        intercepts and, for the hinge's dual solvers, their mean dual point on
+        the whole data and its weights W(α); otherwise their mean weights.
 
         When every sample sits in the training part of the same number ``m`` of
         folds (``m`` = the number of folds minus one for a partition), α = Σ_f
@@ -402,23 +419,26 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
         classes = np.arange(len(self.classes_))
         if any(not np.array_equal(path["classes"], classes) for path in paths):
             return
-        coef = np.mean([path["coefs"][best] for path in paths], axis=0)
         intercept = np.mean([path["intercepts"][best] for path in paths], axis=0)
-        solver = estimator.solver
-        in_training = np.zeros(len(y_encoded), dtype=np.int64)
-        for train, _ in folds:
-            in_training[train] += 1
         duals = [path["duals"][best] for path in paths]
+        folds_per_sample = self._folds_per_sample(folds, len(objective.y))
         state = None
-        if (self.class_weight != "balanced" and in_training.min() > 0
-                and in_training.min() == in_training.max()
-                and all(dual is not None for dual in duals)):
-            alpha = np.zeros((len(y_encoded), len(classes)))
+        if folds_per_sample and all(dual is not None for dual in duals):
+            weights = objective.sample_weight
+            alpha = np.zeros((len(objective.y), len(classes)))
             for (train, _), dual in zip(folds, duals):
                 alpha[train] += dual * (weights[train].sum() / weights.sum())
-            alpha /= in_training[0]
-            state = DualCDState(data_fingerprint(X, y_encoded), alpha)
-        estimator._start_next_fit_from(self.classes_, coef, intercept, solver, state)
+            alpha /= folds_per_sample
+            state = DualCDState(data_fingerprint(objective.X, objective.y), alpha)
+            coef = _certificate.dual_coef(objective, alpha)
+        else:
+            coefs = [path["coefs"][best] for path in paths
+                     if path["coefs"][best] is not None]
+            if not coefs:
+                return
+            coef = np.mean(coefs, axis=0)
+        estimator._start_next_fit_from(self.classes_, coef, intercept, estimator.solver,
+                                       state)
 
     def _get_scorer(self):
         return get_scorer(self.scoring if self.scoring is not None else "accuracy")
@@ -483,11 +503,13 @@ def _joined_segments(segments, parts, n_folds):
 
 
 def _fold_path(estimator, X, y, sample_weight, train, test, Cs, scorer,
-               score_params, keep_duals):
+               score_params, keep_duals, keep_coefs):
     """Fit ``estimator`` (warm-starting) on one fold's training part for each C of
-    ``Cs`` in turn; the held-out scores, iterations, gaps and objectives, and
-    each fit's weights and (with ``keep_duals``, for the hinge's dual solvers)
-    float32 dual point."""
+    ``Cs`` in turn; the held-out scores, iterations, gaps, objectives and
+    intercepts and, for the refit's start, each fit's float32 dual point (with
+    ``keep_duals``, for the hinge's dual solvers; None otherwise) and, where it
+    has no dual point (with ``keep_coefs``), its weights (None otherwise: a
+    path's weights on wide data are the largest part of what it returns)."""
     X_train, y_train = X[train], y[train]
     weight_train = None if sample_weight is None else sample_weight[train]
     test_params = _check_method_params(X, params=score_params, indices=test)
@@ -509,11 +531,12 @@ def _fold_path(estimator, X, y, sample_weight, train, test, Cs, scorer,
         path["duality_gaps"][index] = estimator.duality_gap_
         coef, intercept = estimator._full_parameters()
         path["objectives"][index] = objective.with_C(C).value(coef, intercept)
-        path["coefs"].append(coef)
-        path["intercepts"].append(intercept)
         state = estimator._solver_state[1]
-        path["duals"].append(state.alpha.astype(np.float32)
-                             if keep_duals and isinstance(state, DualCDState) else None)
+        dual = (state.alpha.astype(np.float32)
+                if keep_duals and isinstance(state, DualCDState) else None)
+        path["duals"].append(dual)
+        path["coefs"].append(coef if keep_coefs and dual is None else None)
+        path["intercepts"].append(intercept)
     path["n_iter"] = path["n_iter"].astype(np.int64)
     return path
 

@@ -424,6 +424,34 @@ def test_the_refit_starts_from_a_feasible_mean_dual_point(monkeypatch, solver):
     assert_array_equal(alpha[np.arange(60), y], 0.0)
     # Not all at a bound: the folds' points carry their free pairs into it.
     assert np.any((alpha > 0) & (alpha < bound[:, None] * (1 - 1e-6)))
+    # Its weights come with it: W(α) = −AᵀX/C, A_ij = α_ij off the label and
+    # −Σ_j α_ij on it.
+    A = alpha.copy()
+    A[np.arange(60), y] = -alpha.sum(axis=1)
+    assert_allclose(start.coef, -A.T @ X / objective.C, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("solver, refit, kept", [
+    ("dual_cd", True, "duals"), ("lbfgs", True, "coefs"), ("dual_cd", False, None)])
+def test_a_path_returns_only_what_the_refit_starts_from(monkeypatch, solver, refit,
+                                                        kept):
+    """A fold's path returns its dual points where they make the refit's start,
+    its weights where they do not, and neither without a refit (a path's weights
+    on wide data would be most of what the folds return)."""
+    import sksvm._cv as cv_module
+
+    paths = []
+    join = cv_module._joined_segments
+    monkeypatch.setattr(cv_module, "_joined_segments",
+                        lambda *args: paths.extend(join(*args)) or paths)
+    X, y = make_problem(n=60, d=5, k=3, seed=13, noise=2.0)
+    LinearMulticlassSVMCV(Cs=3, cv=3, solver=solver, refit=refit,
+                          n_threads=1).fit(X, y)
+    assert len(paths) == 3
+    for name in ("duals", "coefs"):
+        entries = [entry for path in paths for entry in path[name]]
+        assert len(entries) == 9
+        assert all((entry is not None) == (name == kept) for entry in entries), name
 
 
 @pytest.mark.parametrize("fit_intercept, sparse, options", [
@@ -463,7 +491,10 @@ def test_path_folds_skip_the_exact_finish_and_the_refit_does_not(monkeypatch):
     monkeypatch.setattr(newton_module, "_finish_exactly",
                         lambda *args: calls.append(1) or finish(*args))
     X, y = make_problem(n=120, d=5, k=3, seed=0)
-    search = LinearMulticlassSVMCV(Cs=4, cv=3, solver="newton").fit(X, y)
+    # A fixed seed: with another, the refit's start epochs can reach tol
+    # themselves, and the Newton solver's finishing step is not needed at all.
+    search = LinearMulticlassSVMCV(Cs=4, cv=3, solver="newton",
+                                   random_state=0).fit(X, y)
     assert np.all(search.duality_gaps_ <= search.tol)
     assert len(calls) == 1
     assert search.duality_gap_ <= search.tol
