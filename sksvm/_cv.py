@@ -23,9 +23,9 @@ from sklearn.utils.metadata_routing import (MetadataRouter, MethodMapping,
 from sklearn.utils.validation import (_check_method_params, check_is_fitted,
                                       validate_data)
 
+from . import _certificate
 from ._defaults import DEFAULTS
 from ._estimator import _DTYPES, LinearMulticlassSVM
-from . import _certificate
 from ._objective import largest_useful_C
 from ._solvers.dual_cd import DualCDState, data_fingerprint
 from ._threads import effective_n_threads
