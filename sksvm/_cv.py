@@ -258,7 +258,8 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
         scorer = self._get_scorer()
         # What the refit starts from (_start_from_the_folds): the folds' dual
         # points where it can, and otherwise their weights.
-        keep_duals = self.refit and self._folds_per_sample(folds, len(y)) > 0 and (
+        folds_per_sample = self._folds_per_sample(folds, len(y))
+        keep_duals = self.refit and folds_per_sample > 0 and (
             max(len(train) for train, _ in folds) * len(classes) * len(self.Cs_)
             <= MAX_STORED_DUAL_ENTRIES)
         segments = _path_segments(len(folds), len(self.Cs_), n_jobs)
@@ -277,9 +278,11 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
         if self.refit:
             refit_estimator = self._path_estimator(effective_n_threads(self.n_threads))
             refit_estimator.set_params(C=self.C_)
-            objective, _ = refit_estimator._fit_objective(X, y, sample_weight)
-            self._start_from_the_folds(refit_estimator, objective, paths, folds, best)
-            refit_estimator._fit_on(objective, classes)
+            objective, refit_classes = refit_estimator._fit_objective(X, y,
+                                                                      sample_weight)
+            self._start_from_the_folds(refit_estimator, objective, paths, folds, best,
+                                       folds_per_sample)
+            refit_estimator._fit_on(objective, refit_classes)
             self.best_estimator_ = refit_estimator.set_params(warm_start=False)
             for name in ("coef_", "intercept_", "duality_gap_", "solver_"):
                 setattr(self, name, getattr(refit_estimator, name))
@@ -399,11 +402,13 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
             return 0
         return int(in_training[0])
 
-    def _start_from_the_folds(self, estimator, objective, paths, folds, best):
+    def _start_from_the_folds(self, estimator, objective, paths, folds, best,
+                              folds_per_sample):
         """Make ``estimator``'s next fit, the refit at ``C_`` on ``objective`` (the
         whole data's), start from the folds' solutions there: their mean
         intercepts and, for the hinge's dual solvers, their mean dual point on
         the whole data and its weights W(α); otherwise their mean weights.
+        ``folds_per_sample`` is :meth:`_folds_per_sample`'s.
 
         When every sample sits in the training part of the same number ``m`` of
         folds (``m`` = the number of folds minus one for a partition), α = Σ_f
@@ -421,7 +426,6 @@ class LinearMulticlassSVMCV(ClassifierMixin, BaseEstimator):
             return
         intercept = np.mean([path["intercepts"][best] for path in paths], axis=0)
         duals = [path["duals"][best] for path in paths]
-        folds_per_sample = self._folds_per_sample(folds, len(objective.y))
         state = None
         if folds_per_sample and all(dual is not None for dual in duals):
             weights = objective.sample_weight

@@ -17,7 +17,7 @@ from sklearn.utils.estimator_checks import (
 from sksvm import LinearMulticlassSVM, LinearMulticlassSVMCV
 from sksvm._cv import _joined_segments, _path_segments, largest_useful_C
 
-from _helpers import count_calls
+from _helpers import count_calls, record_calls
 from _reference import cvxpy_optimum, numpy_objective
 from conftest import make_problem, random_weights
 
@@ -440,13 +440,11 @@ def test_a_path_returns_only_what_the_refit_starts_from(monkeypatch, solver, ref
     on wide data would be most of what the folds return)."""
     import sksvm._cv as cv_module
 
-    paths = []
-    join = cv_module._joined_segments
-    monkeypatch.setattr(cv_module, "_joined_segments",
-                        lambda *args: paths.extend(join(*args)) or paths)
+    joins = record_calls(monkeypatch, cv_module, "_joined_segments")
     X, y = make_problem(n=60, d=5, k=3, seed=13, noise=2.0)
     LinearMulticlassSVMCV(Cs=3, cv=3, solver=solver, refit=refit,
                           n_threads=1).fit(X, y)
+    [(_, paths)] = joins
     assert len(paths) == 3
     for name in ("duals", "coefs"):
         entries = [entry for path in paths for entry in path[name]]

@@ -284,7 +284,7 @@ class DualCDState:
 
     fingerprint: str
     alpha: np.ndarray
-    prox_weight: float = None
+    prox_weight: float | None = None
 
 
 @njit(cache=True)
